@@ -1,0 +1,37 @@
+"""mmcl: the mathematics of multimodal contrastive learning, in small fast PyTorch functions.
+
+Layers (each module has one job):
+
+* ``data``        the two-modality latent factor model, wrong pairs, unpaired pools
+* ``families``    the phi/psi loss family (CLIP, linear, custom) and its weights beta
+* ``losses``      similarities, the contrastive loss, the standard CLIP loss
+* ``covariance``  the contrastive cross-covariance S(beta) and the gradient formula
+* ``solvers``     linear closed form, SVD-iteration, gradient descent
+* ``estimator``   the scikit-learn-style ``MMCL`` estimator
+* ``metrics``     sinTheta distance, retrieval accuracy
+"""
+from .covariance import (centered_cross_covariance, contrastive_cross_covariance,
+                         contrastive_gradient, cross_covariance)
+from .data import (LatentFactorModel, MultimodalSample, haar_orthonormal, heteroskedastic_noise_std,
+                   make_generator, make_multimodal)
+from .estimator import MMCL, NotFittedError
+from .families import (ClipFamily, ContrastiveFamily, LinearFamily, clip_family, get_family,
+                       linear_family)
+from .losses import ContrastiveLoss, clip_loss, contrastive_loss, regularizer, similarities
+from .metrics import orthonormal_basis, retrieval_accuracy, sin_theta_distance
+from .solvers import (SolverResult, factorize, gradient_descent, linear_closed_form, svd_flip,
+                      svd_iteration, truncated_svd)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "LatentFactorModel", "MultimodalSample", "make_multimodal", "haar_orthonormal",
+    "heteroskedastic_noise_std", "make_generator",
+    "ContrastiveFamily", "ClipFamily", "LinearFamily", "clip_family", "linear_family", "get_family",
+    "similarities", "regularizer", "contrastive_loss", "clip_loss", "ContrastiveLoss",
+    "cross_covariance", "centered_cross_covariance", "contrastive_cross_covariance",
+    "contrastive_gradient",
+    "svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form", "svd_iteration",
+    "gradient_descent", "MMCL", "NotFittedError",
+    "orthonormal_basis", "sin_theta_distance", "retrieval_accuracy",
+]

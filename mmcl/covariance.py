@@ -1,0 +1,62 @@
+"""The contrastive cross-covariance S(beta) and the gradient it gives (book chapter 2).
+
+    S(beta) = (1/n) [ sum_i beta_ii x_i y_i^T - sum_{i!=j} beta_ij x_i y_j^T ] = (1/n) X^T B Y,
+
+with B = diag(beta_ii) - offdiag(beta). With beta frozen at its current value,
+grad_{G1} L = -G2 S^T + rho G2 G2^T G1 and grad_{G2} L = -G1 S + rho G1 G1^T G2.
+"""
+from __future__ import annotations
+
+import torch
+
+from ._validation import check_pair, check_real
+from .families import get_family
+from .losses import check_representation, similarities
+
+__all__ = ["cross_covariance", "centered_cross_covariance", "contrastive_cross_covariance",
+           "contrastive_gradient"]
+
+
+def _signed(beta: torch.Tensor) -> torch.Tensor:
+    eye = torch.eye(beta.shape[-1], dtype=torch.bool, device=beta.device)
+    return torch.where(eye, beta, -beta)
+
+
+def cross_covariance(X, Y, beta) -> torch.Tensor:
+    """S(beta), shape (..., d1, d2), for weights beta of shape (..., n, n)."""
+    X, Y = check_pair(X, Y)
+    n = X.shape[-2]
+    if not isinstance(beta, torch.Tensor) or beta.shape[-2:] != (n, n):
+        raise ValueError(f"beta must be a tensor of shape (..., {n}, {n}), got "
+                         f"{tuple(beta.shape) if isinstance(beta, torch.Tensor) else type(beta).__name__}")
+    if beta.device != X.device:
+        raise ValueError(f"beta is on {beta.device} but X is on {X.device}")
+    return X.transpose(-1, -2) @ (_signed(beta.to(X.dtype)) @ Y) / n
+
+
+def centered_cross_covariance(X, Y) -> torch.Tensor:
+    """The unbiased centred cross-covariance S_n = 1/(n-1) sum_i (x_i - xbar)(y_i - ybar)^T."""
+    X, Y = check_pair(X, Y)
+    Xc = X - X.mean(-2, keepdim=True)
+    Yc = Y - Y.mean(-2, keepdim=True)
+    return Xc.transpose(-1, -2) @ Yc / (X.shape[-2] - 1)
+
+
+def contrastive_cross_covariance(G1, G2, X, Y, loss="clip", *, tau: float = 1.0,
+                                 normalize: bool = False) -> torch.Tensor:
+    """S(beta(G)) with beta computed from the current representation."""
+    family = get_family(loss, tau)
+    s = similarities(G1, G2, X, Y, normalize=normalize)
+    return cross_covariance(X, Y, family.weights(s))
+
+
+def contrastive_gradient(G1, G2, X, Y, loss="clip", *, tau: float = 1.0,
+                         rho: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """The gradient (grad_G1 L, grad_G2 L) by the S(beta) formula (un-normalised similarities)."""
+    G1, G2, X, Y = check_representation(G1, G2, X, Y)
+    rho = check_real(rho, "rho", low=0.0)
+    S = contrastive_cross_covariance(G1, G2, X, Y, loss, tau=tau)
+    t = lambda A: A.transpose(-1, -2)  # noqa: E731
+    g1 = -G2 @ t(S) + rho * G2 @ t(G2) @ G1
+    g2 = -G1 @ S + rho * G1 @ t(G1) @ G2
+    return g1, g2

@@ -1,0 +1,186 @@
+"""The phi/psi family of contrastive losses and its contrastive weights beta (book chapter 2).
+
+For similarities s (n x n, s_ij = <G1 x_i, G2 y_j>) a member (phi, psi, eps) has loss
+
+    L(s) = 1/(2n) sum_i phi(c [eps psi(0) + sum_{j!=i} psi(s_ij - s_ii)])
+         + 1/(2n) sum_i phi(c [eps psi(0) + sum_{j!=i} psi(s_ji - s_ii)]),
+
+with c = 1 ("sum" over negatives) or c = 1/(n-1) ("mean"). With W = dL/ds the contrastive weights
+are beta_ii = -n W_ii and beta_ij = n W_ij (i != j), all >= 0 when phi, psi are non-decreasing:
+
+    beta_ij = c/2 [phi'(a_i) psi'(s_ij - s_ii) + phi'(b_j) psi'(s_ij - s_jj)]            (i != j)
+    beta_ii = c/2 [phi'(a_i) sum_{k!=i} psi'(s_ik - s_ii) + phi'(b_i) sum_{k!=i} psi'(s_ki - s_ii)]
+
+where a_i, b_j are the arguments of phi in row i and column j. Presets: CLIP
+(phi = tau log, psi = exp(./tau), eps = 1) and linear (phi = psi = id, eps = 0, mean).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from ._validation import check_tau
+
+__all__ = ["ContrastiveFamily", "ClipFamily", "LinearFamily", "clip_family", "linear_family",
+           "get_family"]
+
+
+def _elementwise_derivative(f: Callable, u: torch.Tensor) -> torch.Tensor:
+    """f'(u) for an elementwise function f, by autograd."""
+    with torch.enable_grad():
+        u_ = u.detach().requires_grad_(True)
+        (g,) = torch.autograd.grad(f(u_).sum(), u_)
+    return g
+
+
+def _offdiag_mask(s: torch.Tensor) -> torch.Tensor:
+    n = s.shape[-1]
+    return ~torch.eye(n, dtype=torch.bool, device=s.device)
+
+
+def _check_similarities(s: torch.Tensor) -> int:
+    if not isinstance(s, torch.Tensor) or s.ndim < 2 or s.shape[-1] != s.shape[-2]:
+        raise ValueError(f"similarities must be a tensor of shape (..., n, n), got "
+                         f"{tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__}")
+    if s.shape[-1] < 2:
+        raise ValueError(f"contrastive losses need n >= 2 pairs, got n = {s.shape[-1]}")
+    return s.shape[-1]
+
+
+class ContrastiveFamily:
+    """A member (phi, psi, eps) of the family; phi, psi elementwise and non-decreasing.
+
+    Parameters
+    ----------
+    phi, psi : callable  elementwise torch functions.
+    eps : float, default=1.0  weight of psi(0) (the positive's own term) inside phi.
+    negatives : {"sum", "mean"}, default="sum"  sum over the n-1 negatives, or average them.
+    dphi, dpsi : callable, optional  derivatives; taken by autograd when omitted.
+    name : str  a label for plots and tables.
+    """
+
+    def __init__(self, phi: Callable, psi: Callable, eps: float = 1.0, *, negatives: str = "sum",
+                 dphi: Callable | None = None, dpsi: Callable | None = None, name: str = "custom"):
+        if not callable(phi) or not callable(psi):
+            raise TypeError("phi and psi must be callables acting elementwise on tensors")
+        if negatives not in ("sum", "mean"):
+            raise ValueError(f"negatives must be 'sum' or 'mean', got {negatives!r}")
+        self.phi, self.psi, self.eps = phi, psi, float(eps)
+        self.negatives, self.name = negatives, name
+        self._dphi, self._dpsi = dphi, dpsi
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    def dphi(self, u):
+        return self._dphi(u) if self._dphi is not None else _elementwise_derivative(self.phi, u)
+
+    def dpsi(self, u):
+        return self._dpsi(u) if self._dpsi is not None else _elementwise_derivative(self.psi, u)
+
+    def _c(self, n: int) -> float:
+        return 1.0 if self.negatives == "sum" else 1.0 / (n - 1)
+
+    def _args(self, s):
+        """Differences D_ij = s_ij - s_ii (rows), E_ij = s_ij - s_jj (columns), and a_i, b_j."""
+        n = _check_similarities(s)
+        off = _offdiag_mask(s)
+        diag = torch.diagonal(s, dim1=-2, dim2=-1)
+        D = s - diag.unsqueeze(-1)
+        E = s - diag.unsqueeze(-2)
+        psi0 = self.eps * self.psi(torch.zeros((), dtype=s.dtype, device=s.device))
+        c = self._c(n)
+        a = c * (psi0 + torch.where(off, self.psi(D), 0).sum(-1))
+        b = c * (psi0 + torch.where(off, self.psi(E), 0).sum(-2))
+        return n, off, D, E, a, b, c
+
+    def loss_from_similarities(self, s: torch.Tensor) -> torch.Tensor:
+        """L(s) without the regulariser; shape s.shape[:-2]."""
+        n, _, _, _, a, b, _ = self._args(s)
+        return (self.phi(a).sum(-1) + self.phi(b).sum(-1)) / (2 * n)
+
+    def weights(self, s: torch.Tensor) -> torch.Tensor:
+        """The contrastive weights beta(s), shape (..., n, n), by the general formula."""
+        n, off, D, E, a, b, c = self._args(s)
+        pa, pb = self.dphi(a), self.dphi(b)
+        dD = torch.where(off, self.dpsi(D), 0)
+        dE = torch.where(off, self.dpsi(E), 0)
+        beta = 0.5 * c * (pa.unsqueeze(-1) * dD + pb.unsqueeze(-2) * dE)
+        diag = 0.5 * c * (pa * dD.sum(-1) + pb * dE.sum(-2))
+        return torch.where(off, beta, torch.diag_embed(diag))
+
+
+class ClipFamily(ContrastiveFamily):
+    """CLIP / symmetric InfoNCE: phi(u) = tau log u, psi(u) = exp(u / tau), eps = 1.
+
+    Equals tau times the standard CLIP loss (mean of the row and column cross-entropies of the
+    logits s / tau). Loss and weights use the stable log-sum-exp / softmax closed forms:
+    beta_ij = (P_ij + Q_ij) / 2 (i != j), beta_ii = 1 - (P_ii + Q_ii) / 2, with P, Q the row and
+    column softmax of s / tau.
+    """
+
+    def __init__(self, tau: float = 1.0):
+        self.tau = check_tau(tau)
+        t = self.tau
+        super().__init__(lambda u: t * torch.log(u), lambda u: torch.exp(u / t), 1.0,
+                         dphi=lambda u: t / u, dpsi=lambda u: torch.exp(u / t) / t,
+                         name=f"CLIP (tau={t:g})")
+
+    def loss_from_similarities(self, s):
+        n = _check_similarities(s)
+        logits = s / self.tau
+        diag = torch.diagonal(logits, dim1=-2, dim2=-1)
+        rows = torch.logsumexp(logits, -1) - diag
+        cols = torch.logsumexp(logits, -2) - diag
+        return self.tau * (rows + cols).sum(-1) / (2 * n)
+
+    def weights(self, s):
+        _check_similarities(s)
+        logits = s / self.tau
+        avg = 0.5 * (torch.softmax(logits, -1) + torch.softmax(logits, -2))
+        eye = torch.eye(s.shape[-1], dtype=torch.bool, device=s.device)
+        return torch.where(eye, 1 - avg, avg)
+
+
+class LinearFamily(ContrastiveFamily):
+    """The linear loss: phi = psi = identity, eps = 0, negatives averaged. Then
+
+    L = -(1/n) sum_i s_ii + 1/(n(n-1)) sum_{i!=j} s_ij, beta_ii = 1, beta_ij = 1/(n-1),
+    and S(beta) is the unbiased centred cross-covariance.
+    """
+
+    def __init__(self):
+        super().__init__(lambda u: u, lambda u: u, 0.0, negatives="mean",
+                         dphi=torch.ones_like, dpsi=torch.ones_like, name="linear")
+
+    def loss_from_similarities(self, s):
+        n = _check_similarities(s)
+        tr = torch.diagonal(s, dim1=-2, dim2=-1).sum(-1)
+        return -tr / n + (s.sum((-1, -2)) - tr) / (n * (n - 1))
+
+    def weights(self, s):
+        n = _check_similarities(s)
+        eye = torch.eye(n, dtype=s.dtype, device=s.device)
+        return (eye + (1 - eye) / (n - 1)).expand(s.shape)
+
+
+def clip_family(tau: float = 1.0) -> ClipFamily:
+    """The CLIP preset with temperature tau > 0."""
+    return ClipFamily(tau)
+
+
+def linear_family() -> LinearFamily:
+    """The linear preset."""
+    return LinearFamily()
+
+
+def get_family(loss="clip", tau: float = 1.0) -> ContrastiveFamily:
+    """Resolve ``"clip"``, ``"linear"`` or a :class:`ContrastiveFamily` instance."""
+    if isinstance(loss, ContrastiveFamily):
+        return loss
+    if loss == "clip":
+        return ClipFamily(tau)
+    if loss == "linear":
+        return LinearFamily()
+    raise ValueError(f"loss must be 'clip', 'linear' or a ContrastiveFamily, got {loss!r}")

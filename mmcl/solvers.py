@@ -1,0 +1,203 @@
+"""Solvers: the linear closed form, the SVD-iteration and plain gradient descent (chapter 2).
+
+Every similarity s_ij = x_i^T G1^T G2 y_j depends on G only through M = G1^T G2 (d1 x d2, rank r),
+and the regulariser is (rho/2)||M||_F^2. Each solver returns a :class:`SolverResult` with balanced
+factors G1 = diag(sqrt(sigma/rho)) U^T, G2 = diag(sqrt(sigma/rho)) V^T of M = U diag(sigma/rho) V^T.
+
+* ``linear_closed_form``: M = SVD_r(S_n) / rho, the global minimiser of the linear loss.
+* ``svd_iteration``: M <- SVD_r((1 - a) rho M + a S(beta(M))) / rho, with the damping a halved
+  whenever the loss would rise (a = 1 is the plain fixed-point iteration; small a is projected
+  gradient descent on rank-r matrices with step a / rho).
+* ``gradient_descent``: gradient descent (or Adam) on (G1, G2) through autograd, for comparison.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from ._validation import check_int, check_pair, check_rank, check_real, check_rho
+from .covariance import centered_cross_covariance, cross_covariance
+from .data import make_generator
+from .families import get_family
+from .losses import check_representation, contrastive_loss
+
+__all__ = ["svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form",
+           "svd_iteration", "gradient_descent"]
+
+
+def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The one sign convention of the package: the largest-|.| entry of each column of U is
+    positive; V (columns paired with U's) gets the same signs."""
+    idx = U.abs().argmax(dim=-2, keepdim=True)
+    signs = torch.sign(torch.gather(U, -2, idx))
+    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
+    return U * signs, V * signs
+
+
+def truncated_svd(S: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Top-r SVD of S (..., d1, d2): U (..., d1, r), sigma (..., r), V (..., d2, r), signs flipped."""
+    U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
+    U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
+    return U, sig[..., :r], V
+
+
+def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Balanced factors (G1, G2) with G1^T G2 = U diag(sigma / rho) V^T."""
+    w = (sigma.clamp_min(0) / rho).sqrt().unsqueeze(-1)
+    return w * U.transpose(-1, -2), w * V.transpose(-1, -2)
+
+
+@dataclass
+class SolverResult:
+    """What a solver returns.
+
+    G1 (..., r, d1), G2 (..., r, d2): the representation; U (..., d1, r), V (..., d2, r):
+    orthonormal bases of span G1^T and span G2^T; singular_values (..., r) of the final S;
+    n_iter, converged; history: per-iteration lists ("loss", "change", "time");
+    iterates: optional list of (G1, G2) along the way.
+    """
+
+    G1: torch.Tensor
+    G2: torch.Tensor
+    U: torch.Tensor
+    V: torch.Tensor
+    singular_values: torch.Tensor
+    n_iter: int = 0
+    converged: bool = True
+    history: dict = field(default_factory=lambda: {"loss": [], "change": [], "time": []})
+    iterates: list = field(default_factory=list)
+
+
+def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
+    """Global minimiser of the linear loss: G1^T G2 = SVD_r(S_n) / rho (S_n centred, unbiased)."""
+    X, Y = check_pair(X, Y)
+    r = check_rank(r, X.shape[-1], Y.shape[-1])
+    rho = check_rho(rho)
+    U, sig, V = truncated_svd(centered_cross_covariance(X, Y), r)
+    G1, G2 = factorize(U, sig, V, rho)
+    return SolverResult(G1, G2, U, V, sig)
+
+
+def _loss_of_M(X, Y, U, w, V, family, rho):
+    """L(M) for M = U diag(w) V^T: similarities (X U) diag(w) (Y V)^T plus (rho/2)||w||^2."""
+    s = (X @ U) * w.unsqueeze(-2) @ (Y @ V).transpose(-1, -2)
+    return family.loss_from_similarities(s) + 0.5 * rho * (w ** 2).sum(-1), s
+
+
+def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0, init=None,
+                  damping: float = 1.0, tol: float = 1e-8, max_iter: int = 500,
+                  record_iterates: bool = False) -> SolverResult:
+    """Minimise a family loss by repeated truncated SVDs of S(beta).
+
+    Parameters
+    ----------
+    X, Y : (..., n, d1), (..., n, d2)  paired data (replicates batched in the leading dims).
+    r : int  representation dimension, 1 <= r <= min(d1, d2).
+    loss : "clip", "linear" or ContrastiveFamily.  tau : CLIP temperature (> 0).  rho : > 0.
+    init : None (the linear closed form), or (G1, G2).
+    damping : float in (0, 1]  initial step a; halved (per replicate) whenever the loss would rise.
+    tol : stop when ||M_{t+1} - M_t||_F / ||M_t||_F < tol for every replicate.
+    """
+    X, Y = check_pair(X, Y)
+    r = check_rank(r, X.shape[-1], Y.shape[-1])
+    rho = check_rho(rho)
+    a0 = check_real(damping, "damping", low=0.0, high=1.0, low_open=True)
+    tol = check_real(tol, "tol", low=0.0, low_open=True)
+    max_iter = check_int(max_iter, "max_iter", low=1)
+    family = get_family(loss, tau)
+    if init is None:
+        res = linear_closed_form(X, Y, r, rho=rho)
+        U, w, V = res.U, res.singular_values / rho, res.V
+    else:
+        G1, G2, X, Y = check_representation(init[0], init[1], X, Y)
+        U, w, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
+    batch = X.shape[:-2]
+    a = torch.full(batch, a0, dtype=X.dtype, device=X.device)
+    L, s = _loss_of_M(X, Y, U, w, V, family, rho)
+    out = SolverResult(*factorize(U, w * rho, V, rho), U, V, w * rho, converged=False)
+    t0 = time.perf_counter()
+    for it in range(1, max_iter + 1):
+        S = cross_covariance(X, Y, family.weights(s))
+        M = (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
+        for _ in range(30):  # backtracking on the damping, per replicate
+            U1, sig1, V1 = truncated_svd((1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r)
+            w1 = sig1 / rho
+            L1, s1 = _loss_of_M(X, Y, U1, w1, V1, family, rho)
+            worse = L1 > L + 1e-12 * L.abs().clamp_min(1.0)
+            if not bool(worse.any()):
+                break
+            a = torch.where(worse, a / 2, a)
+        M1 = (U1 * w1.unsqueeze(-2)) @ V1.transpose(-1, -2)
+        change = (torch.linalg.matrix_norm(M1 - M) / torch.linalg.matrix_norm(M).clamp_min(1e-300)).max()
+        U, w, V, L, s = U1, w1, V1, L1, s1
+        out.history["loss"].append(L.detach().clone())
+        out.history["change"].append(float(change))
+        out.history["time"].append(time.perf_counter() - t0)
+        if record_iterates:
+            out.iterates.append(factorize(U, w * rho, V, rho))
+        if float(change) < tol:
+            out.converged = True
+            break
+    if not bool(torch.isfinite(L).all()):
+        raise FloatingPointError("svd_iteration produced a non-finite loss; raise tau or rho")
+    out.G1, out.G2 = factorize(U, w * rho, V, rho)
+    out.U, out.V, out.n_iter = U, V, it
+    out.singular_values = truncated_svd(cross_covariance(X, Y, family.weights(s)), r)[1]
+    return out
+
+
+def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
+                     lr: float = 0.1, n_steps: int = 1000, init=None, optimizer: str = "gd",
+                     normalize: bool = False, tol: float | None = None, record_every: int = 0,
+                     seed=0) -> SolverResult:
+    """Plain gradient descent (or Adam) on (G1, G2) through autograd.
+
+    init : None (small random factors from ``seed``) or (G1, G2). ``tol``: stop once the relative
+    change of G1^T G2 in one step falls below it. ``record_every=k`` keeps every k-th iterate.
+    """
+    X, Y = check_pair(X, Y)
+    r = check_rank(r, X.shape[-1], Y.shape[-1])
+    rho = check_real(rho, "rho", low=0.0)
+    lr = check_real(lr, "lr", low=0.0, low_open=True)
+    n_steps = check_int(n_steps, "n_steps", low=1)
+    if optimizer not in ("gd", "adam"):
+        raise ValueError(f"optimizer must be 'gd' or 'adam', got {optimizer!r}")
+    family = get_family(loss, tau)
+    batch = X.shape[:-2]
+    if init is None:
+        g = make_generator(seed)
+        G1 = 0.1 * torch.randn(*batch, r, X.shape[-1], generator=g, dtype=torch.float64)
+        G2 = 0.1 * torch.randn(*batch, r, Y.shape[-1], generator=g, dtype=torch.float64)
+        G1, G2 = G1.to(X), G2.to(X)
+    else:
+        G1, G2, X, Y = check_representation(init[0], init[1], X, Y)
+    G1 = G1.detach().clone().requires_grad_(True)
+    G2 = G2.detach().clone().requires_grad_(True)
+    opt = (torch.optim.SGD if optimizer == "gd" else torch.optim.Adam)([G1, G2], lr=lr)
+    hist = {"loss": [], "change": [], "time": []}
+    iterates, converged, t0 = [], False, time.perf_counter()
+    M_old = (G1.transpose(-1, -2) @ G2).detach()
+    for step in range(1, n_steps + 1):
+        opt.zero_grad()
+        L = contrastive_loss(G1, G2, X, Y, family, rho=rho, normalize=normalize)
+        L.sum().backward()
+        opt.step()
+        with torch.no_grad():
+            M = G1.transpose(-1, -2) @ G2
+            change = float((torch.linalg.matrix_norm(M - M_old) /
+                            torch.linalg.matrix_norm(M_old).clamp_min(1e-300)).max())
+            M_old = M
+        hist["loss"].append(L.detach())
+        hist["change"].append(change)
+        hist["time"].append(time.perf_counter() - t0)
+        if record_every and step % record_every == 0:
+            iterates.append((G1.detach().clone(), G2.detach().clone()))
+        if tol is not None and change < tol:
+            converged = True
+            break
+    G1, G2 = G1.detach(), G2.detach()
+    U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
+    return SolverResult(G1, G2, U, V, sig, n_iter=step, converged=converged, history=hist,
+                        iterates=iterates)
