@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from numbers import Real
+from numbers import Integral, Real
 
 import torch
 
@@ -71,9 +71,9 @@ def check_pair(X, Y, *, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 
 def check_int(value, name: str, *, low: int = 1, high: int | None = None) -> int:
     """An integer in [low, high]."""
-    if isinstance(value, bool) or not isinstance(value, (int,)) and not (
-        isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point()
-    ):
+    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     value = int(value)
     if value < low or (high is not None and value > high):
@@ -86,8 +86,9 @@ def check_rank(r, d1: int, d2: int, n: int | None = None) -> int:
     """The representation dimension r with 1 <= r <= min(d1, d2) (and <= n when given)."""
     high = min(d1, d2) if n is None else min(d1, d2, n)
     what = "min(d1, d2)" if n is None else "min(n, d1, d2)"
-    if isinstance(r, bool) or not isinstance(r, int):
+    if isinstance(r, bool) or not isinstance(r, Integral):
         raise TypeError(f"r must be an integer, got {r!r}")
+    r = int(r)
     if not 1 <= r <= high:
         raise ValueError(f"r must satisfy 1 <= r <= {what} = {high}, got r = {r}")
     return r
