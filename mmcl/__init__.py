@@ -9,6 +9,7 @@ Layers (each module has one job):
 * ``solvers``     linear closed form, SVD-iteration, gradient descent
 * ``estimator``   the scikit-learn-style ``MMCL`` estimator
 * ``metrics``     sinTheta distance, retrieval accuracy
+* ``analysis``    diagnostics of the loss-to-SVD view (chapter 2)
 """
 from .covariance import (centered_cross_covariance, contrastive_cross_covariance,
                          contrastive_gradient, cross_covariance)
@@ -22,6 +23,11 @@ from .metrics import orthonormal_basis, retrieval_accuracy, sin_theta_distance
 from .solvers import (SolverResult, factorize, gradient_descent, linear_closed_form, svd_flip,
                       svd_iteration, truncated_svd)
 
+# chapter 2: diagnostics of the loss-to-SVD view
+from .analysis import (SolverRace, clip_weights_sweep, effective_negatives,
+                       gradient_relative_error, iterations_to_tolerance, relative_error_path,
+                       solver_race, stack_iterates, update_alignment, weights_from_loss)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -34,4 +40,8 @@ __all__ = [
     "svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form", "svd_iteration",
     "gradient_descent", "MMCL", "NotFittedError",
     "orthonormal_basis", "sin_theta_distance", "retrieval_accuracy",
+    # chapter 2
+    "gradient_relative_error", "weights_from_loss", "update_alignment", "clip_weights_sweep",
+    "effective_negatives", "stack_iterates", "relative_error_path", "iterations_to_tolerance",
+    "SolverRace", "solver_race",
 ]
