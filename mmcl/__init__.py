@@ -9,6 +9,8 @@ Layers (each module has one job):
 * ``solvers``     linear closed form, SVD-iteration, gradient descent
 * ``estimator``   the scikit-learn-style ``MMCL`` estimator
 * ``metrics``     sinTheta distance, retrieval accuracy
+* ``blocked``     memory-bounded CLIP loss, weights and S(beta) in blocks of rows
+* ``device``      the available devices and the default one (``MMCL_DEVICE`` overrides)
 """
 from .covariance import (centered_cross_covariance, contrastive_cross_covariance,
                          contrastive_gradient, cross_covariance)
@@ -22,6 +24,12 @@ from .metrics import orthonormal_basis, retrieval_accuracy, sin_theta_distance
 from .solvers import (SolverResult, factorize, gradient_descent, linear_closed_form, svd_flip,
                       svd_iteration, truncated_svd)
 
+# chapter 6 (scaling up)
+from .blocked import (ClipNormalizers, auto_block_size, blocked_cross_covariance, blocked_loss,
+                      clip_normalizers, iter_clip_weights)
+from .device import available_devices, default_device, to_device
+from .solvers import minibatch_gradient
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -34,4 +42,8 @@ __all__ = [
     "svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form", "svd_iteration",
     "gradient_descent", "MMCL", "NotFittedError",
     "orthonormal_basis", "sin_theta_distance", "retrieval_accuracy",
+    # chapter 6 (scaling up)
+    "ClipNormalizers", "auto_block_size", "clip_normalizers", "blocked_loss", "iter_clip_weights",
+    "blocked_cross_covariance", "available_devices", "default_device", "to_device",
+    "minibatch_gradient",
 ]
