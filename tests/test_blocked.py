@@ -115,3 +115,21 @@ def test_blocked_input_errors():
         mmcl.svd_iteration(d.X, d.Y, 2, custom, block_size=5)
     with pytest.raises(ValueError, match="zx must have shape"):
         mmcl.blocked_cross_covariance(d.X[:10], d.Y[:10], zx[:12], zy[:12])
+
+
+@pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
+def test_chapter6_agreement_claims(dtype, tol):
+    """The numbers chapter 6 prints: n = 1000, blocks of 128, tau = 0.5, true-subspace embeddings."""
+    data = mmcl.make_multimodal(1000, 20, 15, 3, eta=0.8, noise=0.5, seed=0, dtype=dtype)
+    zx, zy = data.X @ data.U1, data.Y @ data.U2
+    dense = mmcl.cross_covariance(data.X, data.Y, mmcl.clip_family(0.5).weights(zx @ zy.T))
+    blocked = mmcl.blocked_cross_covariance(data.X, data.Y, zx, zy, tau=0.5, block_size=128)
+    assert rel(blocked, dense) < tol
+
+
+def test_chapter6_svd_iteration_claim():
+    data = mmcl.make_multimodal(300, 12, 10, 3, eta=0.8, noise=0.8, seed=2, dtype=torch.float64)
+    dense = mmcl.svd_iteration(data.X, data.Y, 3, "clip", tau=1.0, max_iter=10)
+    blocked = mmcl.svd_iteration(data.X, data.Y, 3, "clip", tau=1.0, max_iter=10, block_size=64)
+    assert dense.n_iter == blocked.n_iter
+    assert rel(blocked.G1.T @ blocked.G2, dense.G1.T @ dense.G2) < 1e-9
