@@ -133,3 +133,14 @@ def test_chapter6_svd_iteration_claim():
     blocked = mmcl.svd_iteration(data.X, data.Y, 3, "clip", tau=1.0, max_iter=10, block_size=64)
     assert dense.n_iter == blocked.n_iter
     assert rel(blocked.G1.T @ blocked.G2, dense.G1.T @ dense.G2) < 1e-9
+
+
+def test_blocked_float32_is_closer_to_float64_than_dense_float32():
+    d = mmcl.make_multimodal(1500, 50, 50, 5, eta=1.0, noise=0.5, seed=0, dtype=torch.float64)
+    zx, zy = d.X @ d.U1, d.Y @ d.U2
+    ref = mmcl.blocked_cross_covariance(d.X, d.Y, zx, zy, tau=1.0)
+    X, Y, ax, ay = (t.float() for t in (d.X, d.Y, zx, zy))
+    dense32 = mmcl.cross_covariance(X, Y, mmcl.clip_family(1.0).weights(ax @ ay.T)).double()
+    blocked32 = mmcl.blocked_cross_covariance(X, Y, ax, ay, tau=1.0).double()
+    assert rel(blocked32, ref) < 1e-6
+    assert rel(blocked32, ref) < rel(dense32, ref)
