@@ -9,6 +9,10 @@ Layers (each module has one job):
 * ``solvers``     linear closed form, SVD-iteration, gradient descent
 * ``estimator``   the scikit-learn-style ``MMCL`` estimator
 * ``metrics``     sinTheta distance, retrieval accuracy
+* ``pairing``     pair detectors for unpaired pools, detection precision and recall
+* ``unpaired``    self-training: fit on pairs, detect pairs in the pools, refit
+* ``recipe``      the paper's gradient recipe for unpaired data, batched over replicates
+* ``unpaired_experiment``  the unpaired-data experiments as tidy tables
 * ``blocked``     memory-bounded CLIP loss, weights and S(beta) in blocks of rows
 * ``device``      the available devices and the default one (``MMCL_DEVICE`` overrides)
 """
@@ -24,6 +28,9 @@ from .metrics import orthonormal_basis, retrieval_accuracy, sin_theta_distance
 from .solvers import (SolverResult, factorize, gradient_descent, linear_closed_form, svd_flip,
                       svd_iteration, truncated_svd)
 
+from .pairing import DETECTORS, detect_pairs, detection_quality, pool_similarities, true_pair_mask
+from .recipe import RecipeResult, paper_recipe
+from .unpaired import UnpairedResult, fit_pairs, representation_accuracy, reveal_pairs, self_training
 # chapter 6 (scaling up)
 from .blocked import (ClipNormalizers, auto_block_size, blocked_cross_covariance, blocked_loss,
                       clip_normalizers, iter_clip_weights)
@@ -42,6 +49,9 @@ __all__ = [
     "svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form", "svd_iteration",
     "gradient_descent", "MMCL", "NotFittedError",
     "orthonormal_basis", "sin_theta_distance", "retrieval_accuracy",
+    "DETECTORS", "detect_pairs", "detection_quality", "pool_similarities", "true_pair_mask",
+    "RecipeResult", "paper_recipe", "UnpairedResult", "fit_pairs", "representation_accuracy",
+    "reveal_pairs", "self_training",
     # chapter 6 (scaling up)
     "ClipNormalizers", "auto_block_size", "clip_normalizers", "blocked_loss", "iter_clip_weights",
     "blocked_cross_covariance", "available_devices", "default_device", "to_device",
