@@ -13,7 +13,9 @@ memory just before the timed call (Python, torch and the data). On CUDA the peak
 2. CLIP: blocked SVD-iteration versus Adam on minibatches through autograd, time to reach the
    same sinTheta (the larger of the two final values), and peak memory;
 3. CLIP weights and S(beta): blocked versus dense (dense only where it fits in ``--dense-mb``);
-4. SVD-iteration at n = 100,000, d1 = d2 = 200, r = 10: time per iteration, peak memory.
+4. SVD-iteration at n = 100,000, d1 = d2 = 200, r = 10: time, peak memory;
+5. the unpaired-data protocol of the paper's section 5.1: self-training with the linear closed form
+   versus the paper's gradient recipe (mmcl.unpaired_experiment), time and test accuracy.
 """
 from __future__ import annotations
 
@@ -127,7 +129,21 @@ def case_big(p, device):
             "sin_theta": float(mmcl.sin_theta_distance(res.G1.T, d.U1))}
 
 
-CASES = {"linear": case_linear, "clip_svd": case_clip_svd, "clip_adam": case_clip_adam,
+def case_unpaired(p, device):
+    """Paper section 5.1 at one pool size: self-training with the linear closed form (ours) vs the
+    paper's gradient recipe (AdamW, 100 + 100 epochs), same data (mmcl.unpaired_experiment)."""
+    from mmcl.unpaired_experiment import UnpairedSetting, run_recipe, run_spectral
+
+    setting = UnpairedSetting(n_test=p["n_test"], replicates=p["replicates"], seed=0)
+    t_ours, ours = timed(lambda: run_spectral(setting, p["N"], rounds=2, oracles=False), device)
+    t_grad, grad = timed(lambda: run_recipe(setting, [p["N"]]), device)
+    return {"t_ours": t_ours, "t_grad": t_grad,
+            "ours_paired": float(ours["accuracy"][0].mean()), "ours_unpaired": float(ours["accuracy"][-1].mean()),
+            "grad_paired": float(grad[p["N"]]["paired"].mean()),
+            "grad_unpaired": float(grad[p["N"]]["unpaired"].mean()), "base_mb": 0.0}
+
+
+CASES = {"unpaired": case_unpaired, "linear": case_linear, "clip_svd": case_clip_svd, "clip_adam": case_clip_adam,
          "weights": case_weights, "big": case_big}
 
 
@@ -151,10 +167,12 @@ def run_case(name, params, device):
 SIZES = {
     "full": {"linear": [(10_000, 100), (100_000, 100), (10_000, 1000), (100_000, 1000)],
              "clip": {"n": 8_000, "epochs": 20}, "weights": [4_000, 16_000, 64_000],
-             "big": {"n": 100_000, "d": 200, "r": 10, "max_iter": 1}},
+             "big": {"n": 100_000, "d": 200, "r": 10, "max_iter": 1},
+             "unpaired": {"N": 2000, "n_test": 10_000, "replicates": 10}},
     "quick": {"linear": [(10_000, 100), (20_000, 400)],
               "clip": {"n": 2_000, "epochs": 20}, "weights": [2_000, 4_000, 8_000],
-              "big": {"n": 20_000, "d": 200, "r": 10, "max_iter": 1}},
+              "big": {"n": 20_000, "d": 200, "r": 10, "max_iter": 1},
+              "unpaired": {"N": 2000, "n_test": 2000, "replicates": 2}},
 }
 CLIP = {"d": 50, "r": 5, "noise": 1.0, "tau": 1.0, "rho": 1.0, "tol": 1e-5, "max_iter": 15,
         "lr": 2e-3, "batch": 50}
@@ -198,6 +216,13 @@ def section_weights(sizes, dense_mb, device):
     return rows
 
 
+def section_unpaired(p, device):
+    o = run_case("unpaired", p, device)
+    return dict(p, **{k: o[k] for k in ("t_ours", "t_grad", "ours_paired", "ours_unpaired",
+                                        "grad_paired", "grad_unpaired")},
+                speedup=o["t_grad"] / o["t_ours"])
+
+
 def section_big(p, device):
     o = run_case("big", p, device)
     return dict(p, total_s=o["t_total"], n_iter=o["n_iter"], block=o["block"], peak_mb=o["peak_mb"],
@@ -218,7 +243,8 @@ def print_tables(res):
         print_weights(res)
     if "big" in res:
         print_big(res)
-    print("\n## 5. Unpaired data (paper section 5.1): not included (needs the unpaired procedure)")
+    if "unpaired" in res:
+        print_unpaired(res)
 
 
 def print_linear(res):
@@ -248,6 +274,18 @@ def print_weights(res):
               f"{fmt(r['dense_work_mb'], '8.0f')} {fmt(r['rel_diff'], '9.1e')}")
 
 
+def print_unpaired(res):
+    u = res["unpaired"]
+    print(f"\n## 5. Unpaired data, paper section 5.1 (n = 300 pairs, N = {u['N']} unpaired, "
+          f"{u['replicates']} replicates, {u['n_test']} test pairs): test top-1 retrieval accuracy")
+    print(f"{'method':<44} {'time s':>8} {'pairs only':>10} {'+ unpaired':>10}")
+    print(f"{'self-training, linear closed form (ours)':<44} {u['t_ours']:>8.2f} {u['ours_paired']:>10.3f} "
+          f"{u['ours_unpaired']:>10.3f}")
+    print(f"{'gradient recipe (AdamW, 100 + 100 epochs)':<44} {u['t_grad']:>8.2f} {u['grad_paired']:>10.3f} "
+          f"{u['grad_unpaired']:>10.3f}")
+    print(f"speed-up of ours over the gradient recipe: {u['speedup']:.1f}x")
+
+
 def print_big(res):
     b = res["big"]
     print(f"\n## 4. SVD-iteration, n = {b['n']}, d1 = d2 = {b['d']}, r = {b['r']} (blocks of {b['block']} rows)")
@@ -261,7 +299,7 @@ def show(paths):
     for path in paths:
         with open(path) as f:
             res = json.load(f)
-        sections = [k for k in ("linear", "clip", "weights", "big") if k in res]
+        sections = [k for k in ("linear", "clip", "weights", "big", "unpaired") if k in res]
         runs.append(f"{path}: `{res['command']}` on {res['date']}, {res['device']} ({res['device_name']}, "
                     f"{res['threads']} threads), {res['wall_s']:.0f} s; sections {', '.join(sections)}")
         merged.update(res)
@@ -277,8 +315,8 @@ def main(argv=None):
     ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: $MMCL_DEVICE, else cuda if available)")
     ap.add_argument("--dense-mb", type=float, default=3000, help="run the dense weights only below this estimate")
     ap.add_argument("--json", default=None, help="also write the results to this file")
-    ap.add_argument("--sections", default="linear,clip,weights,big",
-                    help="comma-separated subset of linear,clip,weights,big")
+    ap.add_argument("--sections", default="linear,clip,weights,big,unpaired",
+                    help="comma-separated subset of linear,clip,weights,big,unpaired")
     ap.add_argument("--show", nargs="+", metavar="JSON",
                     help="print the tables of earlier --json runs (sections merged), run nothing")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -303,6 +341,8 @@ def main(argv=None):
         res["weights"] = section_weights(sz["weights"], a.dense_mb, device)
     if "big" in todo:
         res["big"] = section_big(sz["big"], device)
+    if "unpaired" in todo:
+        res["unpaired"] = section_unpaired(sz["unpaired"], device)
     res["wall_s"] = time.perf_counter() - t0
     print_tables(res)
     print(f"\n(total wall time {res['wall_s']:.0f} s)")
