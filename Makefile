@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: env book test unit nbval execute clean
+.PHONY: env book test unit nbval execute bench clean
 
 env: $(STAMP)
 
@@ -35,6 +35,10 @@ nbval: env
 # Re-execute every chapter notebook in place with a real kernel (after changing a chapter or mmcl).
 execute: env
 	$(BIN)/python scripts/execute_notebooks.py book/*.ipynb
+
+# The benchmark of chapter 6 (tens of minutes on 2 cores; BENCH_ARGS=--quick for a few minutes).
+bench: env
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf _build

@@ -10,6 +10,12 @@ Layers (each module has one job):
 * ``estimator``   the scikit-learn-style ``MMCL`` estimator
 * ``metrics``     sinTheta distance, retrieval accuracy
 * ``analysis``    diagnostics of the loss-to-SVD view (chapter 2)
+* ``pairing``     pair detectors for unpaired pools, detection precision and recall
+* ``unpaired``    self-training: fit on pairs, detect pairs in the pools, refit
+* ``recipe``      the paper's gradient recipe for unpaired data, batched over replicates
+* ``unpaired_experiment``  the unpaired-data experiments as tidy tables
+* ``blocked``     memory-bounded CLIP loss, weights and S(beta) in blocks of rows
+* ``device``      the available devices and the default one (``MMCL_DEVICE`` overrides)
 """
 from .covariance import (centered_cross_covariance, contrastive_cross_covariance,
                          contrastive_gradient, cross_covariance)
@@ -27,6 +33,14 @@ from .solvers import (SolverResult, factorize, gradient_descent, linear_closed_f
 from .analysis import (SolverRace, clip_weights_sweep, effective_negatives,
                        gradient_relative_error, iterations_to_tolerance, relative_error_path,
                        solver_race, stack_iterates, update_alignment, weights_from_loss)
+from .pairing import DETECTORS, detect_pairs, detection_quality, pool_similarities, true_pair_mask
+from .recipe import RecipeResult, paper_recipe
+from .unpaired import UnpairedResult, fit_pairs, representation_accuracy, reveal_pairs, self_training
+# chapter 6 (scaling up)
+from .blocked import (ClipNormalizers, auto_block_size, blocked_cross_covariance, blocked_loss,
+                      clip_normalizers, iter_clip_weights)
+from .device import available_devices, default_device, to_device
+from .solvers import minibatch_gradient
 
 __version__ = "0.1.0"
 
@@ -44,4 +58,11 @@ __all__ = [
     "gradient_relative_error", "weights_from_loss", "update_alignment", "clip_weights_sweep",
     "effective_negatives", "stack_iterates", "relative_error_path", "iterations_to_tolerance",
     "SolverRace", "solver_race",
+    "DETECTORS", "detect_pairs", "detection_quality", "pool_similarities", "true_pair_mask",
+    "RecipeResult", "paper_recipe", "UnpairedResult", "fit_pairs", "representation_accuracy",
+    "reveal_pairs", "self_training",
+    # chapter 6 (scaling up)
+    "ClipNormalizers", "auto_block_size", "clip_normalizers", "blocked_loss", "iter_clip_weights",
+    "blocked_cross_covariance", "available_devices", "default_device", "to_device",
+    "minibatch_gradient",
 ]

@@ -20,11 +20,12 @@ import torch
 from ._validation import check_int, check_pair, check_rank, check_real, check_rho
 from .covariance import centered_cross_covariance, cross_covariance
 from .data import make_generator
-from .families import get_family
+from .blocked import DENSE_LIMIT, auto_block_size, blocked_cross_covariance, blocked_loss
+from .families import ClipFamily, LinearFamily, get_family
 from .losses import check_representation, contrastive_loss
 
 __all__ = ["svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form",
-           "svd_iteration", "gradient_descent"]
+           "svd_iteration", "gradient_descent", "minibatch_gradient"]
 
 
 def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,15 +81,43 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
     return SolverResult(G1, G2, U, V, sig)
 
 
-def _loss_of_M(X, Y, U, w, V, family, rho):
-    """L(M) for M = U diag(w) V^T: similarities (X U) diag(w) (Y V)^T plus (rho/2)||w||^2."""
-    s = (X @ U) * w.unsqueeze(-2) @ (Y @ V).transpose(-1, -2)
-    return family.loss_from_similarities(s) + 0.5 * rho * (w ** 2).sum(-1), s
+def _loss_of_M(X, Y, U, w, V, family, rho, block):
+    """L(M) for M = U diag(w) V^T: similarities (X U) diag(w) (Y V)^T plus (rho/2)||w||^2.
+
+    Returns the loss and what S(beta) needs: the similarities (dense, ``block`` None) or the
+    embeddings and CLIP log-normalisers (blocked)."""
+    zx, zy = (X @ U) * w.unsqueeze(-2), Y @ V
+    reg = 0.5 * rho * (w ** 2).sum(-1)
+    if block is None:
+        s = zx @ zy.transpose(-1, -2)
+        return family.loss_from_similarities(s) + reg, s
+    L, norms = blocked_loss(zx, zy, family, block_size=block, return_normalizers=True)
+    return L + reg, (zx, zy, norms)
+
+
+def _cov_of_state(X, Y, state, family, block):
+    """S(beta) at the similarities described by ``state`` (see :func:`_loss_of_M`)."""
+    if block is None:
+        return cross_covariance(X, Y, family.weights(state))
+    zx, zy, norms = state
+    return blocked_cross_covariance(X, Y, zx, zy, family, block_size=block, normalizers=norms)
+
+
+def _resolve_block(block_size, family, n: int, batch: int):
+    """None: dense while batch * n^2 <= DENSE_LIMIT (or for custom families), else blocked."""
+    if block_size is not None:
+        block = check_int(block_size, "block_size", low=1)
+        if not isinstance(family, (ClipFamily, LinearFamily)):
+            raise TypeError(f"block_size needs the 'clip' or 'linear' preset, got {family!r}")
+        return block
+    if batch * n * n <= DENSE_LIMIT or not isinstance(family, (ClipFamily, LinearFamily)):
+        return None
+    return auto_block_size(n, batch)
 
 
 def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0, init=None,
                   damping: float = 1.0, tol: float = 1e-8, max_iter: int = 500,
-                  record_iterates: bool = False) -> SolverResult:
+                  record_iterates: bool = False, block_size: int | None = None) -> SolverResult:
     """Minimise a family loss by repeated truncated SVDs of S(beta).
 
     Parameters
@@ -99,6 +128,10 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
     init : None (the linear closed form), or (G1, G2).
     damping : float in (0, 1]  initial step a; halved (per replicate) whenever the loss would rise.
     tol : stop when ||M_{t+1} - M_t||_F / ||M_t||_F < tol for every replicate.
+    block_size : int >= 1, optional  compute the loss and S(beta) in blocks of this many rows
+        (:mod:`mmcl.blocked`, memory O(n * block_size + d1 * d2)) instead of with the n x n
+        similarity matrix. Default: dense while replicates * n^2 <= 2^24, blocked above
+        ('clip' and 'linear' presets; other families stay dense).
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
@@ -114,17 +147,18 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
         G1, G2, X, Y = check_representation(init[0], init[1], X, Y)
         U, w, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
     batch = X.shape[:-2]
+    block = _resolve_block(block_size, family, X.shape[-2], X[..., 0, 0].numel())
     a = torch.full(batch, a0, dtype=X.dtype, device=X.device)
-    L, s = _loss_of_M(X, Y, U, w, V, family, rho)
+    L, s = _loss_of_M(X, Y, U, w, V, family, rho, block)
     out = SolverResult(*factorize(U, w * rho, V, rho), U, V, w * rho, converged=False)
     t0 = time.perf_counter()
     for it in range(1, max_iter + 1):
-        S = cross_covariance(X, Y, family.weights(s))
+        S = _cov_of_state(X, Y, s, family, block)
         M = (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
         for _ in range(30):  # backtracking on the damping, per replicate
             U1, sig1, V1 = truncated_svd((1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r)
             w1 = sig1 / rho
-            L1, s1 = _loss_of_M(X, Y, U1, w1, V1, family, rho)
+            L1, s1 = _loss_of_M(X, Y, U1, w1, V1, family, rho, block)
             worse = L1 > L + 1e-12 * L.abs().clamp_min(1.0)
             if not bool(worse.any()):
                 break
@@ -144,8 +178,27 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
         raise FloatingPointError("svd_iteration produced a non-finite loss; raise tau or rho")
     out.G1, out.G2 = factorize(U, w * rho, V, rho)
     out.U, out.V, out.n_iter = U, V, it
-    out.singular_values = truncated_svd(cross_covariance(X, Y, family.weights(s)), r)[1]
+    out.singular_values = truncated_svd(_cov_of_state(X, Y, s, family, block), r)[1]
     return out
+
+
+def _trainable_factors(X, Y, r, init, g):
+    """Leaf tensors (G1, G2) to optimise: ``init`` or small random factors drawn from ``g``."""
+    if init is None:
+        shape = X.shape[:-2]
+        G1 = 0.1 * torch.randn(*shape, r, X.shape[-1], generator=g, dtype=torch.float64).to(X)
+        G2 = 0.1 * torch.randn(*shape, r, Y.shape[-1], generator=g, dtype=torch.float64).to(X)
+    else:
+        G1, G2, _, _ = check_representation(init[0], init[1], X, Y)
+    return G1.detach().clone().requires_grad_(True), G2.detach().clone().requires_grad_(True)
+
+
+def _relative_change(G1, G2, M_old):
+    """(M, max over replicates of ||M - M_old||_F / ||M_old||_F) for M = G1^T G2."""
+    with torch.no_grad():
+        M = G1.transpose(-1, -2) @ G2
+        change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(M_old).clamp_min(1e-300)
+    return M, float(change.max())
 
 
 def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
@@ -165,16 +218,7 @@ def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float 
     if optimizer not in ("gd", "adam"):
         raise ValueError(f"optimizer must be 'gd' or 'adam', got {optimizer!r}")
     family = get_family(loss, tau)
-    batch = X.shape[:-2]
-    if init is None:
-        g = make_generator(seed)
-        G1 = 0.1 * torch.randn(*batch, r, X.shape[-1], generator=g, dtype=torch.float64)
-        G2 = 0.1 * torch.randn(*batch, r, Y.shape[-1], generator=g, dtype=torch.float64)
-        G1, G2 = G1.to(X), G2.to(X)
-    else:
-        G1, G2, X, Y = check_representation(init[0], init[1], X, Y)
-    G1 = G1.detach().clone().requires_grad_(True)
-    G2 = G2.detach().clone().requires_grad_(True)
+    G1, G2 = _trainable_factors(X, Y, r, init, make_generator(seed))
     opt = (torch.optim.SGD if optimizer == "gd" else torch.optim.Adam)([G1, G2], lr=lr)
     hist = {"loss": [], "change": [], "time": []}
     iterates, converged, t0 = [], False, time.perf_counter()
@@ -184,11 +228,7 @@ def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float 
         L = contrastive_loss(G1, G2, X, Y, family, rho=rho, normalize=normalize)
         L.sum().backward()
         opt.step()
-        with torch.no_grad():
-            M = G1.transpose(-1, -2) @ G2
-            change = float((torch.linalg.matrix_norm(M - M_old) /
-                            torch.linalg.matrix_norm(M_old).clamp_min(1e-300)).max())
-            M_old = M
+        M_old, change = _relative_change(G1, G2, M_old)
         hist["loss"].append(L.detach())
         hist["change"].append(change)
         hist["time"].append(time.perf_counter() - t0)
@@ -201,3 +241,52 @@ def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float 
     U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
     return SolverResult(G1, G2, U, V, sig, n_iter=step, converged=converged, history=hist,
                         iterates=iterates)
+
+
+def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
+                       lr: float = 2e-3, batch_size: int = 50, n_epochs: int = 100,
+                       optimizer: str = "adam", normalize: bool = False, init=None,
+                       record_iterates: bool = False, seed=0) -> SolverResult:
+    """The usual recipe: Adam (or SGD) on (G1, G2) through autograd, one step per minibatch.
+
+    Each epoch visits the n pairs once in a seeded random order, in minibatches of ``batch_size``
+    pairs (the negatives of a pair are the other pairs of its minibatch, as in CLIP training).
+    ``history`` holds per epoch the mean minibatch loss, the relative change of G1^T G2 and the
+    elapsed time; ``record_iterates`` keeps (G1, G2) after every epoch. init : None (small random
+    factors from ``seed``) or (G1, G2).
+    """
+    X, Y = check_pair(X, Y)
+    r = check_rank(r, X.shape[-1], Y.shape[-1])
+    rho = check_real(rho, "rho", low=0.0)
+    lr = check_real(lr, "lr", low=0.0, low_open=True)
+    m = check_int(batch_size, "batch_size", low=2, high=X.shape[-2])
+    n_epochs = check_int(n_epochs, "n_epochs", low=1)
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    family, g = get_family(loss, tau), make_generator(seed)
+    G1, G2 = _trainable_factors(X, Y, r, init, g)
+    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)([G1, G2], lr=lr)
+    out = SolverResult(G1, G2, G1, G2, G1, n_iter=0, converged=False)
+    n, t0 = X.shape[-2], time.perf_counter()
+    M_old = (G1.transpose(-1, -2) @ G2).detach()
+    for epoch in range(1, n_epochs + 1):
+        order = torch.randperm(n, generator=g).to(X.device)
+        total = 0.0
+        for start in range(0, n - m + 1, m):  # one optimiser step per minibatch
+            idx = order[start:start + m]
+            opt.zero_grad()
+            L = contrastive_loss(G1, G2, X[..., idx, :], Y[..., idx, :], family, rho=rho,
+                                 normalize=normalize)
+            L.sum().backward()
+            opt.step()
+            total += L.detach()
+        M_old, change = _relative_change(G1, G2, M_old)
+        out.history["loss"].append(total / (n // m))
+        out.history["change"].append(change)
+        out.history["time"].append(time.perf_counter() - t0)
+        if record_iterates:
+            out.iterates.append((G1.detach().clone(), G2.detach().clone()))
+    out.G1, out.G2 = G1.detach(), G2.detach()
+    out.U, out.singular_values, out.V = truncated_svd(out.G1.transpose(-1, -2) @ out.G2, r)
+    out.n_iter = epoch
+    return out
