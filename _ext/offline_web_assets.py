@@ -5,7 +5,10 @@ installs them into ``node_modules/``); nothing is committed and no CDN is used. 
 HTML build they are copied into ``<outdir>/_static/`` where ``_config.yml`` points the pages:
 
 * ``mathjax/``  MathJax 3 (``mathjax_path: mathjax/tex-chtml.js``), with its fonts and extensions;
-* ``hm/``       the Jupyter widgets HTML manager (``nb_ipywidgets_js: hm/embed-amd.js``);
+* ``hm/``       the Jupyter widgets HTML manager (``nb_ipywidgets_js: hm/embed-amd.js``), and
+  ``hm/widgets-setup.js`` (written here): it tells RequireJS that the manager lives in ``hm/`` (so
+  its fonts are looked up there, not next to the page) and lends MathJax 3 the one MathJax 2 call
+  ipywidgets makes to typeset widget labels;
 * ``require.js`` RequireJS, which the HTML manager needs.
 
 The folder is deliberately not the book's ``_static``: Jupyter Book 1 injects every ``.js`` found
@@ -29,6 +32,28 @@ ASSETS = {
     "@jupyter-widgets/html-manager": ("dist", "hm", ("*.map", "embed.js", "*.LICENSE.txt")),
     "requirejs": ("require.js", "require.js", ()),
 }
+
+
+# Loaded between require.js and embed-amd.js (see nb_ipywidgets_js in _config.yml).
+WIDGETS_SETUP = """\
+// Written by _ext/offline_web_assets.py; loaded after require.js, before the widget manager.
+(function () {
+  // The manager finds its fonts next to its module's URL, which RequireJS derives from the page's
+  // folder unless told where the module lives: here, in _static/hm/.
+  var here = document.currentScript.src;
+  require.config({paths: {"@jupyter-widgets/html-manager/dist": here.slice(0, here.lastIndexOf("/"))}});
+  // ipywidgets 8 typesets widget labels with the MathJax 2 call MathJax.Hub.Queue; the book loads
+  // MathJax 3 (deferred, so it exists by DOMContentLoaded, when the manager renders the widgets).
+  document.addEventListener("DOMContentLoaded", function () {
+    var mj = window.MathJax;
+    if (!mj || mj.Hub || !mj.startup) return;
+    mj.Hub = {Queue: function (command) {
+      var element = command[2];
+      mj.startup.promise.then(function () { return mj.typesetPromise([element]); });
+    }};
+  });
+})();
+"""
 
 
 def _version(package: str) -> str:
@@ -55,6 +80,7 @@ def copy_assets(static_dir: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target)
         stamp.write_text(version)
+    (static_dir / "hm" / "widgets-setup.js").write_text(WIDGETS_SETUP)
 
 
 def _check_installed(app) -> None:

@@ -29,6 +29,7 @@ from urllib.parse import unquote, urldefrag, urlsplit
 
 CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
 WIDGET_VIEW = 'script[type="application/vnd.jupyter.widget-view+json"]'
+WIDGET_STATE = 'script[type="application/vnd.jupyter.widget-state+json"]'
 REDIRECT = re.compile(r'<meta http-equiv="refresh"[^>]*url=([^"]+)"', re.I)
 
 
@@ -194,13 +195,14 @@ def _check_page(browser, base: str, page: str, shots: Path | None, timeout_ms: i
     try:
         pg.goto(f"{origin}/{page}", wait_until="load", timeout=timeout_ms)
         pg.evaluate(SETTLE_JS)
-        if pg.locator(WIDGET_VIEW).count():  # the HTML manager renders widgets asynchronously
+        if pg.locator(WIDGET_VIEW).count() and pg.locator(WIDGET_STATE).count():
+            # the HTML manager renders widgets asynchronously (never without their saved state)
             try:
                 pg.wait_for_function(
                     f"Array.from(document.querySelectorAll(`{WIDGET_VIEW}`)).every("
                     "v => v.previousElementSibling && v.previousElementSibling.classList.contains"
                     "('widget-subarea') && v.previousElementSibling.querySelector('.widget-output img, "
-                    ".jupyter-widgets'))", timeout=min(timeout_ms, 15000))
+                    ".jupyter-widgets'))", timeout=min(timeout_ms, 10000))
             except Exception:
                 pass  # reported by the inspection below
             pg.evaluate(SETTLE_JS)
