@@ -32,7 +32,7 @@ def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
 
 def haar_orthonormal(d: int, r: int, *, batch: tuple[int, ...] = (), generator=None,
                      dtype=torch.float64) -> torch.Tensor:
-    """First r columns of a Haar-distributed orthogonal d x d matrix, shape (*batch, d, r)."""
+    """First r columns of a Haar-distributed orthogonal d x d matrix, shape ``(*batch, d, r)``."""
     g = make_generator(generator)
     A = torch.randn(*batch, d, d, generator=g, dtype=torch.float64)
     Q, R = torch.linalg.qr(A)

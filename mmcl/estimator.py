@@ -31,13 +31,17 @@ class MMCL:
         for the linear loss.
     solver : {"auto", "svd", "gd"}, default="auto"  closed form for linear, SVD-iteration otherwise
         ("auto"/"svd"), or gradient descent ("gd").
-    max_iter : int, default=500;  tol : float, default=1e-8;  solver_options : dict, optional.
+    max_iter : int, default=500
+    tol : float, default=1e-8
+    solver_options : dict, optional
 
     Attributes
     ----------
-    G1_ : (r, d1);  G2_ : (r, d2)  the learned linear maps.
-    x_weights_ : (d1, r);  y_weights_ : (d2, r)  orthonormal bases of their row spaces.
-    singular_values_ : (r,);  n_iter_ : int;  history_ : dict  (loss per iteration).
+    G1_, G2_ : (r, d1), (r, d2)  the learned linear maps.
+    x_weights_, y_weights_ : (d1, r), (d2, r)  orthonormal bases of their row spaces.
+    singular_values_ : (r,)
+    n_iter_ : int
+    history_ : dict  (loss per iteration).
 
     See Also
     --------

@@ -29,8 +29,8 @@ __all__ = ["svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_clo
 
 
 def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The one sign convention of the package: the largest-|.| entry of each column of U is
-    positive; V (columns paired with U's) gets the same signs."""
+    """The one sign convention of the package: the entry of largest absolute value in each
+    column of U is positive; V (columns paired with U's) gets the same signs."""
     idx = U.abs().argmax(dim=-2, keepdim=True)
     signs = torch.sign(torch.gather(U, -2, idx))
     signs = torch.where(signs == 0, torch.ones_like(signs), signs)

@@ -3,6 +3,9 @@ import torch
 
 import mmcl
 
+# A fixture book for tests/test_browser.py (built there), not a chapter for nbval.
+collect_ignore = ["browser_fixture"]
+
 
 def available_devices():
     devs = ["cpu"]
