@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ._validation import check_int, check_matrix, check_pair
+from .metrics import retrieval_accuracy
 from .pairing import DETECTORS, detect_pairs, detected_indices, detection_quality, pool_similarities
 from .solvers import linear_closed_form, svd_iteration
 
@@ -115,13 +116,14 @@ def self_training(X, Y, X_unpaired, Y_unpaired, r: int, *, solver: str = "linear
         history.append((G1, G2))
         if qual:
             scores.append({k: torch.stack([q[k] for q in qual]).reshape(batch) for k in qual[0]})
-    shape = lambda G: G.reshape(*batch, *G.shape[-2:])  # noqa: E731
+
+    def shape(G):
+        return G.reshape(*batch, *G.shape[-2:])
+
     quality = {k: torch.stack([s[k] for s in scores]) for k in scores[0]} if scores else {}
     return UnpairedResult(shape(G1), shape(G2), [(shape(a), shape(b)) for a, b in history], quality)
 
 
 def representation_accuracy(G1, G2, X_test, Y_test, *, chunk: int = 256) -> torch.Tensor:
     """Top-1 test retrieval accuracy (cosine) of (G1, G2) on test pairs, shape X_test.shape[:-2]."""
-    from .metrics import retrieval_accuracy
-
     return retrieval_accuracy(X_test @ G1.transpose(-1, -2), Y_test @ G2.transpose(-1, -2), chunk=chunk)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+import mmcl
 import mmcl.unpaired_experiment as ux
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,6 +24,7 @@ PAPER = ux.UnpairedSetting()                                        # the paper'
 PAPER_NS = list(range(500, 5001, 500))
 HARD = ux.UnpairedSetting(n=30, noise=0.5, n_test=1000, replicates=10, seed=1)
 HARD_NS = [250, 500, 1000, 2000]
+DETECT = ux.UnpairedSetting(n_test=2000)                           # the detector comparison
 CHECK = ux.UnpairedSetting(n_test=1000, replicates=2, seed=2)      # small, re-run by the tests
 
 
@@ -44,10 +46,8 @@ TABLES = {
     "paper": [(PAPER, PAPER_NS, {"linear+mutual": linear("mutual")})],
     "paper_recipe": [(PAPER, PAPER_NS, {"recipe": recipe()}),
                      (PAPER, [500, 2000], {"recipe_shuffled": recipe("shuffled")})],
-    "paper_detectors": [(PAPER, [500, 1000, 2000], {"linear+topm": linear("topm"),
-                                                    "linear+assignment": linear("assignment"),
-                                                    "linear+threshold": linear("threshold")}),
-                        (ux.UnpairedSetting(replicates=4), [500], {"clip+mutual": clip()})],
+    "paper_detectors": [(DETECT, [500, 1000], {f"linear+{d}": linear(d) for d in mmcl.DETECTORS}),
+                        (ux.UnpairedSetting(n_test=2000, replicates=4), [500], {"clip+mutual": clip()})],
     "hard": [(HARD, HARD_NS, {"linear+mutual": linear("mutual", rounds=3),
                               "linear+assignment": linear("assignment", rounds=3)}),
              (HARD, [500, 2000], {"recipe": recipe(batch_size=30),
