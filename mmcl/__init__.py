@@ -35,3 +35,20 @@ __all__ = [
     "gradient_descent", "MMCL", "NotFittedError",
     "orthonormal_basis", "sin_theta_distance", "retrieval_accuracy",
 ]
+
+# --- robustness chapter: unimodal baselines, the experiment runner, the robustness trial ---
+from .baselines import (PCA, DiagonalDeletion, HeteroPCA, MaskedContrastive, delete_diagonal,
+                        diagonal_deletion, hetero_pca, masked_contrastive, masked_contrastive_loss,
+                        masked_contrastive_target, masked_views, pca, sample_covariance,
+                        top_eigenvectors)
+from .experiments import (ExperimentConfig, ExperimentResult, crossover, loglog_slope, point_seed,
+                          run_experiment)
+from .robustness import METHODS, robustness_trial
+
+__all__ += [
+    "sample_covariance", "delete_diagonal", "top_eigenvectors", "pca", "diagonal_deletion",
+    "hetero_pca", "masked_views", "masked_contrastive_loss", "masked_contrastive_target",
+    "masked_contrastive", "PCA", "DiagonalDeletion", "HeteroPCA", "MaskedContrastive",
+    "ExperimentConfig", "ExperimentResult", "run_experiment", "point_seed", "loglog_slope", "crossover",
+    "METHODS", "robustness_trial",
+]
