@@ -9,6 +9,10 @@ Layers (each module has one job):
 * ``solvers``     linear closed form, SVD-iteration, gradient descent
 * ``estimator``   the scikit-learn-style ``MMCL`` estimator
 * ``metrics``     sinTheta distance, retrieval accuracy
+* ``pairing``     pair detectors for unpaired pools, detection precision and recall
+* ``unpaired``    self-training: fit on pairs, detect pairs in the pools, refit
+* ``recipe``      the paper's gradient recipe for unpaired data, batched over replicates
+* ``unpaired_experiment``  the unpaired-data experiments as tidy tables
 """
 from .covariance import (centered_cross_covariance, contrastive_cross_covariance,
                          contrastive_gradient, cross_covariance)
@@ -22,6 +26,10 @@ from .metrics import orthonormal_basis, retrieval_accuracy, sin_theta_distance
 from .solvers import (SolverResult, factorize, gradient_descent, linear_closed_form, svd_flip,
                       svd_iteration, truncated_svd)
 
+from .pairing import DETECTORS, detect_pairs, detection_quality, pool_similarities, true_pair_mask
+from .recipe import RecipeResult, paper_recipe
+from .unpaired import UnpairedResult, fit_pairs, representation_accuracy, reveal_pairs, self_training
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -34,6 +42,9 @@ __all__ = [
     "svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form", "svd_iteration",
     "gradient_descent", "MMCL", "NotFittedError",
     "orthonormal_basis", "sin_theta_distance", "retrieval_accuracy",
+    "DETECTORS", "detect_pairs", "detection_quality", "pool_similarities", "true_pair_mask",
+    "RecipeResult", "paper_recipe", "UnpairedResult", "fit_pairs", "representation_accuracy",
+    "reveal_pairs", "self_training",
 ]
 
 # --- robustness chapter: unimodal baselines, the experiment runner, the robustness trial ---
