@@ -63,3 +63,16 @@ __all__ += [
     "ExperimentConfig", "ExperimentResult", "run_experiment", "point_seed", "loglog_slope", "crossover",
     "METHODS", "robustness_trial",
 ]
+
+# --- real-data chapter: offline loaders and real-data designs ---
+from .realdata import MFEAT_VIEWS, MultiviewDigits, load_mfeat, load_sklearn_digits, mfeat_path
+from .realtasks import (center_scale, class_pairs, class_retrieval_accuracy, cocluster_graph,
+                        graph_closed_form, linear_probe_accuracy, noisy_class_graph,
+                        prototype_accuracy, rematch, stratified_split)
+
+__all__ += [
+    "MFEAT_VIEWS", "MultiviewDigits", "load_mfeat", "load_sklearn_digits", "mfeat_path",
+    "stratified_split", "center_scale", "rematch", "class_pairs", "noisy_class_graph",
+    "cocluster_graph", "graph_closed_form", "linear_probe_accuracy", "class_retrieval_accuracy",
+    "prototype_accuracy",
+]
