@@ -38,8 +38,8 @@ def gradient_relative_error(G1, G2, X, Y, loss="clip", *, tau: float = 1.0,
                             rho: float = 0.0) -> torch.Tensor:
     """||grad_autograd - grad_formula|| / ||grad_autograd|| over both blocks (G1, G2).
 
-    The formula is :func:`mmcl.contrastive_gradient` (-G2 S^T + rho G2 G2^T G1 and its twin);
-    autograd differentiates :func:`mmcl.contrastive_loss`. Shapes: G1 (..., r, d1), G2 (..., r, d2),
+    The formula is :func:`mmcl.covariance.contrastive_gradient` (-G2 S^T + rho G2 G2^T G1 and its twin);
+    autograd differentiates :func:`mmcl.losses.contrastive_loss`. Shapes: G1 (..., r, d1), G2 (..., r, d2),
     X (..., n, d1), Y (..., n, d2); returns a tensor of shape X.shape[:-2] broadcast with G's.
     """
     G1, G2, X, Y = check_representation(G1, G2, X, Y)

@@ -11,7 +11,7 @@ All of them are spectral methods on the centred sample covariance Sigma_hat of X
   (A x, (I - A) x), A = diag(Bernoulli(p)), trained by gradient descent (Adam).
 
 Functions return orthonormal bases (..., d, r) under the package sign convention
-:func:`mmcl.svd_flip`; the estimator classes (``fit(X)`` returns ``self``, ``components_`` of
+:func:`mmcl.solvers.svd_flip`; the estimator classes (``fit(X)`` returns ``self``, ``components_`` of
 shape (d, r)) wrap them in the scikit-learn style. Replicates are batched in leading dimensions.
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ def delete_diagonal(M: torch.Tensor) -> torch.Tensor:
 
 def top_eigenvectors(M: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvectors (..., d, r) of the r largest eigenvalues of a symmetric M (..., d, d), in
-    decreasing order, signs by :func:`mmcl.svd_flip`; returns (vectors, eigenvalues (..., r))."""
+    decreasing order, signs by :func:`mmcl.solvers.svd_flip`; returns (vectors, eigenvalues (..., r))."""
     M = check_matrix(M, "M")
     r = check_rank(r, M.shape[-1], M.shape[-2])
     evals, evecs = torch.linalg.eigh(0.5 * (M + M.transpose(-1, -2)))
@@ -209,7 +209,10 @@ class PCA(_UnimodalEstimator):
     Attributes
     ----------
     components_ : (d, r)  orthonormal top-r eigenvectors of the sample covariance.
-    eigenvalues_ : (r,);  mean_ : (d,)
+    eigenvalues_ : (r,)
+        the top-r eigenvalues.
+    mean_ : (d,)
+        the column means removed before fitting.
 
     See Also
     --------
@@ -244,7 +247,12 @@ class HeteroPCA(_UnimodalEstimator):
 
     Attributes
     ----------
-    components_ : (d, r);  eigenvalues_ : (r,);  mean_ : (d,);  n_iter_ : int;  converged_ : bool
+    components_ : (d, r)
+        orthonormal top-r eigenvectors of the refilled covariance.
+    eigenvalues_ : (r,)
+    mean_ : (d,)
+    n_iter_ : int
+    converged_ : bool
     """
 
     def __init__(self, n_components: int = 2, *, tol: float = 1e-6, max_iter: int = 200):
@@ -267,8 +275,12 @@ class MaskedContrastive(_UnimodalEstimator):
 
     Attributes
     ----------
-    components_ : (d, r) orthonormal basis of span G^T;  G_ : (r, d);  mean_ : (d,);
-    history_ : dict with "loss" (n_steps,) per replicate.
+    components_ : (d, r)
+        orthonormal basis of span G^T.
+    G_ : (r, d)
+    mean_ : (d,)
+    history_ : dict
+        "loss" (n_steps,) per replicate.
     """
 
     def __init__(self, n_components: int = 2, *, p: float = 0.5, rho: float = 1.0, lr: float = 0.05,

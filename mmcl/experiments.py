@@ -73,8 +73,8 @@ class ExperimentResult:
     Attributes
     ----------
     grid : dict name -> list  the grid values, in the config's order.
-    values : dict metric -> ndarray (*grid_shape, replicates)
-    seeds : ndarray (*grid_shape,)  the seed each grid point used.
+    values : dict metric -> ndarray ``(*grid_shape, replicates)``
+    seeds : ndarray ``(*grid_shape,)``  the seed each grid point used.
     seconds : float  wall-clock time of the whole run.
     """
 
@@ -155,7 +155,7 @@ def run_experiment(trial: Callable[..., Mapping], config: ExperimentConfig) -> E
 
     Returns
     -------
-    ExperimentResult  with ``values[metric]`` of shape (*grid_shape, replicates).
+    ExperimentResult  with ``values[metric]`` of shape ``(*grid_shape, replicates)``.
     """
     if not callable(trial):
         raise TypeError("trial must be a callable trial(replicates, generator, **params)")

@@ -2,7 +2,7 @@
 
 :func:`robustness_trial` draws ``replicates`` samples of the latent factor model with a fraction
 ``eta`` of correct pairs and heteroskedastic noise in both modalities, and returns the sinTheta
-error of each method's estimate of span U1. It is a trial for :func:`mmcl.run_experiment`.
+error of each method's estimate of span U1. It is a trial for :func:`mmcl.experiments.run_experiment`.
 The unimodal methods only see X, whose distribution does not depend on eta.
 """
 from __future__ import annotations
@@ -38,13 +38,13 @@ def robustness_trial(replicates: int, generator: torch.Generator, *, n: int, eta
 
     Parameters
     ----------
-    replicates : int;  generator : torch.Generator  (as passed by :func:`mmcl.run_experiment`).
+    replicates : int;  generator : torch.Generator  (as passed by :func:`mmcl.experiments.run_experiment`).
     n : int  number of pairs;  eta : float in [0, 1]  fraction of correct pairs.
     spread : float in [0, 1)  heteroskedasticity: noise variances uniform on
         mean_var * [1 - spread, 1 + spread], one profile per modality drawn from
         ``population_seed`` (shared by the replicates and by every grid point).
     d1, d2, r : dimensions;  mean_var : mean noise variance;  signal : Sigma_z = signal * I_r.
-    methods : names from :data:`METHODS`.
+    methods : names from ``METHODS``.
 
     Returns
     -------

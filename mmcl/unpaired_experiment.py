@@ -85,7 +85,7 @@ def run_recipe(setting: UnpairedSetting, Ns, *, seed: int = 0, **recipe) -> dict
     """The paper's gradient recipe for every pool size in ``Ns`` at once (pools padded, trained in
     one batch): {N: {"paired": (R,), "unpaired": (R,), "precision_last_epoch": (R,)}}.
 
-    ``recipe`` passes on to :func:`mmcl.paper_recipe` (blocks, positives, epochs, batch_size...)."""
+    ``recipe`` passes on to :func:`mmcl.recipe.paper_recipe` (blocks, positives, epochs, batch_size...)."""
     Ns = [check_int(N, "N") for N in Ns]
     draws = [draw_setting(setting, N) for N in Ns]
     top = max(Ns)
