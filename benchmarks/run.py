@@ -299,7 +299,7 @@ def print_big(res):
 
 def show(paths):
     """Print the tables of saved runs; each section comes from the last file that has it."""
-    merged, runs = {}, []
+    merged, runs, modes = {}, [], []
     for path in paths:
         with open(path) as f:
             res = json.load(f)
@@ -307,6 +307,8 @@ def show(paths):
         runs.append(f"{path}: `{res['command']}` on {res['date']}, {res['device']} ({res['device_name']}, "
                     f"{res['threads']} threads), {res['wall_s']:.0f} s; sections {', '.join(sections)}")
         merged.update(res)
+        modes.append(res["mode"])
+    merged["mode"] = "+".join(dict.fromkeys(modes))  # e.g. "full", or "full+quick" when mixed
     print_tables(merged)
     print("\nProvenance:")
     for line in runs:
