@@ -86,9 +86,7 @@ def check_rank(r, d1: int, d2: int, n: int | None = None) -> int:
     """The representation dimension r with 1 <= r <= min(d1, d2) (and <= n when given)."""
     high = min(d1, d2) if n is None else min(d1, d2, n)
     what = "min(d1, d2)" if n is None else "min(n, d1, d2)"
-    if isinstance(r, bool) or not isinstance(r, Integral):
-        raise TypeError(f"r must be an integer, got {r!r}")
-    r = int(r)
+    r = check_int(r, "r", low=-(2 ** 63))  # the type check; the range is checked below
     if not 1 <= r <= high:
         raise ValueError(f"r must satisfy 1 <= r <= {what} = {high}, got r = {r}")
     return r

@@ -18,7 +18,8 @@ from typing import Callable
 import torch
 
 from ._validation import check_int, check_matrix, check_pair, check_real
-from .covariance import contrastive_cross_covariance, contrastive_gradient
+from .covariance import (contrastive_cross_covariance, contrastive_gradient,
+                         gradient_from_cross_covariance)
 from .families import ClipFamily, _check_similarities, _offdiag_mask
 from .losses import check_representation, contrastive_loss
 from .metrics import sin_theta_distance
@@ -88,8 +89,8 @@ def update_alignment(G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float 
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     rho = check_real(rho, "rho", low=0.0, low_open=True)
     r = G1.shape[-2]
-    g1, g2 = contrastive_gradient(G1, G2, X, Y, loss, tau=tau, rho=rho)
     S = contrastive_cross_covariance(G1, G2, X, Y, loss, tau=tau)
+    g1, g2 = gradient_from_cross_covariance(G1, G2, S, rho)
     U, sig, V = truncated_svd(S, r)
     M = _t(G1) @ G2
     dM = _t(G1 - lr * g1) @ (G2 - lr * g2) - M

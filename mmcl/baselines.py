@@ -23,7 +23,7 @@ from .covariance import centered_cross_covariance
 from .data import make_generator
 from .estimator import NotFittedError
 from .losses import regularizer
-from .solvers import svd_flip
+from .solvers import svd_flip, truncated_svd
 
 __all__ = ["sample_covariance", "delete_diagonal", "top_eigenvectors", "pca", "diagonal_deletion",
            "hetero_pca", "masked_views", "masked_contrastive_loss", "masked_contrastive_target",
@@ -77,8 +77,8 @@ def _hetero_pca(S, r, tol, max_iter):
     N = delete_diagonal(S)
     done = torch.zeros(S.shape[:-2], dtype=torch.bool, device=S.device)
     for it in range(1, max_iter + 1):
-        U, sig, Vh = torch.linalg.svd(N)  # best rank-r approximation [N]_r, as in the paper
-        low_rank = (U[..., :r] * sig[..., None, :r]) @ Vh[..., :r, :]
+        U, sig, V = truncated_svd(N, r)  # best rank-r approximation [N]_r, as in the paper
+        low_rank = (U * sig.unsqueeze(-2)) @ V.transpose(-1, -2)
         N_new = torch.where(diag_mask, low_rank, S)
         change = torch.linalg.matrix_norm(N_new - N) / torch.linalg.matrix_norm(N).clamp_min(1e-300)
         N = torch.where(done[..., None, None], N, N_new)  # a converged replicate stops, as if alone
@@ -101,14 +101,21 @@ def hetero_pca(X, r: int, *, tol: float = 1e-6, max_iter: int = 200) -> torch.Te
     return _hetero_pca(sample_covariance(X), r, tol, max_iter)[0]
 
 
+def _check_p(p) -> float:
+    """The masking probability, 0 < p < 1."""
+    return check_real(p, "p", low=0.0, high=1.0, low_open=True, high_open=True)
+
+
+def _masked_views(X, p: float, g: torch.Generator):
+    """Unchecked core of :func:`masked_views` (the training loop calls it every step)."""
+    keep = (torch.rand(X.shape, generator=g, dtype=torch.float64) < p).to(X.device)
+    return torch.where(keep, X, 0), torch.where(keep, 0, X)
+
+
 def masked_views(X, p: float = 0.5, *, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Random-masking augmentation: the two views (A x_i, (I - A) x_i) of every row of X (..., n, d),
     with A = diag(a), a_k ~ Bernoulli(p) independently per row and coordinate."""
-    X = check_matrix(X, "X")
-    p = check_real(p, "p", low=0.0, high=1.0, low_open=True, high_open=True)
-    keep = torch.rand(X.shape, generator=make_generator(generator), dtype=torch.float64) < p
-    keep = keep.to(X.device)
-    return torch.where(keep, X, 0), torch.where(keep, 0, X)
+    return _masked_views(check_matrix(X, "X"), _check_p(p), make_generator(generator))
 
 
 def masked_contrastive_loss(G, A, B, *, rho: float = 1.0) -> torch.Tensor:
@@ -131,7 +138,7 @@ def masked_contrastive_target(X, p: float = 0.5) -> torch.Tensor:
     M = p(1-p) (n-1)/n [Delta(Sigma_hat) + Sigma_hat / (n-1)], so the minimisers span its top
     eigenvectors: diagonal deletion up to an O(1/n) term."""
     X = check_matrix(X, "X", min_rows=2)
-    p = check_real(p, "p", low=0.0, high=1.0, low_open=True, high_open=True)
+    p = _check_p(p)
     n = X.shape[-2]
     S = sample_covariance(X)
     return p * (1 - p) * (n - 1) / n * (delete_diagonal(S) + S / (n - 1))
@@ -139,7 +146,7 @@ def masked_contrastive_target(X, p: float = 0.5) -> torch.Tensor:
 
 def _masked_contrastive(X, r, p, rho, lr, n_steps, generator):
     """Adam on the masked linear loss with fresh masks every step; returns (basis, G, losses)."""
-    p = check_real(p, "p", low=0.0, high=1.0, low_open=True, high_open=True)
+    p = _check_p(p)
     rho = check_real(rho, "rho", low=0.0, low_open=True)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     n_steps = check_int(n_steps, "n_steps")
@@ -151,7 +158,7 @@ def _masked_contrastive(X, r, p, rho, lr, n_steps, generator):
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 - t / n_steps)  # linear decay to 0
     losses = []
     for _ in range(n_steps):
-        A, B = masked_views(Xc, p, generator=g)
+        A, B = _masked_views(Xc, p, g)
         opt.zero_grad()
         loss = masked_contrastive_loss(G, A, B, rho=rho)
         loss.sum().backward()
@@ -159,8 +166,7 @@ def _masked_contrastive(X, r, p, rho, lr, n_steps, generator):
         sched.step()
         losses.append(loss.detach())
     G = G.detach()
-    U, _, _ = torch.linalg.svd(G.transpose(-1, -2), full_matrices=False)
-    return svd_flip(U, U)[0], G, torch.stack(losses)
+    return truncated_svd(G.transpose(-1, -2), r)[0], G, torch.stack(losses)
 
 
 def masked_contrastive(X, r: int, *, p: float = 0.5, rho: float = 1.0, lr: float = 0.05,

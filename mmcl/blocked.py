@@ -18,7 +18,7 @@ from typing import Iterator, NamedTuple
 
 import torch
 
-from ._validation import check_int, check_matrix, check_pair, check_same_device
+from ._validation import check_int, check_matrix, check_pair, check_same_device, check_tau
 from .covariance import centered_cross_covariance
 from .families import ClipFamily, ContrastiveFamily, LinearFamily, get_family
 
@@ -74,7 +74,7 @@ def clip_normalizers(zx, zy, tau: float, *, block_size: int | None = None) -> Cl
     tau : float > 0  temperature.
     block_size : int >= 1, optional  rows per block (default: :func:`auto_block_size`).
     """
-    tau = ClipFamily(tau).tau
+    tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
     n = zx.shape[-2]
     row = torch.empty(zx.shape[:-1], dtype=zx.dtype, device=zx.device)
@@ -123,7 +123,7 @@ def iter_clip_weights(zx, zy, tau: float, *, block_size: int | None = None,
                       normalizers: ClipNormalizers | None = None):
     """Yield ``(rows, beta_block)``: the CLIP weights beta[..., rows, :] (shape (..., b, n)) block
     by block, equal to ``ClipFamily(tau).weights(zx @ zy^T)`` restricted to those rows."""
-    tau = ClipFamily(tau).tau
+    tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
     norms = normalizers if normalizers is not None else clip_normalizers(zx, zy, tau, block_size=block)
     zyt = zy.transpose(-1, -2) / tau

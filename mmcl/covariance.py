@@ -14,7 +14,7 @@ from .families import get_family
 from .losses import check_representation, similarities
 
 __all__ = ["cross_covariance", "centered_cross_covariance", "contrastive_cross_covariance",
-           "contrastive_gradient"]
+           "contrastive_gradient", "gradient_from_cross_covariance"]
 
 
 def _signed(beta: torch.Tensor) -> torch.Tensor:
@@ -55,8 +55,10 @@ def contrastive_gradient(G1, G2, X, Y, loss="clip", *, tau: float = 1.0,
     """The gradient (grad_G1 L, grad_G2 L) by the S(beta) formula (un-normalised similarities)."""
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     rho = check_real(rho, "rho", low=0.0)
-    S = contrastive_cross_covariance(G1, G2, X, Y, loss, tau=tau)
+    return gradient_from_cross_covariance(G1, G2, contrastive_cross_covariance(G1, G2, X, Y, loss, tau=tau), rho)
+
+
+def gradient_from_cross_covariance(G1, G2, S, rho: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """(-G2 S^T + rho G2 G2^T G1, -G1 S + rho G1 G1^T G2): the gradient once S(beta) is known."""
     t = lambda A: A.transpose(-1, -2)  # noqa: E731
-    g1 = -G2 @ t(S) + rho * G2 @ t(G2) @ G1
-    g2 = -G1 @ S + rho * G1 @ t(G1) @ G2
-    return g1, g2
+    return -G2 @ t(S) + rho * G2 @ t(G2) @ G1, -G1 @ S + rho * G1 @ t(G1) @ G2

@@ -28,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ._validation import check_int
+from .data import make_generator
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "run_experiment", "point_seed", "loglog_slope",
            "crossover"]
@@ -106,15 +107,13 @@ class ExperimentResult:
     def table(self, metrics: Sequence[str] | None = None) -> list[dict]:
         """Tidy rows: one dict per grid point and metric, with the parameters, ``metric``,
         ``mean``, ``se`` and ``replicates``."""
-        rows = []
-        names = list(self.grid)
+        rows, names, ms = [], list(self.grid), list(metrics or self.metrics)
+        means, ses = {m: self.mean(m) for m in ms}, {m: self.se(m) for m in ms}
+        k = next(iter(self.values.values())).shape[-1]
         for idx in itertools.product(*(range(len(v)) for v in self.grid.values())):
             point = {n: self.grid[n][i] for n, i in zip(names, idx)}
-            for m in metrics or self.metrics:
-                v = self._get(m)[idx]
-                se = float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
-                rows.append({**point, "metric": m, "mean": float(v.mean()), "se": se,
-                             "replicates": int(v.size)})
+            rows += [{**point, "metric": m, "mean": float(means[m][idx]), "se": float(ses[m][idx]),
+                      "replicates": k} for m in ms]
         return rows
 
     def format_table(self, metrics: Sequence[str] | None = None, digits: int = 3) -> str:
@@ -170,9 +169,7 @@ def run_experiment(trial: Callable[..., Mapping], config: ExperimentConfig) -> E
     for idx in tqdm(points, disable=not config.progress, desc="grid points"):
         point = {n: config.grid[n][i] for n, i in zip(names, idx)}
         seeds[idx] = point_seed(config.seed, point)
-        g = torch.Generator()
-        g.manual_seed(int(seeds[idx]))
-        out = trial(config.replicates, g, **point, **config.fixed)
+        out = trial(config.replicates, make_generator(int(seeds[idx])), **point, **config.fixed)
         if not isinstance(out, Mapping) or not out:
             raise TypeError("trial must return a non-empty mapping metric name -> values")
         if values and list(out) != list(values):

@@ -35,8 +35,12 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
 def similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor:
     """s_ij = <G1 x_i, G2 y_j>, shape (..., n, n); cosine similarities if ``normalize``."""
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
-    zx = X @ G1.transpose(-1, -2)
-    zy = Y @ G2.transpose(-1, -2)
+    return _similarities(G1, G2, X, Y, normalize)
+
+
+def _similarities(G1, G2, X, Y, normalize: bool) -> torch.Tensor:
+    """Unchecked core of :func:`similarities`; X and Y may have different numbers of rows."""
+    zx, zy = X @ G1.transpose(-1, -2), Y @ G2.transpose(-1, -2)
     if normalize:
         zx, zy = F.normalize(zx, dim=-1), F.normalize(zy, dim=-1)
     return zx @ zy.transpose(-1, -2)

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 from ._validation import check_int, check_matrix, check_real, check_same_device
+from .losses import _similarities
 
 __all__ = ["DETECTORS", "pool_similarities", "detect_pairs", "detected_indices", "detection_quality",
            "true_pair_mask"]
@@ -41,10 +41,7 @@ def pool_similarities(G1, G2, X_unpaired, Y_unpaired, *, normalize: bool = True)
     if G1.shape[-1] != Xu.shape[-1] or G2.shape[-1] != Yu.shape[-1] or G1.shape[-2] != G2.shape[-2]:
         raise ValueError(f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xu.shape[-1]}, d2 = {Yu.shape[-1]}; "
                          f"got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}")
-    zx, zy = Xu @ G1.transpose(-1, -2), Yu @ G2.transpose(-1, -2)
-    if normalize:
-        zx, zy = F.normalize(zx, dim=-1), F.normalize(zy, dim=-1)
-    return zx @ zy.transpose(-1, -2)
+    return _similarities(G1, G2, Xu, Yu, normalize)
 
 
 def _check_scores(S) -> torch.Tensor:

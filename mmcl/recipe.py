@@ -13,10 +13,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from ._validation import check_int, check_rank, check_real, check_tau
 from .data import make_generator
+from .losses import _similarities
 from .unpaired import check_pools, reveal_pairs
 
 __all__ = ["RecipeResult", "paper_recipe"]
@@ -70,9 +70,7 @@ class _MaskedAdamW:
 def _block_loss(G1, G2, xb, yb, tau, positives):
     """CLIP loss per replicate of one batch of cosine logits; positives 'diag' or 'topm' (the m
     largest entries). Also returns the flat indices of the chosen positives for 'topm'."""
-    zx = F.normalize(xb @ G1.transpose(-1, -2), dim=-1)
-    zy = F.normalize(yb @ G2.transpose(-1, -2), dim=-1)
-    logits = zx @ zy.transpose(-1, -2) / tau
+    logits = _similarities(G1, G2, xb, yb, True) / tau
     m = logits.shape[-1]
     if positives == "diag":
         pos, idx = torch.diagonal(logits, dim1=-2, dim2=-1).sum(-1), None
@@ -130,12 +128,12 @@ def paper_recipe(X, Y, X_unpaired, Y_unpaired, r: int, *, match=None, pool_sizes
     opt = _MaskedAdamW([G1, G2], lr, weight_decay)
 
     def train(Xs, Ys, epochs, pos, n_valid):
-        for _ in range(epochs):
+        for epoch in range(epochs):
             for s in range(0, int(n_valid.max()) - m + 1, m):
                 loss, idx = _block_loss(G1, G2, Xs[..., s:s + m, :], Ys[..., s:s + m, :], tau, pos)
                 loss.sum().backward()
                 opt.step((s + m <= n_valid).to(X.device))
-                yield s, idx
+                yield epoch, s, idx
 
     for _ in train(X, Y, ep1, "diag", torch.full(batch, X.shape[-2])):
         pass
@@ -146,11 +144,10 @@ def paper_recipe(X, Y, X_unpaired, Y_unpaired, r: int, *, match=None, pool_sizes
     else:
         partner = match
     hits = torch.zeros(ep2, *batch, dtype=torch.float64)
-    for k, (s, idx) in enumerate(train(Xu, Yu, ep2, "diag" if positives == "true" else "topm", sizes)):
+    n_blocks = (sizes // m).double()
+    for epoch, s, idx in train(Xu, Yu, ep2, "diag" if positives == "true" else "topm", sizes):
         if partner is not None and idx is not None:
             rows, cols = idx // m + s, idx % m + s       # global indices of the chosen positives
-            n_blocks = (sizes // m).double()
-            epoch = k // int(sizes.max() // m)
             hits[epoch] += (partner.gather(-1, rows) == cols).double().mean(-1).cpu() \
                 * (s + m <= sizes).double() / n_blocks
     precision = hits if (match is not None and positives == "topm") else torch.empty(0)

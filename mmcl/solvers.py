@@ -105,14 +105,12 @@ def _cov_of_state(X, Y, state, family, block):
 
 def _resolve_block(block_size, family, n: int, batch: int):
     """None: dense while batch * n^2 <= DENSE_LIMIT (or for custom families), else blocked."""
+    preset = isinstance(family, (ClipFamily, LinearFamily))
     if block_size is not None:
-        block = check_int(block_size, "block_size", low=1)
-        if not isinstance(family, (ClipFamily, LinearFamily)):
+        if not preset:
             raise TypeError(f"block_size needs the 'clip' or 'linear' preset, got {family!r}")
-        return block
-    if batch * n * n <= DENSE_LIMIT or not isinstance(family, (ClipFamily, LinearFamily)):
-        return None
-    return auto_block_size(n, batch)
+        return check_int(block_size, "block_size", low=1)
+    return auto_block_size(n, batch) if preset and batch * n * n > DENSE_LIMIT else None
 
 
 def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0, init=None,
@@ -150,11 +148,11 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
     block = _resolve_block(block_size, family, X.shape[-2], X[..., 0, 0].numel())
     a = torch.full(batch, a0, dtype=X.dtype, device=X.device)
     L, s = _loss_of_M(X, Y, U, w, V, family, rho, block)
-    out = SolverResult(*factorize(U, w * rho, V, rho), U, V, w * rho, converged=False)
+    M = (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
+    hist, iterates, converged = {"loss": [], "change": [], "time": []}, [], False
     t0 = time.perf_counter()
     for it in range(1, max_iter + 1):
         S = _cov_of_state(X, Y, s, family, block)
-        M = (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
         for _ in range(30):  # backtracking on the damping, per replicate
             U1, sig1, V1 = truncated_svd((1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r)
             w1 = sig1 / rho
@@ -164,22 +162,22 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
                 break
             a = torch.where(worse, a / 2, a)
         M1 = (U1 * w1.unsqueeze(-2)) @ V1.transpose(-1, -2)
-        change = (torch.linalg.matrix_norm(M1 - M) / torch.linalg.matrix_norm(M).clamp_min(1e-300)).max()
-        U, w, V, L, s = U1, w1, V1, L1, s1
-        out.history["loss"].append(L.detach().clone())
-        out.history["change"].append(float(change))
-        out.history["time"].append(time.perf_counter() - t0)
+        change = float((torch.linalg.matrix_norm(M1 - M) / torch.linalg.matrix_norm(M).clamp_min(1e-300)).max())
+        U, w, V, L, s, M = U1, w1, V1, L1, s1, M1
+        hist["loss"].append(L.detach().clone())
+        hist["change"].append(change)
+        hist["time"].append(time.perf_counter() - t0)
         if record_iterates:
-            out.iterates.append(factorize(U, w * rho, V, rho))
-        if float(change) < tol:
-            out.converged = True
+            iterates.append(factorize(U, w * rho, V, rho))
+        if change < tol:
+            converged = True
             break
     if not bool(torch.isfinite(L).all()):
         raise FloatingPointError("svd_iteration produced a non-finite loss; raise tau or rho")
-    out.G1, out.G2 = factorize(U, w * rho, V, rho)
-    out.U, out.V, out.n_iter = U, V, it
-    out.singular_values = truncated_svd(_cov_of_state(X, Y, s, family, block), r)[1]
-    return out
+    G1, G2 = factorize(U, w * rho, V, rho)
+    sig = truncated_svd(_cov_of_state(X, Y, s, family, block), r)[1]
+    return SolverResult(G1, G2, U, V, sig, n_iter=it, converged=converged, history=hist,
+                        iterates=iterates)
 
 
 def _trainable_factors(X, Y, r, init, g):
@@ -266,7 +264,7 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
     family, g = get_family(loss, tau), make_generator(seed)
     G1, G2 = _trainable_factors(X, Y, r, init, g)
     opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)([G1, G2], lr=lr)
-    out = SolverResult(G1, G2, G1, G2, G1, n_iter=0, converged=False)
+    hist, iterates = {"loss": [], "change": [], "time": []}, []
     n, t0 = X.shape[-2], time.perf_counter()
     M_old = (G1.transpose(-1, -2) @ G2).detach()
     for epoch in range(1, n_epochs + 1):
@@ -281,12 +279,12 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
             opt.step()
             total += L.detach()
         M_old, change = _relative_change(G1, G2, M_old)
-        out.history["loss"].append(total / (n // m))
-        out.history["change"].append(change)
-        out.history["time"].append(time.perf_counter() - t0)
+        hist["loss"].append(total / (n // m))
+        hist["change"].append(change)
+        hist["time"].append(time.perf_counter() - t0)
         if record_iterates:
-            out.iterates.append((G1.detach().clone(), G2.detach().clone()))
-    out.G1, out.G2 = G1.detach(), G2.detach()
-    out.U, out.singular_values, out.V = truncated_svd(out.G1.transpose(-1, -2) @ out.G2, r)
-    out.n_iter = epoch
-    return out
+            iterates.append((G1.detach().clone(), G2.detach().clone()))
+    G1, G2 = G1.detach(), G2.detach()
+    U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
+    return SolverResult(G1, G2, U, V, sig, n_iter=epoch, converged=False, history=hist,
+                        iterates=iterates)

@@ -40,7 +40,6 @@ def clip(rounds=1):
     return functools.partial(ux.spectral_grid, solver="clip", detector="mutual", rounds=rounds, oracles=False)
 
 
-# table -> list of (setting, pool sizes, {method: callable(setting, N)})
 # table -> list of (setting, pool sizes, {method: callable(setting, Ns)}); each table is one JSON file
 TABLES = {
     "paper": [(PAPER, PAPER_NS, {"linear+mutual": linear("mutual")})],
@@ -76,7 +75,6 @@ if __name__ == "__main__":
     parser.add_argument("--only", choices=sorted(TABLES), default=None)
     parser.add_argument("--jobs", type=int, default=1, help="tables computed in parallel processes")
     args = parser.parse_args()
-    torch.set_num_threads(1)  # many tiny steps: one thread is faster, and it runs the same anywhere
     names = [args.only] if args.only else list(TABLES)
     t0 = time.perf_counter()
     with multiprocessing.Pool(min(args.jobs, len(names))) as pool:
