@@ -45,6 +45,11 @@ TABLES = {
     "paper": [(PAPER, PAPER_NS, {"linear+mutual": linear("mutual")})],
     "paper_recipe": [(PAPER, PAPER_NS, {"recipe": recipe()}),
                      (PAPER, [500, 2000], {"recipe_shuffled": recipe("shuffled")})],
+    # the control for "is the unpaired stage just more gradient steps?": the same recipe, same
+    # seed and data order (so its first 100 epochs are the paired stage above), 100 more epochs
+    # on the pairs alone instead of the pool
+    "paper_recipe_control": [(PAPER, PAPER_NS, {"recipe_pairs_only_200":
+                                                recipe(epochs_paired=200, epochs_unpaired=0)})],
     "paper_detectors": [(DETECT, [500, 1000], {f"linear+{d}": linear(d) for d in mmcl.DETECTORS}),
                         (ux.UnpairedSetting(n_test=2000, replicates=4), [500], {"clip+mutual": clip()})],
     "hard": [(HARD, HARD_NS, {"linear+mutual": linear("mutual", rounds=3),
