@@ -15,7 +15,7 @@ memory just before the timed call (Python, torch and the data). On CUDA the peak
 3. CLIP weights and S(beta): blocked versus dense (dense only where it fits in ``--dense-mb``);
 4. SVD-iteration at n = 100,000, d1 = d2 = 200, r = 10: time, peak memory;
 5. the unpaired-data protocol of the paper's section 5.1: self-training with the linear closed form
-   versus the paper's gradient recipe (mmcl.unpaired_experiment), time and test accuracy.
+   versus the paper's gradient recipe (mmcl.experiments.unpaired_runs), time and test accuracy.
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def case_unpaired(p, device):
     """Paper section 5.1 at one pool size, on the same draws (float32): self-training with the
     linear closed form (ours, two rounds of mutual-best detection) vs the paper's gradient recipe
     (AdamW, 100 + 100 epochs). Training is timed; the test accuracy is computed afterwards."""
-    from mmcl.unpaired_experiment import UnpairedSetting, draw_setting
+    from mmcl.experiments import UnpairedSetting, draw_setting
 
     setting = UnpairedSetting(n_test=p["n_test"], replicates=p["replicates"], seed=0)
     d = draw_setting(setting, p["N"]).to(device)

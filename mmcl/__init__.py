@@ -41,7 +41,7 @@ from .blocked import (ClipNormalizers, auto_block_size, blocked_cross_covariance
                       clip_normalizers, iter_clip_weights)
 from .device import available_devices, default_device, to_device
 # loss-to-SVD diagnostics
-from .analysis import (SolverRace, clip_weights_sweep, effective_negatives,
+from .experiments.loss_to_svd import (SolverRace, clip_weights_sweep, effective_negatives,
                        gradient_relative_error, iterations_to_tolerance, relative_error_path,
                        solver_race, stack_iterates, update_alignment, weights_from_loss)
 # baselines and experiments (robustness)
@@ -49,18 +49,25 @@ from .baselines import (PCA, DiagonalDeletion, HeteroPCA, MaskedContrastive, del
                         diagonal_deletion, hetero_pca, masked_contrastive, masked_contrastive_loss,
                         masked_contrastive_target, masked_views, pca, sample_covariance,
                         top_eigenvectors)
-from .experiments import (ExperimentConfig, ExperimentResult, crossover, loglog_slope, point_seed,
+from .experiments.runner import (ExperimentConfig, ExperimentResult, crossover, loglog_slope, point_seed,
                           run_experiment)
-from .robustness import METHODS, robustness_trial
+from .experiments.robustness import METHODS, robustness_trial
 # unpaired data
-from .pairing import DETECTORS, detect_pairs, detection_quality, pool_similarities, true_pair_mask
-from .recipe import RecipeResult, paper_recipe
-from .unpaired import UnpairedResult, fit_pairs, representation_accuracy, reveal_pairs, self_training
+from .unpaired.detection import DETECTORS, detect_pairs, detection_quality, pool_similarities, true_pair_mask
+from .unpaired.recipe import RecipeResult, paper_recipe
+from .unpaired.self_training import UnpairedResult, fit_pairs, representation_accuracy, reveal_pairs, self_training
 # real data
-from .realdata import MFEAT_VIEWS, MultiviewDigits, load_mfeat, load_sklearn_digits, mfeat_path
-from .realtasks import (center_scale, class_pairs, class_retrieval_accuracy, cocluster_graph,
+from .realdata.mfeat import MFEAT_VIEWS, MultiviewDigits, load_mfeat, load_sklearn_digits, mfeat_path
+from .realdata.designs import (center_scale, class_pairs, class_retrieval_accuracy, cocluster_graph,
                         graph_closed_form, linear_probe_accuracy, noisy_class_graph,
                         prototype_accuracy, rematch, stratified_split)
+
+# Old module names the stored chapters still import (chapter 4: ``from mmcl import
+# unpaired_experiment as ux``; chapter 5: ``from mmcl import realtasks as rt``). Every name they
+# use is now in ``mmcl.experiments`` and at the top level; remove these two lines once the
+# chapters write ``mmcl.<name>``.
+from . import experiments as unpaired_experiment  # noqa: E402
+realtasks = __import__("sys").modules[__name__]
 
 __version__ = "0.1.0"
 

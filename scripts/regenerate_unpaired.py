@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 import mmcl
-import mmcl.unpaired_experiment as ux
+from mmcl import experiments as ux
 
 ROOT = Path(__file__).resolve().parents[1]
 PAPER = ux.UnpairedSetting()                                        # the paper's section 5.1 protocol

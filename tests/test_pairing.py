@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import mmcl
-from mmcl import pairing
+from mmcl.unpaired import detection as pairing
 
 S = torch.tensor([[0.9, 0.8, 0.1],
                   [0.85, 0.2, 0.3],

@@ -5,7 +5,8 @@ import pytest
 import torch
 
 import mmcl
-from mmcl import recipe, unpaired
+from mmcl import unpaired
+from mmcl.unpaired import recipe
 from mmcl import unpaired_experiment as ux
 
 ACCURACY, PRECISION = [0.1425, 0.2325, 0.0675], [0.5383, 0.5350, 0.5283]

@@ -17,14 +17,14 @@ from typing import Callable
 
 import torch
 
-from ._validation import check_int, check_matrix, check_pair, check_real
-from .covariance import (contrastive_cross_covariance, contrastive_gradient,
+from .._validation import check_int, check_matrix, check_pair, check_real
+from ..covariance import (contrastive_cross_covariance, contrastive_gradient,
                          gradient_from_cross_covariance)
-from .families import ClipFamily, _check_similarities, _offdiag_mask
-from .losses import check_representation, contrastive_loss
-from .metrics import sin_theta_distance
-from .data import make_generator
-from .solvers import SolverResult, gradient_descent, svd_iteration, truncated_svd
+from ..families import ClipFamily, _check_similarities, _offdiag_mask
+from ..losses import check_representation, contrastive_loss
+from ..metrics import sin_theta_distance
+from ..data import make_generator
+from ..solvers import SolverResult, gradient_descent, svd_iteration, truncated_svd
 
 __all__ = ["gradient_relative_error", "weights_from_loss", "update_alignment", "clip_weights_sweep",
            "effective_negatives", "stack_iterates", "relative_error_path", "iterations_to_tolerance",

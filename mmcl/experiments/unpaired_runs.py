@@ -17,11 +17,11 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from ._validation import check_int, check_real
-from .data import make_multimodal
-from .metrics import retrieval_accuracy
-from .recipe import paper_recipe
-from .unpaired import fit_pairs, representation_accuracy, reveal_pairs, self_training
+from .._validation import check_int, check_real
+from ..data import make_multimodal
+from ..metrics import retrieval_accuracy
+from ..unpaired.recipe import paper_recipe
+from ..unpaired.self_training import fit_pairs, representation_accuracy, reveal_pairs, self_training
 
 __all__ = ["UnpairedSetting", "draw_setting", "run_spectral", "spectral_grid", "run_recipe", "run_grid",
            "save_table", "load_table", "table_values", "table_matrix", "gap_closed", "PUBLISHED_SEC51"]
@@ -85,7 +85,7 @@ def run_recipe(setting: UnpairedSetting, Ns, *, seed: int = 0, **recipe) -> dict
     """The paper's gradient recipe for every pool size in ``Ns`` at once (pools padded, trained in
     one batch): {N: {"paired": (R,), "unpaired": (R,), "precision_last_epoch": (R,)}}.
 
-    ``recipe`` passes on to :func:`mmcl.recipe.paper_recipe` (blocks, positives, epochs, batch_size...)."""
+    ``recipe`` passes on to :func:`mmcl.unpaired.recipe.paper_recipe` (blocks, positives, epochs, batch_size...)."""
     Ns = [check_int(N, "N") for N in Ns]
     draws = [draw_setting(setting, N) for N in Ns]
     top = max(Ns)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validation import check_int, check_rank, check_real, check_tau
-from .data import make_generator
-from .losses import _similarities
-from .unpaired import check_pools, reveal_pairs
+from .._validation import check_int, check_rank, check_real, check_tau
+from ..data import make_generator
+from ..losses import _similarities
+from .self_training import check_pools, reveal_pairs
 
 __all__ = ["RecipeResult", "paper_recipe"]
 

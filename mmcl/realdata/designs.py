@@ -17,9 +17,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_fraction, check_int, check_matrix, check_pair, check_rank, check_real
-from .data import make_generator
-from .solvers import SolverResult, factorize, truncated_svd
+from .._validation import check_fraction, check_int, check_matrix, check_pair, check_rank, check_real
+from ..data import make_generator
+from ..solvers import SolverResult, factorize, truncated_svd
 
 __all__ = ["stratified_split", "center_scale", "rematch", "class_pairs", "noisy_class_graph",
            "cocluster_graph", "graph_closed_form", "linear_probe_accuracy",

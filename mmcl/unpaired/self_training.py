@@ -1,9 +1,9 @@
 """Learning from unpaired data: fit on the pairs, detect pairs in the pools, refit, repeat.
 
 :func:`self_training` for the spectral solvers: fit on the n pairs (linear closed form, or the
-CLIP SVD-iteration), detect pairs in the unpaired pools with a detector of :mod:`mmcl.pairing`,
+CLIP SVD-iteration), detect pairs in the unpaired pools with a detector of :mod:`mmcl.unpaired.detection`,
 refit on the pairs plus the detected pairs, and repeat for a few rounds. The paper's own gradient
-recipe is :func:`mmcl.recipe.paper_recipe`.
+recipe is :func:`mmcl.unpaired.recipe.paper_recipe`.
 
 :func:`reveal_pairs` gives the oracle: the pools with their hidden pairing restored.
 """
@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validation import check_int, check_matrix, check_pair
-from .metrics import retrieval_accuracy
-from .pairing import DETECTORS, detect_pairs, detected_indices, detection_quality, pool_similarities
-from .solvers import linear_closed_form, svd_iteration
+from .._validation import check_int, check_matrix, check_pair
+from ..metrics import retrieval_accuracy
+from .detection import DETECTORS, detect_pairs, detected_indices, detection_quality, pool_similarities
+from ..solvers import linear_closed_form, svd_iteration
 
 __all__ = ["UnpairedResult", "reveal_pairs", "fit_pairs", "self_training", "representation_accuracy",
            "check_pools"]
@@ -86,7 +86,7 @@ def self_training(X, Y, X_unpaired, Y_unpaired, r: int, *, solver: str = "linear
     X_unpaired, Y_unpaired : (..., N, d1), (..., N', d2)  the pools, N <= N'.
     r : int  representation dimension.
     solver : {"linear", "clip"}  the linear closed form or the CLIP SVD-iteration (tau, rho, max_iter).
-    detector : one of ``mmcl.pairing.DETECTORS``; ``threshold`` is its margin for "threshold".
+    detector : one of ``mmcl.unpaired.detection.DETECTORS``; ``threshold`` is its margin for "threshold".
     rounds : int >= 0.  match : (..., N) long, optional  the hidden truth, only to score detection.
     """
     X, Y, Xu, Yu = check_pools(X, Y, X_unpaired, Y_unpaired, match)

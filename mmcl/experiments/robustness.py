@@ -2,7 +2,7 @@
 
 :func:`robustness_trial` draws ``replicates`` samples of the latent factor model with a fraction
 ``eta`` of correct pairs and heteroskedastic noise in both modalities, and returns the sinTheta
-error of each method's estimate of span U1. It is a trial for :func:`mmcl.experiments.run_experiment`.
+error of each method's estimate of span U1. It is a trial for :func:`mmcl.experiments.runner.run_experiment`.
 The unimodal methods only see X, whose distribution does not depend on eta.
 """
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Sequence
 
 import torch
 
-from . import baselines
-from ._validation import check_fraction, check_int, check_real
-from .data import LatentFactorModel, heteroskedastic_noise_std, make_generator
-from .metrics import sin_theta_distance
-from .solvers import linear_closed_form
+from .. import baselines
+from .._validation import check_fraction, check_int, check_real
+from ..data import LatentFactorModel, heteroskedastic_noise_std, make_generator
+from ..metrics import sin_theta_distance
+from ..solvers import linear_closed_form
 
 __all__ = ["METHODS", "robustness_trial"]
 
@@ -38,7 +38,7 @@ def robustness_trial(replicates: int, generator: torch.Generator, *, n: int, eta
 
     Parameters
     ----------
-    replicates : int;  generator : torch.Generator  (as passed by :func:`mmcl.experiments.run_experiment`).
+    replicates : int;  generator : torch.Generator  (as passed by :func:`mmcl.experiments.runner.run_experiment`).
     n : int  number of pairs;  eta : float in [0, 1]  fraction of correct pairs.
     spread : float in [0, 1)  heteroskedasticity: noise variances uniform on
         mean_var * [1 - spread, 1 + spread], one profile per modality drawn from

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from ._validation import check_int, check_matrix, check_real, check_same_device
-from .losses import _similarities
+from .._validation import check_int, check_matrix, check_real, check_same_device
+from ..losses import _similarities
 
 __all__ = ["DETECTORS", "pool_similarities", "detect_pairs", "detected_indices", "detection_quality",
            "true_pair_mask"]

@@ -27,8 +27,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from ._validation import check_int
-from .data import make_generator
+from .._validation import check_int
+from ..data import make_generator
 
 __all__ = ["ExperimentConfig", "ExperimentResult", "run_experiment", "point_seed", "loglog_slope",
            "crossover"]
