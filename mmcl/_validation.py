@@ -126,3 +126,31 @@ def check_rho(rho) -> float:
 def check_fraction(value, name: str = "eta") -> float:
     """A fraction in [0, 1]."""
     return check_real(value, name, low=0.0, high=1.0)
+
+
+def check_dtype(dtype, name: str = "dtype") -> torch.dtype:
+    """A floating dtype argument: torch.float32 or torch.float64."""
+    if dtype not in _FLOAT_DTYPES:
+        raise TypeError(f"{name} must be torch.float32 or torch.float64, got {dtype}")
+    return dtype
+
+
+def check_similarities(s, name: str = "similarities") -> int:
+    """A square similarity (or weight) matrix of shape (..., n, n) with n >= 2; returns n."""
+    if not isinstance(s, torch.Tensor) or s.ndim < 2 or s.shape[-1] != s.shape[-2]:
+        got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
+        raise ValueError(f"{name} must be a tensor of shape (..., n, n), got {got}")
+    if s.shape[-1] < 2:
+        raise ValueError(f"contrastive losses need n >= 2 pairs, got n = {s.shape[-1]}")
+    return s.shape[-1]
+
+
+def check_labels(labels, name: str, n: int | None = None) -> torch.Tensor:
+    """Class labels: a 1-d integer tensor of indices >= 0 (of length n when given), as long."""
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.is_floating_point():
+        raise TypeError(f"{name} must be a 1-d integer tensor of class indices")
+    if n is not None and labels.shape[0] != n:
+        raise ValueError(f"{name} must have {n} entries (one per row), got {labels.shape[0]}")
+    if labels.numel() and int(labels.min()) < 0:
+        raise ValueError(f"{name} must hold class indices >= 0")
+    return labels.long()

@@ -22,8 +22,9 @@ from ._validation import check_int, check_matrix, check_rank, check_real
 from .covariance import centered_cross_covariance
 from .data import make_generator
 from .estimator import NotFittedError
+from .families import linear_loss_of_embeddings
 from .losses import regularizer
-from .solvers import svd_flip, truncated_svd
+from .solvers import low_rank, svd_flip, truncated_svd
 
 __all__ = ["sample_covariance", "delete_diagonal", "top_eigenvectors", "pca", "diagonal_deletion",
            "hetero_pca", "masked_views", "masked_contrastive_loss", "masked_contrastive_target",
@@ -78,8 +79,7 @@ def _hetero_pca(S, r, tol, max_iter):
     done = torch.zeros(S.shape[:-2], dtype=torch.bool, device=S.device)
     for it in range(1, max_iter + 1):
         U, sig, V = truncated_svd(N, r)  # best rank-r approximation [N]_r, as in the paper
-        low_rank = (U * sig.unsqueeze(-2)) @ V.transpose(-1, -2)
-        N_new = torch.where(diag_mask, low_rank, S)
+        N_new = torch.where(diag_mask, low_rank(U, sig, V), S)
         change = torch.linalg.matrix_norm(N_new - N) / torch.linalg.matrix_norm(N).clamp_min(1e-300)
         N = torch.where(done[..., None, None], N, N_new)  # a converged replicate stops, as if alone
         done = done | (change < tol)
@@ -126,11 +126,8 @@ def masked_contrastive_loss(G, A, B, *, rho: float = 1.0) -> torch.Tensor:
     s_ij = <G a_i, G b_j>; the linear loss of :mod:`mmcl.families` with G1 = G2 = G, computed in
     O(n d r) without the n x n similarity matrix. Shape A.shape[:-2].
     """
-    n = A.shape[-2]
     Za, Zb = A @ G.transpose(-1, -2), B @ G.transpose(-1, -2)
-    positives = (Za * Zb).sum((-1, -2))
-    everything = (Za.sum(-2) * Zb.sum(-2)).sum(-1)
-    return -positives / n + (everything - positives) / (n * (n - 1)) + regularizer(G, G, rho)
+    return linear_loss_of_embeddings(Za, Zb) + regularizer(G, G, rho)
 
 
 def masked_contrastive_target(X, p: float = 0.5) -> torch.Tensor:

@@ -20,7 +20,8 @@ import torch
 
 from ._validation import check_int, check_matrix, check_pair, check_same_device, check_tau
 from .covariance import centered_cross_covariance
-from .families import ClipFamily, ContrastiveFamily, LinearFamily, get_family
+from .families import (ClipFamily, ContrastiveFamily, LinearFamily, clip_loss_from_normalizers,
+                       get_family, linear_loss_of_embeddings)
 
 __all__ = ["ClipNormalizers", "auto_block_size", "clip_normalizers", "blocked_loss",
            "iter_clip_weights", "blocked_cross_covariance", "DENSE_LIMIT"]
@@ -100,15 +101,11 @@ def blocked_loss(zx, zy, loss="clip", *, tau: float = 1.0, block_size: int | Non
     """
     family = get_family(loss, tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
-    n = zx.shape[-2]
     if isinstance(family, ClipFamily):
         norms = clip_normalizers(zx, zy, family.tau, block_size=block)
-        value = family.tau * (norms.row + norms.col - 2 * norms.diag).sum(-1) / (2 * n)
+        value = clip_loss_from_normalizers(norms.row, norms.col, norms.diag, family.tau)
     elif isinstance(family, LinearFamily):
-        norms = None
-        tr = (zx * zy).sum((-1, -2))
-        total = (zx.sum(-2) * zy.sum(-2)).sum(-1)
-        value = -tr / n + (total - tr) / (n * (n - 1))
+        norms, value = None, linear_loss_of_embeddings(zx, zy)
     else:
         raise _unsupported(family)
     return (value, norms) if return_normalizers else value

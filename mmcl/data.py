@@ -1,6 +1,6 @@
 """Data generation: the two-modality latent factor model with wrong pairs and unpaired pools.
 
-Model (book chapter 1, theory.md section 1)::
+Model (book chapter 1, section "The model")::
 
     x = U1 z + xi,          y = U2 z~ + zeta,
 
@@ -15,10 +15,12 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from ._validation import as_tensor, check_fraction, check_int, check_rank, check_real
+from ._validation import (as_tensor, check_dtype, check_fraction, check_int, check_labels,
+                          check_rank, check_real)
+from .device import default_device
 
 __all__ = ["MultimodalSample", "LatentFactorModel", "make_multimodal", "haar_orthonormal",
-           "heteroskedastic_noise_std", "make_generator"]
+           "heteroskedastic_noise_std", "make_generator", "random_class_members"]
 
 
 def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
@@ -28,6 +30,35 @@ def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
     g = torch.Generator()
     g.manual_seed(0 if seed is None else check_int(seed, "seed", low=0))
     return g
+
+
+def random_class_members(labels, classes, *, generator=None) -> torch.Tensor:
+    """For every entry c of ``classes``, the index of a uniformly random row with label c.
+
+    Parameters
+    ----------
+    labels : torch.Tensor
+        Long tensor of shape (m,): the class of each row.
+    classes : torch.Tensor
+        Long tensor of any shape: the classes to draw a member of; each must occur in labels.
+    generator : int or torch.Generator, optional
+        The seed or generator of the draw (one uniform number per entry of ``classes``).
+
+    Returns
+    -------
+    torch.Tensor
+        Long tensor of the shape of ``classes``: indices into labels.
+    """
+    labels = check_labels(labels, "labels")
+    classes = torch.as_tensor(classes).long()
+    counts = torch.bincount(labels, minlength=int(classes.max()) + 1)
+    if bool((counts[classes] == 0).any()):
+        raise ValueError("every class in classes must occur in labels")
+    order = torch.sort(labels, stable=True).indices        # rows grouped by class
+    start = torch.cumsum(counts, 0) - counts
+    u = torch.rand(classes.shape, generator=make_generator(generator), dtype=torch.float64)
+    size = counts[classes]
+    return order[start[classes] + (u * size).long().clamp_max(size - 1)]
 
 
 def haar_orthonormal(d: int, r: int, *, batch: tuple[int, ...] = (), generator=None,
@@ -174,8 +205,8 @@ class LatentFactorModel:
         n_unpaired = check_int(n_unpaired, "n_unpaired", low=0)
         n_test = check_int(n_test, "n_test", low=0)
         batch = () if replicates is None else (check_int(replicates, "replicates"),)
-        if dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        check_dtype(dtype)
+        device = default_device(device)
         g = make_generator(seed)
         d1, d2, r = self.d1, self.d2, self.r
         U1 = self.U1.expand(*batch, d1, r) if self.U1 is not None else haar_orthonormal(d1, r, batch=batch, generator=g)

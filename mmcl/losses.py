@@ -12,10 +12,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ._validation import check_matrix, check_pair, check_real, check_same_device
-from .families import ContrastiveFamily, get_family
+from .families import ContrastiveFamily, clip_loss_from_normalizers, get_family
 
-__all__ = ["similarities", "regularizer", "contrastive_loss", "clip_loss", "ContrastiveLoss",
-           "check_representation"]
+__all__ = ["similarities", "cross_similarities", "regularizer", "contrastive_loss", "clip_loss",
+           "ContrastiveLoss", "check_representation"]
 
 
 def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
@@ -35,11 +35,31 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
 def similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor:
     """s_ij = <G1 x_i, G2 y_j>, shape (..., n, n); cosine similarities if ``normalize``."""
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
-    return _similarities(G1, G2, X, Y, normalize)
+    return cross_similarities(G1, G2, X, Y, normalize=normalize)
 
 
-def _similarities(G1, G2, X, Y, normalize: bool) -> torch.Tensor:
-    """Unchecked core of :func:`similarities`; X and Y may have different numbers of rows."""
+def cross_similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor:
+    """<G1 x_i, G2 y_j> for every row x_i of X and y_j of Y, unchecked (the core of
+    :func:`similarities`, for callers that validated their inputs).
+
+    Parameters
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1).
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2).
+    X : torch.Tensor
+        Tensor of shape (..., m, d1).
+    Y : torch.Tensor
+        Tensor of shape (..., m', d2); m' may differ from m.
+    normalize : bool, default=False
+        Cosine similarities of the embeddings instead of inner products.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., m, m').
+    """
     zx, zy = X @ G1.transpose(-1, -2), Y @ G2.transpose(-1, -2)
     if normalize:
         zx, zy = F.normalize(zx, dim=-1), F.normalize(zy, dim=-1)
@@ -73,12 +93,9 @@ def clip_loss(logits: torch.Tensor) -> torch.Tensor:
     (cross_entropy(rows) + cross_entropy(columns)) / 2, each averaged over the n pairs."""
     if not isinstance(logits, torch.Tensor) or logits.ndim < 2 or logits.shape[-1] != logits.shape[-2]:
         raise ValueError("logits must be a tensor of shape (..., n, n)")
-    n = logits.shape[-1]
-    flat = logits.reshape(-1, n, n)
-    labels = torch.arange(n, device=logits.device).repeat(flat.shape[0])
-    rows = F.cross_entropy(flat.reshape(-1, n), labels, reduction="none")
-    cols = F.cross_entropy(flat.transpose(-1, -2).reshape(-1, n), labels, reduction="none")
-    return ((rows + cols) / 2).reshape(*logits.shape[:-2], n).mean(-1)
+    diag = torch.diagonal(logits, dim1=-2, dim2=-1)
+    return clip_loss_from_normalizers(torch.logsumexp(logits, -1), torch.logsumexp(logits, -2),
+                                      diag)
 
 
 class ContrastiveLoss(nn.Module):

@@ -1,12 +1,20 @@
-"""Metrics: sinTheta distance between subspaces and top-1 cross-modal retrieval accuracy."""
+"""Metrics: subspace distance, retrieval accuracy and downstream scores on labelled data.
+
+* ``sin_theta_distance`` (with ``orthonormal_basis``): how far a learned span is from the truth;
+* ``retrieval_accuracy``: top-1 cross-modal retrieval of the true partner;
+* ``linear_probe_accuracy``, ``class_retrieval_accuracy``, ``prototype_accuracy``: downstream
+  scores of embeddings of labelled data (book chapter 5; the paper's sections 5.2 and 5.3).
+"""
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_int, check_matrix, check_same_device
+from ._validation import check_int, check_labels, check_matrix, check_real, check_same_device
+from .data import make_generator, random_class_members
 
-__all__ = ["orthonormal_basis", "sin_theta_distance", "retrieval_accuracy"]
+__all__ = ["orthonormal_basis", "sin_theta_distance", "retrieval_accuracy",
+           "linear_probe_accuracy", "class_retrieval_accuracy", "prototype_accuracy"]
 
 
 def orthonormal_basis(A) -> torch.Tensor:
@@ -55,3 +63,46 @@ def retrieval_accuracy(Zx, Zy, *, normalize: bool = True, chunk: int = 4096) -> 
         target = torch.arange(start, start + sim.shape[-2], device=Zx.device)
         hits += (sim.argmax(-1) == target).sum(-1)
     return hits.to(Zx.dtype) / m
+
+
+def linear_probe_accuracy(Z_train, y_train, Z_test, y_test, *, ridge: float = 1e-3) -> float:
+    """Accuracy of a linear probe: ridge regression (with intercept) of one-hot labels on the
+    embeddings Z_train (n, r), predicting the arg-max class on Z_test (m, r)."""
+    Z_train = check_matrix(Z_train, "Z_train", min_rows=2, batch=False)
+    Z_test = check_matrix(Z_test, "Z_test", batch=False)
+    y_train = check_labels(y_train, "y_train", Z_train.shape[0])
+    y_test = check_labels(y_test, "y_test", Z_test.shape[0])
+    ridge = check_real(ridge, "ridge", low=0.0, low_open=True)
+    ones = lambda Z: torch.cat([Z, torch.ones_like(Z[:, :1])], 1)  # noqa: E731
+    Zt = ones(Z_train)
+    T = F.one_hot(y_train, int(max(y_train.max(), y_test.max())) + 1).to(Zt.dtype)
+    eye = torch.eye(Zt.shape[1], dtype=Zt.dtype, device=Zt.device)
+    W = torch.linalg.solve(Zt.T @ Zt + ridge * Zt.shape[0] * eye, Zt.T @ T)
+    return float(((ones(Z_test) @ W).argmax(1) == y_test.to(Zt.device)).double().mean())
+
+
+def class_retrieval_accuracy(Zx, Zy, labels_x, labels_y) -> float:
+    """Fraction of rows of Zx (m, r) whose most cosine-similar row of Zy (m', r) has the same label."""
+    Zx, Zy = check_matrix(Zx, "Zx", batch=False), check_matrix(Zy, "Zy", batch=False)
+    lx = check_labels(labels_x, "labels_x", Zx.shape[0]).to(Zx.device)
+    ly = check_labels(labels_y, "labels_y", Zy.shape[0]).to(Zx.device)
+    best = (F.normalize(Zx, dim=1) @ F.normalize(Zy, dim=1).T).argmax(1)
+    return float((ly[best] == lx).double().mean())
+
+
+def prototype_accuracy(Zx, labels_x, Zy, labels_y, *, draws: int = 20, seed=0) -> torch.Tensor:
+    """Classify each row of Zx by the most cosine-similar of C prototypes, one random row of Zy per
+    class; repeated for ``draws`` independent draws of the prototypes. Returns the accuracy of
+    every draw, shape (draws,) (the paper's section 5.3 metric; chance 1/C)."""
+    Zx, Zy = check_matrix(Zx, "Zx", batch=False), check_matrix(Zy, "Zy", batch=False)
+    lx = check_labels(labels_x, "labels_x", Zx.shape[0]).to(Zx.device)
+    ly = check_labels(labels_y, "labels_y", Zy.shape[0])
+    draws = check_int(draws, "draws")
+    C = int(ly.max()) + 1
+    if bool((torch.bincount(ly, minlength=C) == 0).any()):
+        raise ValueError(f"labels_y must contain every class 0..{C - 1}")
+    classes = torch.arange(C).expand(draws, C)
+    protos = random_class_members(ly, classes, generator=make_generator(seed))  # (draws, C)
+    P = F.normalize(Zy, dim=1)[protos.to(Zy.device)]                       # (draws, C, r)
+    pred = (F.normalize(Zx, dim=1) @ P.transpose(1, 2)).argmax(-1)         # (draws, m)
+    return (pred == lx).double().mean(1).cpu()

@@ -6,8 +6,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-__all__ = ["use_book_style", "mean_and_se", "plot_mean_se", "new_axes",
-           "plot_weights_and_spectrum"]
+from .experiments.runner import mean_and_se  # noqa: F401  (chapter 3 calls plotting.mean_and_se)
+
+__all__ = ["use_book_style", "plot_mean_se", "new_axes", "plot_weights_and_spectrum"]
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
@@ -25,14 +26,6 @@ def _np(values) -> np.ndarray:
     if isinstance(values, torch.Tensor):
         return values.detach().cpu().double().numpy()
     return np.asarray(values, dtype=float)
-
-
-def mean_and_se(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error over replicates (``axis``)."""
-    v = _np(values)
-    k = v.shape[axis]
-    se = v.std(axis=axis, ddof=1) / np.sqrt(k) if k > 1 else np.zeros_like(v.mean(axis=axis))
-    return v.mean(axis=axis), se
 
 
 def plot_mean_se(ax, x, values, *, label=None, band: bool = False, **kwargs):

@@ -8,7 +8,10 @@ factors G1 = diag(sqrt(sigma/rho)) U^T, G2 = diag(sqrt(sigma/rho)) V^T of M = U 
 * ``svd_iteration``: M <- SVD_r((1 - a) rho M + a S(beta(M))) / rho, with the damping a halved
   whenever the loss would rise (a = 1 is the plain fixed-point iteration; small a is projected
   gradient descent on rank-r matrices with step a / rho).
-* ``gradient_descent``: gradient descent (or Adam) on (G1, G2) through autograd, for comparison.
+* ``gradient_descent``: gradient descent (or Adam) on (G1, G2) through autograd, for comparison;
+  ``minibatch_gradient``: the same one minibatch at a time, as CLIP is trained.
+* ``graph_closed_form``: the linear loss's global minimiser when the positives are the edges of
+  a bipartite graph (chapter 5).
 """
 from __future__ import annotations
 
@@ -17,15 +20,15 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validation import check_int, check_pair, check_rank, check_real, check_rho
+from ._validation import check_int, check_matrix, check_pair, check_rank, check_real, check_rho
 from .covariance import centered_cross_covariance, cross_covariance
 from .data import make_generator
 from .blocked import DENSE_LIMIT, auto_block_size, blocked_cross_covariance, blocked_loss
 from .families import ClipFamily, LinearFamily, get_family
 from .losses import check_representation, contrastive_loss
 
-__all__ = ["svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form",
-           "svd_iteration", "gradient_descent", "minibatch_gradient"]
+__all__ = ["svd_flip", "truncated_svd", "low_rank", "factorize", "SolverResult", "linear_closed_form",
+           "svd_iteration", "gradient_descent", "minibatch_gradient", "graph_closed_form"]
 
 
 def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -42,6 +45,12 @@ def truncated_svd(S: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor, 
     U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
     U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
     return U, sig[..., :r], V
+
+
+def low_rank(U: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    """The low-rank product U diag(w) V^T, shape (..., d1, d2), for U (..., d1, r),
+    w (..., r), V (..., d2, r): the one spelling of it in mmcl."""
+    return (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
 
 
 def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -148,7 +157,7 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
     block = _resolve_block(block_size, family, X.shape[-2], X[..., 0, 0].numel())
     a = torch.full(batch, a0, dtype=X.dtype, device=X.device)
     L, s = _loss_of_M(X, Y, U, w, V, family, rho, block)
-    M = (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
+    M = low_rank(U, w, V)
     hist, iterates, converged = {"loss": [], "change": [], "time": []}, [], False
     t0 = time.perf_counter()
     for it in range(1, max_iter + 1):
@@ -161,7 +170,7 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
             if not bool(worse.any()):
                 break
             a = torch.where(worse, a / 2, a)
-        M1 = (U1 * w1.unsqueeze(-2)) @ V1.transpose(-1, -2)
+        M1 = low_rank(U1, w1, V1)
         change = float((torch.linalg.matrix_norm(M1 - M) / torch.linalg.matrix_norm(M).clamp_min(1e-300)).max())
         U, w, V, L, s, M = U1, w1, V1, L1, s1, M1
         hist["loss"].append(L.detach().clone())
@@ -199,11 +208,22 @@ def _relative_change(G1, G2, M_old):
     return M, float(change.max())
 
 
+#: The optimiser names of :func:`gradient_descent` and :func:`minibatch_gradient` (torch's own):
+#: "sgd" is a plain gradient step (full-batch in gradient_descent), "adam" is Adam.
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+
+
+def _check_optimizer(optimizer) -> str:
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+    return optimizer
+
+
 def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
-                     lr: float = 0.1, n_steps: int = 1000, init=None, optimizer: str = "gd",
+                     lr: float = 0.1, n_steps: int = 1000, init=None, optimizer: str = "sgd",
                      normalize: bool = False, tol: float | None = None, record_every: int = 0,
                      seed=0) -> SolverResult:
-    """Plain gradient descent (or Adam) on (G1, G2) through autograd.
+    """Plain gradient descent (``optimizer="sgd"``, full batch) or Adam on (G1, G2) through autograd.
 
     init : None (small random factors from ``seed``) or (G1, G2). ``tol``: stop once the relative
     change of G1^T G2 in one step falls below it. ``record_every=k`` keeps every k-th iterate.
@@ -213,11 +233,10 @@ def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float 
     rho = check_real(rho, "rho", low=0.0)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     n_steps = check_int(n_steps, "n_steps", low=1)
-    if optimizer not in ("gd", "adam"):
-        raise ValueError(f"optimizer must be 'gd' or 'adam', got {optimizer!r}")
+    optimizer = _check_optimizer(optimizer)
     family = get_family(loss, tau)
     G1, G2 = _trainable_factors(X, Y, r, init, make_generator(seed))
-    opt = (torch.optim.SGD if optimizer == "gd" else torch.optim.Adam)([G1, G2], lr=lr)
+    opt = OPTIMIZERS[optimizer]([G1, G2], lr=lr)
     hist = {"loss": [], "change": [], "time": []}
     iterates, converged, t0 = [], False, time.perf_counter()
     M_old = (G1.transpose(-1, -2) @ G2).detach()
@@ -259,11 +278,10 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     m = check_int(batch_size, "batch_size", low=2, high=X.shape[-2])
     n_epochs = check_int(n_epochs, "n_epochs", low=1)
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    optimizer = _check_optimizer(optimizer)
     family, g = get_family(loss, tau), make_generator(seed)
     G1, G2 = _trainable_factors(X, Y, r, init, g)
-    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)([G1, G2], lr=lr)
+    opt = OPTIMIZERS[optimizer]([G1, G2], lr=lr)
     hist, iterates = {"loss": [], "change": [], "time": []}, []
     n, t0 = X.shape[-2], time.perf_counter()
     M_old = (G1.transpose(-1, -2) @ G2).detach()
@@ -288,3 +306,29 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
     U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
     return SolverResult(G1, G2, U, V, sig, n_iter=epoch, converged=False, history=hist,
                         iterates=iterates)
+
+
+def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:
+    """Global minimiser of the linear loss when the positives are the edges of a bipartite graph.
+
+    With edge weights A (n_x, n_y), the linear loss -mean_{edges} s_ij + mean_{all pairs} s_ij
+    + (rho/2)||G1^T G2||_F^2 is minimised by G1^T G2 = SVD_r(S_A) / rho, where
+
+        S_A = X^T A Y / sum(A) - xbar ybar^T
+
+    (for A = I this is the centred cross-covariance up to the factor (n-1)/n).
+    """
+    X = check_matrix(X, "X", min_rows=2, batch=False)
+    Y = check_matrix(Y, "Y", min_rows=2, batch=False)
+    A = check_matrix(A, "A", batch=False)
+    if A.shape != (X.shape[0], Y.shape[0]):
+        raise ValueError(f"A must have shape ({X.shape[0]}, {Y.shape[0]}), got {tuple(A.shape)}")
+    if bool((A < 0).any()) or float(A.sum()) <= 0:
+        raise ValueError("A must be non-negative with at least one edge")
+    r = check_rank(r, X.shape[1], Y.shape[1])
+    rho = check_real(rho, "rho", low=0.0, low_open=True)
+    A = A.to(X.dtype)
+    S = X.T @ A @ Y / A.sum() - X.mean(0)[:, None] * Y.mean(0)[None, :]
+    U, sig, V = truncated_svd(S, r)
+    G1, G2 = factorize(U, sig, V, rho)
+    return SolverResult(G1, G2, U, V, sig)

@@ -7,14 +7,7 @@ import mmcl
 collect_ignore = ["browser_fixture"]
 
 
-def available_devices():
-    devs = ["cpu"]
-    if torch.cuda.is_available():
-        devs.append("cuda")
-    return devs
-
-
-@pytest.fixture(params=available_devices())
+@pytest.fixture(params=mmcl.available_devices())
 def device(request):
     return request.param
 

@@ -58,7 +58,7 @@ G1, G2 = torch.randn(2, 5), torch.randn(2, 4)
     (lambda: mmcl.svd_iteration(X, Y, 2, max_iter=0), ValueError, r"max_iter must be >= 1"),
     (lambda: mmcl.svd_iteration(X, Y, 2, init=(G1, G2[:, :2])), ValueError, r"G1 must be \(r, d1\)"),
     (lambda: mmcl.gradient_descent(X, Y, 2, lr=0), ValueError, r"lr must be in \(0.0"),
-    (lambda: mmcl.gradient_descent(X, Y, 2, optimizer="sgd"), ValueError, r"optimizer must be 'gd' or 'adam'"),
+    (lambda: mmcl.gradient_descent(X, Y, 2, optimizer="gd"), ValueError, r"optimizer must be one of \['adam', 'sgd'\]"),
     (lambda: mmcl.gradient_descent(X, Y, 2.5), TypeError, r"r must be an integer"),
     # metrics
     (lambda: mmcl.sin_theta_distance(torch.eye(3)[:, :2], torch.eye(4)[:, :2]), ValueError, r"same dimension d"),

@@ -1,7 +1,6 @@
 """Diagnostics of the loss-to-SVD view (book chapter 2): they measure, they do not train.
 
 * ``gradient_relative_error``  autograd gradient versus the S(beta) formula.
-* ``weights_from_loss``         beta = n * (-diag W, offdiag W), W = dL/ds, for any loss of s.
 * ``update_alignment``          does a gradient step head for SVD_r(S(beta_t)) / rho, the minimiser
   of the step's surrogate, and how far is span G1^T from the top-r singular subspace of S(beta_t).
 * ``clip_weights_sweep``, ``effective_negatives``  beta for several temperatures, and how evenly
@@ -13,20 +12,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
 from .._validation import check_int, check_matrix, check_pair, check_real
 from ..covariance import (contrastive_cross_covariance, contrastive_gradient,
                          gradient_from_cross_covariance)
-from ..families import ClipFamily, _check_similarities, _offdiag_mask
+from .._validation import check_similarities
+from ..families import ClipFamily, offdiag_mask
 from ..losses import check_representation, contrastive_loss
 from ..metrics import sin_theta_distance
 from ..data import make_generator
-from ..solvers import SolverResult, gradient_descent, svd_iteration, truncated_svd
+from ..solvers import SolverResult, gradient_descent, low_rank, svd_iteration, truncated_svd
 
-__all__ = ["gradient_relative_error", "weights_from_loss", "update_alignment", "clip_weights_sweep",
+__all__ = ["gradient_relative_error", "update_alignment", "clip_weights_sweep",
            "effective_negatives", "stack_iterates", "relative_error_path", "iterations_to_tolerance",
            "SolverRace", "solver_race"]
 
@@ -55,24 +54,6 @@ def gradient_relative_error(G1, G2, X, Y, loss="clip", *, tau: float = 1.0,
     return (num / den).sqrt()
 
 
-def weights_from_loss(loss_of_similarities: Callable[[torch.Tensor], torch.Tensor],
-                      s: torch.Tensor) -> torch.Tensor:
-    """Contrastive weights of any loss L(s) of the similarity matrix, by autograd.
-
-    With W = dL/ds: beta_ii = -n W_ii and beta_ij = n W_ij (i != j), so that
-    grad L = -grad tr(G1 S(beta) G2^T) with beta frozen. s has shape (..., n, n); the loss returns
-    one value per leading index (it is summed). Works for losses outside the phi/psi family too,
-    e.g. the sigmoid (SigLIP-style) loss.
-    """
-    if not callable(loss_of_similarities):
-        raise TypeError("loss_of_similarities must be a callable mapping s (..., n, n) to a loss")
-    n = _check_similarities(s)
-    with torch.enable_grad():
-        s_ = s.detach().clone().requires_grad_(True)
-        (W,) = torch.autograd.grad(loss_of_similarities(s_).sum(), s_)
-    return n * torch.where(_offdiag_mask(s), W, -W)
-
-
 def update_alignment(G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
                      lr: float = 0.1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Compare one plain gradient step at (G1, G2) with the top-r SVD of S(beta(G)).
@@ -94,7 +75,7 @@ def update_alignment(G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float 
     U, sig, V = truncated_svd(S, r)
     M = _t(G1) @ G2
     dM = _t(G1 - lr * g1) @ (G2 - lr * g2) - M
-    cos_svd = _cosine(dM, (U * sig.unsqueeze(-2)) @ _t(V) / rho - M)
+    cos_svd = _cosine(dM, low_rank(U, sig, V) / rho - M)
     cos_full = _cosine(dM, S / rho - M)
     return cos_svd, cos_full, sin_theta_distance(_t(G1), U)
 
@@ -106,7 +87,7 @@ def _cosine(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 def clip_weights_sweep(s: torch.Tensor, taus) -> torch.Tensor:
     """CLIP weights beta(s) for each temperature: shape (len(taus), ..., n, n)."""
-    _check_similarities(s)
+    check_similarities(s)
     taus = [check_real(t, "tau", low=0.0, low_open=True) for t in taus]
     if not taus:
         raise ValueError("taus must hold at least one temperature")
@@ -120,8 +101,8 @@ def effective_negatives(beta: torch.Tensor) -> torch.Tensor:
     negatives that carry the weight. 1 means uniform weights (the linear loss), 1/(n-1) one hard
     negative per row.
     """
-    n = _check_similarities(beta)
-    off = _offdiag_mask(beta)
+    n = check_similarities(beta)
+    off = offdiag_mask(beta)
     w = torch.where(off, beta, 0)
     p = w / w.sum(-1, keepdim=True).clamp_min(torch.finfo(beta.dtype).tiny)
     ent = -torch.where(p > 0, p * torch.log(p.clamp_min(torch.finfo(beta.dtype).tiny)), 0).sum(-1)

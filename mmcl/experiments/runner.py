@@ -30,8 +30,32 @@ from tqdm.auto import tqdm
 from .._validation import check_int
 from ..data import make_generator
 
-__all__ = ["ExperimentConfig", "ExperimentResult", "run_experiment", "point_seed", "loglog_slope",
-           "crossover"]
+__all__ = ["ExperimentConfig", "ExperimentResult", "run_experiment", "point_seed", "mean_and_se",
+           "loglog_slope", "crossover"]
+
+
+def mean_and_se(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard error of the mean over replicates (``axis``); the error is 0 with one
+    replicate.
+
+    Parameters
+    ----------
+    values : array_like or torch.Tensor
+        The replicates along ``axis``.
+    axis : int, default=0
+        The replicate axis.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        (mean, standard error), each of the shape of ``values`` without ``axis``.
+    """
+    if isinstance(values, torch.Tensor):
+        values = values.detach().cpu().double().numpy()
+    v = np.asarray(values, dtype=float)
+    k = v.shape[axis]
+    se = v.std(axis=axis, ddof=1) / np.sqrt(k) if k > 1 else np.zeros_like(v.mean(axis=axis))
+    return v.mean(axis=axis), se
 
 
 @dataclass(frozen=True)
@@ -96,13 +120,11 @@ class ExperimentResult:
 
     def mean(self, metric: str) -> np.ndarray:
         """Mean over replicates, shape grid_shape."""
-        return self._get(metric).mean(-1)
+        return mean_and_se(self._get(metric), -1)[0]
 
     def se(self, metric: str) -> np.ndarray:
         """Standard error of the mean over replicates (0 with one replicate), shape grid_shape."""
-        v = self._get(metric)
-        k = v.shape[-1]
-        return v.std(-1, ddof=1) / np.sqrt(k) if k > 1 else np.zeros(v.shape[:-1])
+        return mean_and_se(self._get(metric), -1)[1]
 
     def table(self, metrics: Sequence[str] | None = None) -> list[dict]:
         """Tidy rows: one dict per grid point and metric, with the parameters, ``metric``,

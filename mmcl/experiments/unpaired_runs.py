@@ -1,19 +1,17 @@
-"""The unpaired-data experiments (paper section 5.1 and harder regimes) as plain numbers.
+"""The unpaired-data experiments of chapter 4 (paper section 5.1 and harder regimes): settings
+and runs.
 
 A :class:`UnpairedSetting` fixes the data (n, d1, d2, r, noise, test pairs, replicates, seed); for a
 pool size N, :func:`run_spectral` and :func:`run_recipe` draw the replicates in one batched call and
 return test retrieval accuracies (and detection quality) per replicate. :func:`run_grid` loops
-over pool sizes and methods and returns one tidy table (a list of row dicts) that
-:func:`save_table` / :func:`load_table` write to and read from small JSON files.
-
-This is the minimal runner the chapter needs; it does not depend on another chapter's runner.
+over pool sizes and methods and returns one tidy table (a list of row dicts); the tables, their
+JSON files and the queries the chapter makes of them are in :mod:`mmcl.experiments.unpaired_tables`.
 """
 from __future__ import annotations
 
-import json
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 
@@ -22,9 +20,10 @@ from ..data import make_multimodal
 from ..metrics import retrieval_accuracy
 from ..unpaired.recipe import paper_recipe
 from ..unpaired.self_training import fit_pairs, representation_accuracy, reveal_pairs, self_training
+from .unpaired_tables import tidy_rows
 
-__all__ = ["UnpairedSetting", "draw_setting", "run_spectral", "spectral_grid", "run_recipe", "run_grid",
-           "save_table", "load_table", "table_values", "table_matrix", "gap_closed", "PUBLISHED_SEC51"]
+__all__ = ["UnpairedSetting", "draw_setting", "run_spectral", "spectral_grid", "run_recipe",
+           "run_grid"]
 
 
 @dataclass(frozen=True)
@@ -116,19 +115,6 @@ def spectral_grid(setting: UnpairedSetting, Ns, **kw) -> dict[int, dict]:
     return {N: run_spectral(setting, N, **kw) for N in Ns}
 
 
-def _rows(regime, method, N, values):
-    """Tidy rows: one per (quantity, round, replicate)."""
-    rows = []
-    for name, v in values.items():
-        v = v.detach().double().cpu()
-        v = v.unsqueeze(0) if v.ndim == 1 else v
-        for t, per_rep in enumerate(v):
-            for k, x in enumerate(per_rep.tolist()):
-                rows.append({"regime": regime, "method": method, "N": int(N), "quantity": name,
-                             "round": t, "replicate": k, "value": round(float(x), 6)})
-    return rows
-
-
 def run_grid(regime: str, setting: UnpairedSetting, Ns, methods: dict, *, progress: bool = True) -> list[dict]:
     """Run ``methods`` (name -> callable(setting, Ns) -> {N: dict of tensors}) on the pool sizes Ns.
 
@@ -139,55 +125,7 @@ def run_grid(regime: str, setting: UnpairedSetting, Ns, methods: dict, *, progre
     for name, fn in methods.items():
         t0 = time.perf_counter()
         for N, values in fn(setting, list(Ns)).items():
-            rows += _rows(regime, name, N, values)
+            rows += tidy_rows(regime, name, N, values)
         if progress:
             print(f"{regime:>6} {name:<20} N={list(Ns)} {time.perf_counter() - t0:6.1f} s", file=sys.stderr)
     return rows
-
-
-def save_table(path, rows: list[dict], meta: dict) -> None:
-    """Write rows (column-wise, compact) and metadata to a JSON file."""
-    cols = list(rows[0])
-    meta = {k: ([asdict(s) for s in v] if k == "settings" else v) for k, v in meta.items()}
-    with open(path, "w") as f:
-        json.dump({"meta": meta, "columns": cols, "rows": [[r[c] for c in cols] for r in rows]}, f,
-                  separators=(",", ":"))
-
-
-def load_table(path) -> tuple[list[dict], dict]:
-    """Read a table written by :func:`save_table`: (rows, meta)."""
-    with open(path) as f:
-        blob = json.load(f)
-    return [dict(zip(blob["columns"], r)) for r in blob["rows"]], blob["meta"]
-
-
-def table_values(rows, **where) -> torch.Tensor:
-    """Values of the rows matching ``where`` (e.g. method=..., N=..., quantity=..., round=...),
-    ordered by replicate, as a float64 tensor."""
-    sel = [r for r in rows if all(r[k] == v for k, v in where.items())]
-    sel.sort(key=lambda r: r["replicate"])
-    return torch.tensor([r["value"] for r in sel], dtype=torch.float64)
-
-
-#: The paper's section 5.1 (one run per N, read from the authors' public notebook):
-#: N -> (test accuracy after the paired stage, after the unpaired stage).
-PUBLISHED_SEC51 = {500: (.388, .448), 1000: (.391, .521), 1500: (.422, .567), 2000: (.432, .576),
-                   2500: (.433, .592), 3000: (.378, .586), 3500: (.379, .596), 4000: (.373, .601),
-                   4500: (.375, .594), 5000: (.416, .596)}
-
-
-def table_matrix(rows, Ns, **where) -> torch.Tensor:
-    """Values of the matching rows as a (replicates, len(Ns)) tensor (for plot_mean_se)."""
-    return torch.stack([table_values(rows, N=N, **where) for N in Ns], dim=1)
-
-
-def gap_closed(rows, Ns, method: str, *, before: dict, after: dict, oracle: dict) -> torch.Tensor:
-    """Fraction of the paired-to-oracle gap closed, (mean after - mean before) / (mean oracle -
-    mean before), per N; ``before``/``after``/``oracle`` are ``where`` filters (quantity, round...)."""
-    def mean(flt, N):
-        return table_values(rows, N=N, **flt).mean()
-    out = []
-    for N in Ns:
-        b = mean({"method": method, **before}, N)
-        out.append((mean({"method": method, **after}, N) - b) / (mean(oracle, N) - b))
-    return torch.stack(out)

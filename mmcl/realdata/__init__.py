@@ -4,10 +4,8 @@
 * ``designs``  experiment designs on labelled two-view data: splits, scaling, re-matching,
   class pairs, noisy class graphs and their denoising.
 """
-from .designs import (center_scale, class_pairs, cocluster_graph, noisy_class_graph, rematch,
-                      stratified_split)
-from .mfeat import MFEAT_VIEWS, MultiviewDigits, load_mfeat, load_sklearn_digits, mfeat_path
+from .designs import *  # noqa: F403
+from .mfeat import *  # noqa: F403
+from . import designs, mfeat
 
-__all__ = ["MFEAT_VIEWS", "MultiviewDigits", "load_mfeat", "load_sklearn_digits", "mfeat_path",
-           "center_scale", "class_pairs", "cocluster_graph", "noisy_class_graph", "rematch",
-           "stratified_split"]
+__all__ = [*mfeat.__all__, *designs.__all__]

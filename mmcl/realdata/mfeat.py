@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._validation import check_dtype
+
 __all__ = ["MFEAT_VIEWS", "MultiviewDigits", "mfeat_path", "load_mfeat", "load_sklearn_digits"]
 
 #: The six views of Multiple Features: name -> (number of features, description).
@@ -120,8 +122,7 @@ def load_mfeat(views=("pix", "fou"), *, data_dir=None, dtype=torch.float64) -> M
     views = tuple(_check_view_name(v) for v in views)
     if not views or len(set(views)) != len(views):
         raise ValueError(f"views must be a non-empty sequence of distinct view names, got {views}")
-    if dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    check_dtype(dtype)
     out, labels = {}, None
     for v in views:
         feats, labels = _read_view(v, data_dir)
@@ -133,7 +134,6 @@ def load_sklearn_digits(*, dtype=torch.float64) -> tuple[torch.Tensor, torch.Ten
     """scikit-learn's bundled digits: images (1797, 64) with values 0-16, labels (1797,) long."""
     from sklearn.datasets import load_digits
 
-    if dtype not in (torch.float32, torch.float64):
-        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    check_dtype(dtype)
     X, y = load_digits(return_X_y=True)
     return torch.from_numpy(X).to(dtype), torch.from_numpy(y).long()

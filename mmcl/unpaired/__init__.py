@@ -4,13 +4,18 @@
   their precision and recall against the hidden truth;
 * ``self_training``  fit on the pairs, detect pairs in the pools, refit (spectral solvers);
 * ``recipe``         the paper's gradient recipe (AdamW on normalised embeddings), batched.
-"""
-from .detection import (DETECTORS, detect_pairs, detected_indices, detection_quality,
-                        pool_similarities, true_pair_mask)
-from .recipe import RecipeResult, paper_recipe
-from .self_training import (UnpairedResult, check_pools, fit_pairs, representation_accuracy,
-                            reveal_pairs, self_training)
 
-__all__ = ["DETECTORS", "detect_pairs", "detected_indices", "detection_quality",
-           "pool_similarities", "true_pair_mask", "RecipeResult", "paper_recipe", "UnpairedResult",
-           "check_pools", "fit_pairs", "representation_accuracy", "reveal_pairs", "self_training"]
+Note: ``mmcl.unpaired.self_training`` is the function (the module is
+``sys.modules["mmcl.unpaired.self_training"]``).
+"""
+from .detection import *  # noqa: F403
+from .recipe import *  # noqa: F403
+from .self_training import *  # noqa: F403
+from importlib import import_module
+
+from . import detection, recipe
+
+_self_training_module = import_module(".self_training", __name__)  # the attribute is the function
+
+__all__ = [name for module in (detection, _self_training_module, recipe)
+           for name in module.__all__]

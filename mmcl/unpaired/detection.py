@@ -21,7 +21,7 @@ import torch
 from scipy.optimize import linear_sum_assignment
 
 from .._validation import check_int, check_matrix, check_real, check_same_device
-from ..losses import _similarities
+from ..losses import cross_similarities
 
 __all__ = ["DETECTORS", "pool_similarities", "detect_pairs", "detected_indices", "detection_quality",
            "true_pair_mask"]
@@ -41,7 +41,7 @@ def pool_similarities(G1, G2, X_unpaired, Y_unpaired, *, normalize: bool = True)
     if G1.shape[-1] != Xu.shape[-1] or G2.shape[-1] != Yu.shape[-1] or G1.shape[-2] != G2.shape[-2]:
         raise ValueError(f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xu.shape[-1]}, d2 = {Yu.shape[-1]}; "
                          f"got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}")
-    return _similarities(G1, G2, Xu, Yu, normalize)
+    return cross_similarities(G1, G2, Xu, Yu, normalize=normalize)
 
 
 def _check_scores(S) -> torch.Tensor:

@@ -16,7 +16,8 @@ import torch
 
 from .._validation import check_int, check_rank, check_real, check_tau
 from ..data import make_generator
-from ..losses import _similarities
+from ..families import clip_loss_from_normalizers
+from ..losses import cross_similarities
 from .self_training import check_pools, reveal_pairs
 
 __all__ = ["RecipeResult", "paper_recipe"]
@@ -70,14 +71,14 @@ class _MaskedAdamW:
 def _block_loss(G1, G2, xb, yb, tau, positives):
     """CLIP loss per replicate of one batch of cosine logits; positives 'diag' or 'topm' (the m
     largest entries). Also returns the flat indices of the chosen positives for 'topm'."""
-    logits = _similarities(G1, G2, xb, yb, True) / tau
+    logits = cross_similarities(G1, G2, xb, yb, normalize=True) / tau
     m = logits.shape[-1]
     if positives == "diag":
-        pos, idx = torch.diagonal(logits, dim1=-2, dim2=-1).sum(-1), None
+        pos, idx = torch.diagonal(logits, dim1=-2, dim2=-1), None
     else:
         top = logits.flatten(-2).topk(m, dim=-1)
-        pos, idx = top.values.sum(-1), top.indices
-    loss = (-2 * pos + logits.logsumexp(-1).sum(-1) + logits.logsumexp(-2).sum(-1)) / (2 * m)
+        pos, idx = top.values, top.indices
+    loss = clip_loss_from_normalizers(logits.logsumexp(-1), logits.logsumexp(-2), pos)
     return loss, idx
 
 
