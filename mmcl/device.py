@@ -12,6 +12,7 @@ import torch
 
 __all__ = ["ENV_VAR", "available_devices", "default_device", "to_device"]
 
+#: The environment variable that overrides the default device (e.g. ``MMCL_DEVICE=cpu``).
 ENV_VAR = "MMCL_DEVICE"
 
 

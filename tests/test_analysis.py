@@ -1,5 +1,5 @@
 """Chapter 2 (loss to SVD): every number the chapter prints to check a claim, pinned here on the
-chapter's own data, plus unit tests of mmcl.analysis."""
+chapter's own data, plus unit tests of mmcl.experiments.loss_to_svd."""
 import math
 
 import pytest
@@ -54,7 +54,7 @@ def test_gradient_identity_to_rounding_error(loss, chapter):
 def test_gradient_relative_error_detects_a_wrong_formula(chapter):
     data, G1, G2, _ = chapter
     # the formula omits the regulariser's term only if rho is dropped: compare rho=0.3 vs formula at 0
-    from mmcl import analysis
+    from mmcl.experiments import loss_to_svd as analysis
     with torch.enable_grad():
         A1 = G1.clone().requires_grad_(True)
         L = mmcl.contrastive_loss(A1, G2, data.X, data.Y, "clip", tau=TAU, rho=0.3)

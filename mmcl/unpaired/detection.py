@@ -26,6 +26,7 @@ from ..losses import cross_similarities
 __all__ = ["DETECTORS", "pool_similarities", "detect_pairs", "detected_indices", "detection_quality",
            "true_pair_mask"]
 
+#: The pair detectors of :func:`detect_pairs` (see the module docstring).
 DETECTORS = ("topm", "mutual", "assignment", "threshold")
 
 
