@@ -19,42 +19,80 @@ The layers, each using only those above it (chapters write ``mmcl.<name>`` for e
                   ``loss_to_svd``, ``robustness``, ``unpaired_runs``, ``unpaired_tables``)
 8. figures        ``plotting``, ``widgets`` (imported on demand: ``from mmcl import plotting``)
 """
+
 # 1. data
 from .data import *  # noqa: F403
 from .device import *  # noqa: F403
 from .realdata.mfeat import *  # noqa: F403
 from .realdata.designs import *  # noqa: F403
+
 # 2. losses and weights
 from .families import *  # noqa: F403
 from .losses import *  # noqa: F403
+
 # 3. cross-covariance and solvers
 from .covariance import *  # noqa: F403
 from .blocked import *  # noqa: F403
 from .solvers import *  # noqa: F403
 from .estimator import *  # noqa: F403
+
 # 4. baselines
 from .baselines import *  # noqa: F403
+
 # 5. metrics
 from .metrics import *  # noqa: F403
+
 # 6. unpaired data
 from .unpaired.detection import *  # noqa: F403
 from .unpaired.self_training import *  # noqa: F403
 from .unpaired.recipe import *  # noqa: F403
+
 # 7. experiments (chapter code)
 from .experiments.runner import *  # noqa: F403
 from .experiments.loss_to_svd import *  # noqa: F403
 from .experiments.robustness import *  # noqa: F403
 from .experiments.unpaired_runs import *  # noqa: F403
 from .experiments.unpaired_tables import *  # noqa: F403
-from . import (baselines, blocked, covariance, data, device, estimator, experiments, families,
-               losses, metrics, realdata, solvers, unpaired)
+from . import (
+    baselines,
+    blocked,
+    covariance,
+    data,
+    device,
+    estimator,
+    experiments,
+    families,
+    losses,
+    metrics,
+    realdata,
+    solvers,
+    unpaired,
+)
 
 #: The modules whose public names (their ``__all__``) make up ``mmcl.__all__``, in layer order;
 #: ``book/api.md`` documents exactly these (tests/test_api_page.py checks it).
-MODULES = (data, device, realdata.mfeat, realdata.designs, families, losses, covariance, blocked,
-           solvers, estimator, baselines, metrics, unpaired.detection,
-           unpaired._self_training_module, unpaired.recipe, experiments.runner, experiments.loss_to_svd, experiments.robustness,
-           experiments.unpaired_runs, experiments.unpaired_tables)
+MODULES = (
+    data,
+    device,
+    realdata.mfeat,
+    realdata.designs,
+    families,
+    losses,
+    covariance,
+    blocked,
+    solvers,
+    estimator,
+    baselines,
+    metrics,
+    unpaired.detection,
+    unpaired._self_training_module,
+    unpaired.recipe,
+    experiments.runner,
+    experiments.loss_to_svd,
+    experiments.robustness,
+    experiments.unpaired_runs,
+    experiments.unpaired_tables,
+)
 
 __all__ = [name for module in MODULES for name in module.__all__]
 

@@ -1,4 +1,5 @@
 """Input checks shared by every public entry point: clear errors, never a crash deep in torch."""
+
 from __future__ import annotations
 
 import math
@@ -24,23 +25,37 @@ def as_tensor(value, name: str, *, dtype=None, device=None) -> torch.Tensor:
     except ImportError:  # pragma: no cover
         pass
     try:
-        return torch.as_tensor(value, dtype=dtype or torch.get_default_dtype(), device=device)
+        return torch.as_tensor(
+            value, dtype=dtype or torch.get_default_dtype(), device=device
+        )
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a tensor or array-like of numbers, got {type(value).__name__}") from err
+        raise TypeError(
+            f"{name} must be a tensor or array-like of numbers, got {type(value).__name__}"
+        ) from err
 
 
-def check_matrix(value, name: str, *, min_rows: int = 1, batch: bool = True) -> torch.Tensor:
+def check_matrix(
+    value, name: str, *, min_rows: int = 1, batch: bool = True
+) -> torch.Tensor:
     """A float32/float64 tensor of shape (..., rows, cols) with finite entries."""
     t = as_tensor(value, name)
     if t.ndim < 2 or (not batch and t.ndim != 2):
-        allowed = "(rows, cols) or (replicates, rows, cols)" if batch else "(rows, cols)"
-        raise ValueError(f"{name} must have shape {allowed}, got shape {tuple(t.shape)}")
+        allowed = (
+            "(rows, cols) or (replicates, rows, cols)" if batch else "(rows, cols)"
+        )
+        raise ValueError(
+            f"{name} must have shape {allowed}, got shape {tuple(t.shape)}"
+        )
     if t.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {t.dtype}")
     if t.shape[-2] < min_rows or t.shape[-1] < 1:
-        raise ValueError(f"{name} needs at least {min_rows} rows and 1 column, got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} needs at least {min_rows} rows and 1 column, got shape {tuple(t.shape)}"
+        )
     if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or inf entries; all entries must be finite")
+        raise ValueError(
+            f"{name} contains NaN or inf entries; all entries must be finite"
+        )
     return t
 
 
@@ -52,9 +67,13 @@ def check_same_device(**tensors: torch.Tensor) -> None:
     k0, v0 = items[0]
     for k, v in items[1:]:
         if v.device != v0.device:
-            raise ValueError(f"{k} is on {v.device} but {k0} is on {v0.device}; move them to one device")
+            raise ValueError(
+                f"{k} is on {v.device} but {k0} is on {v0.device}; move them to one device"
+            )
         if v.dtype != v0.dtype:
-            raise TypeError(f"{k} has dtype {v.dtype} but {k0} has {v0.dtype}; use one dtype")
+            raise TypeError(
+                f"{k} has dtype {v.dtype} but {k0} has {v0.dtype}; use one dtype"
+            )
 
 
 def check_pair(X, Y, *, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,7 +90,11 @@ def check_pair(X, Y, *, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 
 def check_int(value, name: str, *, low: int = 1, high: int | None = None) -> int:
     """An integer in [low, high]."""
-    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
+    if (
+        isinstance(value, torch.Tensor)
+        and value.ndim == 0
+        and not value.is_floating_point()
+    ):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -86,14 +109,21 @@ def check_rank(r, d1: int, d2: int, n: int | None = None) -> int:
     """The representation dimension r with 1 <= r <= min(d1, d2) (and <= n when given)."""
     high = min(d1, d2) if n is None else min(d1, d2, n)
     what = "min(d1, d2)" if n is None else "min(n, d1, d2)"
-    r = check_int(r, "r", low=-(2 ** 63))  # the type check; the range is checked below
+    r = check_int(r, "r", low=-(2**63))  # the type check; the range is checked below
     if not 1 <= r <= high:
         raise ValueError(f"r must satisfy 1 <= r <= {what} = {high}, got r = {r}")
     return r
 
 
-def check_real(value, name: str, *, low: float | None = None, high: float | None = None,
-               low_open: bool = False, high_open: bool = False) -> float:
+def check_real(
+    value,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """A finite real number in the given (open or closed) interval."""
     if isinstance(value, bool) or not isinstance(value, Real):
         if isinstance(value, torch.Tensor) and value.numel() == 1:
@@ -147,10 +177,16 @@ def check_similarities(s, name: str = "similarities") -> int:
 
 def check_labels(labels, name: str, n: int | None = None) -> torch.Tensor:
     """Class labels: a 1-d integer tensor of indices >= 0 (of length n when given), as long."""
-    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.is_floating_point():
+    if (
+        not isinstance(labels, torch.Tensor)
+        or labels.ndim != 1
+        or labels.is_floating_point()
+    ):
         raise TypeError(f"{name} must be a 1-d integer tensor of class indices")
     if n is not None and labels.shape[0] != n:
-        raise ValueError(f"{name} must have {n} entries (one per row), got {labels.shape[0]}")
+        raise ValueError(
+            f"{name} must have {n} entries (one per row), got {labels.shape[0]}"
+        )
     if labels.numel() and int(labels.min()) < 0:
         raise ValueError(f"{name} must hold class indices >= 0")
     return labels.long()

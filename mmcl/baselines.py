@@ -14,6 +14,7 @@ Functions return orthonormal bases (..., d, r) under the package sign convention
 :func:`mmcl.solvers.svd_flip`; the estimator classes (``fit(X)`` returns ``self``, ``components_`` of
 shape (d, r)) wrap them in the scikit-learn style. Replicates are batched in leading dimensions.
 """
+
 from __future__ import annotations
 
 import torch
@@ -26,9 +27,22 @@ from .families import linear_loss_of_embeddings
 from .losses import regularizer
 from .solvers import low_rank, svd_flip, truncated_svd
 
-__all__ = ["sample_covariance", "delete_diagonal", "top_eigenvectors", "pca", "diagonal_deletion",
-           "hetero_pca", "masked_views", "masked_contrastive_loss", "masked_contrastive_target",
-           "masked_contrastive", "PCA", "DiagonalDeletion", "HeteroPCA", "MaskedContrastive"]
+__all__ = [
+    "sample_covariance",
+    "delete_diagonal",
+    "top_eigenvectors",
+    "pca",
+    "diagonal_deletion",
+    "hetero_pca",
+    "masked_views",
+    "masked_contrastive_loss",
+    "masked_contrastive_target",
+    "masked_contrastive",
+    "PCA",
+    "DiagonalDeletion",
+    "HeteroPCA",
+    "MaskedContrastive",
+]
 
 
 def _check_data(X, r):
@@ -78,10 +92,16 @@ def _hetero_pca(S, r, tol, max_iter):
     N = delete_diagonal(S)
     done = torch.zeros(S.shape[:-2], dtype=torch.bool, device=S.device)
     for it in range(1, max_iter + 1):
-        U, sig, V = truncated_svd(N, r)  # best rank-r approximation [N]_r, as in the paper
+        U, sig, V = truncated_svd(
+            N, r
+        )  # best rank-r approximation [N]_r, as in the paper
         N_new = torch.where(diag_mask, low_rank(U, sig, V), S)
-        change = torch.linalg.matrix_norm(N_new - N) / torch.linalg.matrix_norm(N).clamp_min(1e-300)
-        N = torch.where(done[..., None, None], N, N_new)  # a converged replicate stops, as if alone
+        change = torch.linalg.matrix_norm(N_new - N) / torch.linalg.matrix_norm(
+            N
+        ).clamp_min(1e-300)
+        N = torch.where(
+            done[..., None, None], N, N_new
+        )  # a converged replicate stops, as if alone
         done = done | (change < tol)
         if bool(done.all()):
             break
@@ -112,7 +132,9 @@ def _masked_views(X, p: float, g: torch.Generator):
     return torch.where(keep, X, 0), torch.where(keep, 0, X)
 
 
-def masked_views(X, p: float = 0.5, *, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+def masked_views(
+    X, p: float = 0.5, *, generator=None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random-masking augmentation: the two views (A x_i, (I - A) x_i) of every row of X (..., n, d),
     with A = diag(a), a_k ~ Bernoulli(p) independently per row and coordinate."""
     return _masked_views(check_matrix(X, "X"), _check_p(p), make_generator(generator))
@@ -149,10 +171,14 @@ def _masked_contrastive(X, r, p, rho, lr, n_steps, generator):
     n_steps = check_int(n_steps, "n_steps")
     g = make_generator(generator)
     Xc = X - X.mean(-2, keepdim=True)
-    G = 0.1 * torch.randn(*X.shape[:-2], r, X.shape[-1], generator=g, dtype=torch.float64)
+    G = 0.1 * torch.randn(
+        *X.shape[:-2], r, X.shape[-1], generator=g, dtype=torch.float64
+    )
     G = G.to(X).requires_grad_(True)
     opt = torch.optim.Adam([G], lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 - t / n_steps)  # linear decay to 0
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t: 1.0 - t / n_steps
+    )  # linear decay to 0
     losses = []
     for _ in range(n_steps):
         A, B = _masked_views(Xc, p, g)
@@ -166,8 +192,16 @@ def _masked_contrastive(X, r, p, rho, lr, n_steps, generator):
     return truncated_svd(G.transpose(-1, -2), r)[0], G, torch.stack(losses)
 
 
-def masked_contrastive(X, r: int, *, p: float = 0.5, rho: float = 1.0, lr: float = 0.05,
-                       n_steps: int = 400, seed=0) -> torch.Tensor:
+def masked_contrastive(
+    X,
+    r: int,
+    *,
+    p: float = 0.5,
+    rho: float = 1.0,
+    lr: float = 0.05,
+    n_steps: int = 400,
+    seed=0,
+) -> torch.Tensor:
     """Unimodal linear contrastive learning with random masking, trained by Adam with fresh masks
     at every step (learning rate decayed linearly to 0): the span of G^T, shape (..., d, r).
 
@@ -194,11 +228,15 @@ class _UnimodalEstimator:
     def transform(self, X) -> torch.Tensor:
         """Project centred data: (X - mean_) @ components_, shape (..., m, r)."""
         if not hasattr(self, "components_"):
-            raise NotFittedError(f"this {type(self).__name__} instance is not fitted yet: call fit(X) first")
+            raise NotFittedError(
+                f"this {type(self).__name__} instance is not fitted yet: call fit(X) first"
+            )
         X = check_matrix(X, "X")
         if X.shape[-1] != self.components_.shape[-2]:
-            raise ValueError(f"X has {X.shape[-1]} features but the model was fitted with "
-                             f"d = {self.components_.shape[-2]}")
+            raise ValueError(
+                f"X has {X.shape[-1]} features but the model was fitted with "
+                f"d = {self.components_.shape[-2]}"
+            )
         return (X - self.mean_.unsqueeze(-2)) @ self.components_
 
     def fit_transform(self, X) -> torch.Tensor:
@@ -238,7 +276,9 @@ class DiagonalDeletion(_UnimodalEstimator):
     contrastive learning with random masking learns. Attributes as :class:`PCA`."""
 
     def _fit(self, X, r):
-        self.components_, self.eigenvalues_ = top_eigenvectors(delete_diagonal(sample_covariance(X)), r)
+        self.components_, self.eigenvalues_ = top_eigenvectors(
+            delete_diagonal(sample_covariance(X)), r
+        )
 
 
 class HeteroPCA(_UnimodalEstimator):
@@ -258,14 +298,17 @@ class HeteroPCA(_UnimodalEstimator):
     converged_ : bool
     """
 
-    def __init__(self, n_components: int = 2, *, tol: float = 1e-6, max_iter: int = 200):
+    def __init__(
+        self, n_components: int = 2, *, tol: float = 1e-6, max_iter: int = 200
+    ):
         super().__init__(n_components)
         self.tol = tol
         self.max_iter = max_iter
 
     def _fit(self, X, r):
-        (self.components_, self.eigenvalues_, self.n_iter_,
-         self.converged_) = _hetero_pca(sample_covariance(X), r, self.tol, self.max_iter)
+        (self.components_, self.eigenvalues_, self.n_iter_, self.converged_) = (
+            _hetero_pca(sample_covariance(X), r, self.tol, self.max_iter)
+        )
 
 
 class MaskedContrastive(_UnimodalEstimator):
@@ -286,12 +329,21 @@ class MaskedContrastive(_UnimodalEstimator):
         "loss" (n_steps,) per replicate.
     """
 
-    def __init__(self, n_components: int = 2, *, p: float = 0.5, rho: float = 1.0, lr: float = 0.05,
-                 n_steps: int = 400, seed=0):
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        p: float = 0.5,
+        rho: float = 1.0,
+        lr: float = 0.05,
+        n_steps: int = 400,
+        seed=0,
+    ):
         super().__init__(n_components)
         self.p, self.rho, self.lr, self.n_steps, self.seed = p, rho, lr, n_steps, seed
 
     def _fit(self, X, r):
-        self.components_, self.G_, losses = _masked_contrastive(X, r, self.p, self.rho, self.lr,
-                                                                self.n_steps, self.seed)
+        self.components_, self.G_, losses = _masked_contrastive(
+            X, r, self.p, self.rho, self.lr, self.n_steps, self.seed
+        )
         self.history_ = {"loss": losses}

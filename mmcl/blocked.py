@@ -12,24 +12,44 @@ are formed one block of rows at a time, never as the whole n x n matrix:
 Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The linear
 preset needs no blocks at all (its loss uses only row and column sums; S(beta) = S_n).
 """
+
 from __future__ import annotations
 
 from typing import Iterator, NamedTuple
 
 import torch
 
-from ._validation import check_int, check_matrix, check_pair, check_same_device, check_tau
+from ._validation import (
+    check_int,
+    check_matrix,
+    check_pair,
+    check_same_device,
+    check_tau,
+)
 from .covariance import centered_cross_covariance
-from .families import (ClipFamily, ContrastiveFamily, LinearFamily, clip_loss_from_normalizers,
-                       get_family, linear_loss_of_embeddings)
+from .families import (
+    ClipFamily,
+    ContrastiveFamily,
+    LinearFamily,
+    clip_loss_from_normalizers,
+    get_family,
+    linear_loss_of_embeddings,
+)
 
-__all__ = ["ClipNormalizers", "auto_block_size", "clip_normalizers", "blocked_loss",
-           "iter_clip_weights", "blocked_cross_covariance", "DENSE_LIMIT"]
+__all__ = [
+    "ClipNormalizers",
+    "auto_block_size",
+    "clip_normalizers",
+    "blocked_loss",
+    "iter_clip_weights",
+    "blocked_cross_covariance",
+    "DENSE_LIMIT",
+]
 
 #: entries of one block of logits (per replicate and all replicates together) used by default
-BLOCK_ENTRIES = 2 ** 23
+BLOCK_ENTRIES = 2**23
 #: svd_iteration stays dense while replicates * n * n is at most this many entries
-DENSE_LIMIT = 2 ** 24
+DENSE_LIMIT = 2**24
 
 
 class ClipNormalizers(NamedTuple):
@@ -53,8 +73,10 @@ def _check_embeddings(zx, zy, block_size):
     zy = check_matrix(zy, "zy", min_rows=2)
     check_same_device(zx=zx, zy=zy)
     if zx.shape != zy.shape:
-        raise ValueError(f"zx and zy must have the same shape (..., n, r), got {tuple(zx.shape)} "
-                         f"and {tuple(zy.shape)}")
+        raise ValueError(
+            f"zx and zy must have the same shape (..., n, r), got {tuple(zx.shape)} "
+            f"and {tuple(zy.shape)}"
+        )
     n, batch = zx.shape[-2], zx[..., 0, 0].numel()
     if block_size is None:
         return zx, zy, auto_block_size(n, batch)
@@ -66,7 +88,9 @@ def _blocks(n: int, block: int) -> Iterator[slice]:
         yield slice(start, min(start + block, n))
 
 
-def clip_normalizers(zx, zy, tau: float, *, block_size: int | None = None) -> ClipNormalizers:
+def clip_normalizers(
+    zx, zy, tau: float, *, block_size: int | None = None
+) -> ClipNormalizers:
     """The log-normalisers of the logits zx zy^T / tau in one pass over blocks of rows.
 
     Parameters
@@ -86,14 +110,23 @@ def clip_normalizers(zx, zy, tau: float, *, block_size: int | None = None) -> Cl
         logits = zx[..., rows, :] @ zyt  # (..., b, n)
         row[..., rows] = torch.logsumexp(logits, -1)
         new_max = torch.maximum(col_max, logits.amax(-2))
-        col_sum = col_sum * torch.exp(col_max - new_max) + torch.exp(logits - new_max.unsqueeze(-2)).sum(-2)
+        col_sum = col_sum * torch.exp(col_max - new_max) + torch.exp(
+            logits - new_max.unsqueeze(-2)
+        ).sum(-2)
         col_max = new_max
     diag = (zx * zy).sum(-1) / tau
     return ClipNormalizers(row, col_max + torch.log(col_sum), diag)
 
 
-def blocked_loss(zx, zy, loss="clip", *, tau: float = 1.0, block_size: int | None = None,
-                 return_normalizers: bool = False):
+def blocked_loss(
+    zx,
+    zy,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    block_size: int | None = None,
+    return_normalizers: bool = False,
+):
     """The family loss L(s) of s = zx zy^T (no regulariser) without forming s; shape zx.shape[:-2].
 
     Supports the ``"clip"`` and ``"linear"`` presets. With ``return_normalizers`` (CLIP) also
@@ -112,17 +145,29 @@ def blocked_loss(zx, zy, loss="clip", *, tau: float = 1.0, block_size: int | Non
 
 
 def _unsupported(family: ContrastiveFamily) -> TypeError:
-    return TypeError(f"blocked computation supports the 'clip' and 'linear' presets, got {family!r}; "
-                     "use the dense functions for other family members")
+    return TypeError(
+        f"blocked computation supports the 'clip' and 'linear' presets, got {family!r}; "
+        "use the dense functions for other family members"
+    )
 
 
-def iter_clip_weights(zx, zy, tau: float, *, block_size: int | None = None,
-                      normalizers: ClipNormalizers | None = None):
+def iter_clip_weights(
+    zx,
+    zy,
+    tau: float,
+    *,
+    block_size: int | None = None,
+    normalizers: ClipNormalizers | None = None,
+):
     """Yield ``(rows, beta_block)``: the CLIP weights beta[..., rows, :] (shape (..., b, n)) block
     by block, equal to ``ClipFamily(tau).weights(zx @ zy^T)`` restricted to those rows."""
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
-    norms = normalizers if normalizers is not None else clip_normalizers(zx, zy, tau, block_size=block)
+    norms = (
+        normalizers
+        if normalizers is not None
+        else clip_normalizers(zx, zy, tau, block_size=block)
+    )
     zyt = zy.transpose(-1, -2) / tau
     n = zx.shape[-2]
     for rows in _blocks(n, block):
@@ -140,9 +185,17 @@ def _avg_block(logits, norms: ClipNormalizers, rows: slice) -> torch.Tensor:
     return logits.add_(q).mul_(0.5)
 
 
-def blocked_cross_covariance(X, Y, zx, zy, loss="clip", *, tau: float = 1.0,
-                             block_size: int | None = None,
-                             normalizers: ClipNormalizers | None = None) -> torch.Tensor:
+def blocked_cross_covariance(
+    X,
+    Y,
+    zx,
+    zy,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    block_size: int | None = None,
+    normalizers: ClipNormalizers | None = None,
+) -> torch.Tensor:
     """S(beta(s)) for s = zx zy^T, shape (..., d1, d2), without forming s or beta.
 
     Parameters
@@ -156,18 +209,27 @@ def blocked_cross_covariance(X, Y, zx, zy, loss="clip", *, tau: float = 1.0,
     zx, zy, block = _check_embeddings(zx, zy, block_size)
     check_same_device(X=X, zx=zx)
     if zx.shape[:-1] != X.shape[:-1]:
-        raise ValueError(f"zx must have shape (..., n, r) with (..., n) = {tuple(X.shape[:-1])}, "
-                         f"got {tuple(zx.shape)}")
+        raise ValueError(
+            f"zx must have shape (..., n, r) with (..., n) = {tuple(X.shape[:-1])}, "
+            f"got {tuple(zx.shape)}"
+        )
     if isinstance(family, LinearFamily):
         return centered_cross_covariance(X, Y)
     if not isinstance(family, ClipFamily):
         raise _unsupported(family)
-    norms = normalizers if normalizers is not None else clip_normalizers(zx, zy, family.tau,
-                                                                         block_size=block)
+    norms = (
+        normalizers
+        if normalizers is not None
+        else clip_normalizers(zx, zy, family.tau, block_size=block)
+    )
     zyt = zy.transpose(-1, -2) / family.tau
     n = X.shape[-2]
-    S = torch.zeros(*X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device)
+    S = torch.zeros(
+        *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
+    )
     for rows in _blocks(n, block):
         avg = _avg_block(zx[..., rows, :] @ zyt, norms, rows)
-        S += X[..., rows, :].transpose(-1, -2) @ (Y[..., rows, :] - avg @ Y)  # (I - A)[rows] Y
+        S += X[..., rows, :].transpose(-1, -2) @ (
+            Y[..., rows, :] - avg @ Y
+        )  # (I - A)[rows] Y
     return S / n

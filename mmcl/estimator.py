@@ -4,11 +4,19 @@ Feels like scikit-learn's PLSSVD / CCA: ``__init__`` stores arguments, ``fit`` v
 returns ``self``, learned attributes end in ``_``, ``transform`` before ``fit`` raises.
 With ``loss="linear"`` the fitted subspaces are exactly PLSSVD(scale=False)'s.
 """
+
 from __future__ import annotations
 
 import torch
 
-from ._validation import as_tensor, check_matrix, check_rank, check_rho, check_same_device, check_tau
+from ._validation import (
+    as_tensor,
+    check_matrix,
+    check_rank,
+    check_rho,
+    check_same_device,
+    check_tau,
+)
 from .families import get_family
 from .solvers import gradient_descent, linear_closed_form, svd_iteration
 
@@ -56,8 +64,18 @@ class MMCL:
     ((500, 3), (500, 3))
     """
 
-    def __init__(self, n_components: int = 2, *, loss="linear", tau: float = 1.0, rho: float = 1.0,
-                 solver: str = "auto", max_iter: int = 500, tol: float = 1e-8, solver_options=None):
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        loss="linear",
+        tau: float = 1.0,
+        rho: float = 1.0,
+        solver: str = "auto",
+        max_iter: int = 500,
+        tol: float = 1e-8,
+        solver_options=None,
+    ):
         self.n_components = n_components
         self.loss = loss
         self.tau = tau
@@ -76,24 +94,50 @@ class MMCL:
         family = get_family(self.loss, tau)
         opts = dict(self.solver_options or {})
         if self.solver not in ("auto", "svd", "gd"):
-            raise ValueError(f"solver must be 'auto', 'svd' or 'gd', got {self.solver!r}")
+            raise ValueError(
+                f"solver must be 'auto', 'svd' or 'gd', got {self.solver!r}"
+            )
         if self.solver == "gd":
-            res = gradient_descent(X, Y, r, family, tau=tau, rho=rho, n_steps=self.max_iter,
-                                   tol=self.tol, **opts)
+            res = gradient_descent(
+                X,
+                Y,
+                r,
+                family,
+                tau=tau,
+                rho=rho,
+                n_steps=self.max_iter,
+                tol=self.tol,
+                **opts,
+            )
         elif family.name == "linear":
             res = linear_closed_form(X, Y, r, rho=rho)
         else:
-            res = svd_iteration(X, Y, r, family, tau=tau, rho=rho, tol=self.tol,
-                                max_iter=self.max_iter, **opts)
+            res = svd_iteration(
+                X,
+                Y,
+                r,
+                family,
+                tau=tau,
+                rho=rho,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                **opts,
+            )
         self.G1_, self.G2_ = res.G1, res.G2
         self.x_weights_, self.y_weights_ = res.U, res.V
         self.singular_values_ = res.singular_values
-        self.n_iter_, self.converged_, self.history_ = res.n_iter, res.converged, res.history
+        self.n_iter_, self.converged_, self.history_ = (
+            res.n_iter,
+            res.converged,
+            res.history,
+        )
         return self
 
     def _check_fitted(self):
         if not hasattr(self, "G1_"):
-            raise NotFittedError("this MMCL instance is not fitted yet: call fit(X, Y) first")
+            raise NotFittedError(
+                "this MMCL instance is not fitted yet: call fit(X, Y) first"
+            )
 
     def transform_x(self, X) -> torch.Tensor:
         """Embed modality 1: X (..., m, d1) -> X G1^T, shape (..., m, r)."""
@@ -101,7 +145,9 @@ class MMCL:
         X = check_matrix(as_tensor(X, "X"), "X")
         check_same_device(X=X, G1_=self.G1_)
         if X.shape[-1] != self.G1_.shape[-1]:
-            raise ValueError(f"X has {X.shape[-1]} features but the model was fitted with d1 = {self.G1_.shape[-1]}")
+            raise ValueError(
+                f"X has {X.shape[-1]} features but the model was fitted with d1 = {self.G1_.shape[-1]}"
+            )
         return X @ self.G1_.transpose(-1, -2)
 
     def transform_y(self, Y) -> torch.Tensor:
@@ -110,7 +156,9 @@ class MMCL:
         Y = check_matrix(as_tensor(Y, "Y"), "Y")
         check_same_device(Y=Y, G2_=self.G2_)
         if Y.shape[-1] != self.G2_.shape[-1]:
-            raise ValueError(f"Y has {Y.shape[-1]} features but the model was fitted with d2 = {self.G2_.shape[-1]}")
+            raise ValueError(
+                f"Y has {Y.shape[-1]} features but the model was fitted with d2 = {self.G2_.shape[-1]}"
+            )
         return Y @ self.G2_.transpose(-1, -2)
 
     def transform(self, X, Y) -> tuple[torch.Tensor, torch.Tensor]:

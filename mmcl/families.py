@@ -14,6 +14,7 @@ are beta_ii = -n W_ii and beta_ij = n W_ij (i != j), all >= 0 when phi, psi are 
 where a_i, b_j are the arguments of phi in row i and column j. Presets: CLIP
 (phi = tau log, psi = exp(./tau), eps = 1) and linear (phi = psi = id, eps = 0, mean).
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -22,9 +23,18 @@ import torch
 
 from ._validation import check_similarities, check_tau
 
-__all__ = ["ContrastiveFamily", "ClipFamily", "LinearFamily", "clip_family", "linear_family",
-           "get_family", "clip_loss_from_normalizers", "linear_loss_of_embeddings",
-           "offdiag_mask", "weights_from_loss"]
+__all__ = [
+    "ContrastiveFamily",
+    "ClipFamily",
+    "LinearFamily",
+    "clip_family",
+    "linear_family",
+    "get_family",
+    "clip_loss_from_normalizers",
+    "linear_loss_of_embeddings",
+    "offdiag_mask",
+    "weights_from_loss",
+]
 
 
 def _elementwise_derivative(f: Callable, u: torch.Tensor) -> torch.Tensor:
@@ -52,8 +62,9 @@ def offdiag_mask(s: torch.Tensor) -> torch.Tensor:
     return ~torch.eye(n, dtype=torch.bool, device=s.device)
 
 
-def clip_loss_from_normalizers(row: torch.Tensor, col: torch.Tensor, positives: torch.Tensor,
-                               tau: float = 1.0) -> torch.Tensor:
+def clip_loss_from_normalizers(
+    row: torch.Tensor, col: torch.Tensor, positives: torch.Tensor, tau: float = 1.0
+) -> torch.Tensor:
     """The CLIP loss from its log-normalisers: the one spelling of the formula in mmcl.
 
     With logits l (n x n) whose positives are p_i (the diagonal l_ii, or another choice of one
@@ -111,8 +122,9 @@ def linear_loss_of_embeddings(zx: torch.Tensor, zy: torch.Tensor) -> torch.Tenso
     return _linear_loss(positives, total, zx.shape[-2])
 
 
-def weights_from_loss(loss_of_similarities: Callable[[torch.Tensor], torch.Tensor],
-                      s: torch.Tensor) -> torch.Tensor:
+def weights_from_loss(
+    loss_of_similarities: Callable[[torch.Tensor], torch.Tensor], s: torch.Tensor
+) -> torch.Tensor:
     """Contrastive weights of any loss L(s) of the similarity matrix, by autograd.
 
     With W = dL/ds: beta_ii = -n W_ii and beta_ij = n W_ij (i != j), so that
@@ -133,7 +145,9 @@ def weights_from_loss(loss_of_similarities: Callable[[torch.Tensor], torch.Tenso
         Tensor of shape (..., n, n): the weights beta.
     """
     if not callable(loss_of_similarities):
-        raise TypeError("loss_of_similarities must be a callable mapping s (..., n, n) to a loss")
+        raise TypeError(
+            "loss_of_similarities must be a callable mapping s (..., n, n) to a loss"
+        )
     n = check_similarities(s)
     with torch.enable_grad():
         s_ = s.detach().clone().requires_grad_(True)
@@ -153,10 +167,21 @@ class ContrastiveFamily:
     name : str  a label for plots and tables.
     """
 
-    def __init__(self, phi: Callable, psi: Callable, eps: float = 1.0, *, negatives: str = "sum",
-                 dphi: Callable | None = None, dpsi: Callable | None = None, name: str = "custom"):
+    def __init__(
+        self,
+        phi: Callable,
+        psi: Callable,
+        eps: float = 1.0,
+        *,
+        negatives: str = "sum",
+        dphi: Callable | None = None,
+        dpsi: Callable | None = None,
+        name: str = "custom",
+    ):
         if not callable(phi) or not callable(psi):
-            raise TypeError("phi and psi must be callables acting elementwise on tensors")
+            raise TypeError(
+                "phi and psi must be callables acting elementwise on tensors"
+            )
         if negatives not in ("sum", "mean"):
             raise ValueError(f"negatives must be 'sum' or 'mean', got {negatives!r}")
         self.phi, self.psi, self.eps = phi, psi, float(eps)
@@ -167,10 +192,18 @@ class ContrastiveFamily:
         return f"{type(self).__name__}(name={self.name!r})"
 
     def dphi(self, u):
-        return self._dphi(u) if self._dphi is not None else _elementwise_derivative(self.phi, u)
+        return (
+            self._dphi(u)
+            if self._dphi is not None
+            else _elementwise_derivative(self.phi, u)
+        )
 
     def dpsi(self, u):
-        return self._dpsi(u) if self._dpsi is not None else _elementwise_derivative(self.psi, u)
+        return (
+            self._dpsi(u)
+            if self._dpsi is not None
+            else _elementwise_derivative(self.psi, u)
+        )
 
     def _c(self, n: int) -> float:
         return 1.0 if self.negatives == "sum" else 1.0 / (n - 1)
@@ -216,16 +249,22 @@ class ClipFamily(ContrastiveFamily):
     def __init__(self, tau: float = 1.0):
         self.tau = check_tau(tau)
         t = self.tau
-        super().__init__(lambda u: t * torch.log(u), lambda u: torch.exp(u / t), 1.0,
-                         dphi=lambda u: t / u, dpsi=lambda u: torch.exp(u / t) / t,
-                         name=f"CLIP (tau={t:g})")
+        super().__init__(
+            lambda u: t * torch.log(u),
+            lambda u: torch.exp(u / t),
+            1.0,
+            dphi=lambda u: t / u,
+            dpsi=lambda u: torch.exp(u / t) / t,
+            name=f"CLIP (tau={t:g})",
+        )
 
     def loss_from_similarities(self, s):
         check_similarities(s)
         logits = s / self.tau
         diag = torch.diagonal(logits, dim1=-2, dim2=-1)
-        return clip_loss_from_normalizers(torch.logsumexp(logits, -1),
-                                          torch.logsumexp(logits, -2), diag, self.tau)
+        return clip_loss_from_normalizers(
+            torch.logsumexp(logits, -1), torch.logsumexp(logits, -2), diag, self.tau
+        )
 
     def weights(self, s):
         check_similarities(s)
@@ -243,12 +282,21 @@ class LinearFamily(ContrastiveFamily):
     """
 
     def __init__(self):
-        super().__init__(lambda u: u, lambda u: u, 0.0, negatives="mean",
-                         dphi=torch.ones_like, dpsi=torch.ones_like, name="linear")
+        super().__init__(
+            lambda u: u,
+            lambda u: u,
+            0.0,
+            negatives="mean",
+            dphi=torch.ones_like,
+            dpsi=torch.ones_like,
+            name="linear",
+        )
 
     def loss_from_similarities(self, s):
         n = check_similarities(s)
-        return _linear_loss(torch.diagonal(s, dim1=-2, dim2=-1).sum(-1), s.sum((-1, -2)), n)
+        return _linear_loss(
+            torch.diagonal(s, dim1=-2, dim2=-1).sum(-1), s.sum((-1, -2)), n
+        )
 
     def weights(self, s):
         n = check_similarities(s)
@@ -274,4 +322,6 @@ def get_family(loss="clip", tau: float = 1.0) -> ContrastiveFamily:
         return ClipFamily(tau)
     if loss == "linear":
         return LinearFamily()
-    raise ValueError(f"loss must be 'clip', 'linear' or a ContrastiveFamily, got {loss!r}")
+    raise ValueError(
+        f"loss must be 'clip', 'linear' or a ContrastiveFamily, got {loss!r}"
+    )

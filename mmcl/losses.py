@@ -5,6 +5,7 @@ s_ij = <G1 x_i, G2 y_j> (or cosine similarities when ``normalize=True``, as CLIP
 ``clip_loss`` is the standard CLIP loss on a logits matrix: the mean of the row and column
 cross-entropies, so that ``ClipFamily(tau).loss_from_similarities(s) == tau * clip_loss(s / tau)``.
 """
+
 from __future__ import annotations
 
 import torch
@@ -14,8 +15,15 @@ from torch import nn
 from ._validation import check_matrix, check_pair, check_real, check_same_device
 from .families import ContrastiveFamily, clip_loss_from_normalizers, get_family
 
-__all__ = ["similarities", "cross_similarities", "regularizer", "contrastive_loss", "clip_loss",
-           "ContrastiveLoss", "check_representation"]
+__all__ = [
+    "similarities",
+    "cross_similarities",
+    "regularizer",
+    "contrastive_loss",
+    "clip_loss",
+    "ContrastiveLoss",
+    "check_representation",
+]
 
 
 def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
@@ -25,10 +33,14 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
     G2 = check_matrix(G2, "G2")
     check_same_device(X=X, G1=G1, G2=G2)
     if G1.shape[-1] != X.shape[-1] or G2.shape[-1] != Y.shape[-1]:
-        raise ValueError(f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]}, d2 = {Y.shape[-1]}; "
-                         f"got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}")
+        raise ValueError(
+            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]}, d2 = {Y.shape[-1]}; "
+            f"got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}"
+        )
     if G1.shape[-2] != G2.shape[-2]:
-        raise ValueError(f"G1 and G2 must have the same number r of rows, got {G1.shape[-2]} and {G2.shape[-2]}")
+        raise ValueError(
+            f"G1 and G2 must have the same number r of rows, got {G1.shape[-2]} and {G2.shape[-2]}"
+        )
     return G1, G2, X, Y
 
 
@@ -69,11 +81,24 @@ def cross_similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor
 def regularizer(G1, G2, rho: float) -> torch.Tensor:
     """R(G1, G2) = (rho/2) ||G1^T G2||_F^2, computed as (rho/2) tr((G1 G1^T)(G2 G2^T))."""
     rho = check_real(rho, "rho", low=0.0)
-    return 0.5 * rho * ((G1 @ G1.transpose(-1, -2)) * (G2 @ G2.transpose(-1, -2))).sum((-1, -2))
+    return (
+        0.5
+        * rho
+        * ((G1 @ G1.transpose(-1, -2)) * (G2 @ G2.transpose(-1, -2))).sum((-1, -2))
+    )
 
 
-def contrastive_loss(G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float = 0.0,
-                     normalize: bool = False) -> torch.Tensor:
+def contrastive_loss(
+    G1,
+    G2,
+    X,
+    Y,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 0.0,
+    normalize: bool = False,
+) -> torch.Tensor:
     """L(G1, G2) for a family member (``"clip"``, ``"linear"`` or a ContrastiveFamily).
 
     Returns a tensor of shape X.shape[:-2] (a scalar without replicates). Raises
@@ -83,19 +108,26 @@ def contrastive_loss(G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float 
     s = similarities(G1, G2, X, Y, normalize=normalize)
     value = family.loss_from_similarities(s) + regularizer(G1, G2, rho)
     if not bool(torch.isfinite(value).all()):
-        raise FloatingPointError(f"the {family.name} loss is not finite here (overflow?): scale the data, "
-                                 "raise tau or use the stable 'clip' preset")
+        raise FloatingPointError(
+            f"the {family.name} loss is not finite here (overflow?): scale the data, "
+            "raise tau or use the stable 'clip' preset"
+        )
     return value
 
 
 def clip_loss(logits: torch.Tensor) -> torch.Tensor:
     """The standard CLIP loss of an (..., n, n) logits matrix whose diagonal holds the positives:
     (cross_entropy(rows) + cross_entropy(columns)) / 2, each averaged over the n pairs."""
-    if not isinstance(logits, torch.Tensor) or logits.ndim < 2 or logits.shape[-1] != logits.shape[-2]:
+    if (
+        not isinstance(logits, torch.Tensor)
+        or logits.ndim < 2
+        or logits.shape[-1] != logits.shape[-2]
+    ):
         raise ValueError("logits must be a tensor of shape (..., n, n)")
     diag = torch.diagonal(logits, dim1=-2, dim2=-1)
-    return clip_loss_from_normalizers(torch.logsumexp(logits, -1), torch.logsumexp(logits, -2),
-                                      diag)
+    return clip_loss_from_normalizers(
+        torch.logsumexp(logits, -1), torch.logsumexp(logits, -2), diag
+    )
 
 
 class ContrastiveLoss(nn.Module):
@@ -105,11 +137,20 @@ class ContrastiveLoss(nn.Module):
     and the regulariser, as in :func:`contrastive_loss`.
     """
 
-    def __init__(self, loss="clip", *, tau: float = 1.0, rho: float = 0.0, normalize: bool = False):
+    def __init__(
+        self,
+        loss="clip",
+        *,
+        tau: float = 1.0,
+        rho: float = 0.0,
+        normalize: bool = False,
+    ):
         super().__init__()
         self.family: ContrastiveFamily = get_family(loss, tau)
         self.rho = check_real(rho, "rho", low=0.0)
         self.normalize = bool(normalize)
 
     def forward(self, G1, G2, X, Y):
-        return contrastive_loss(G1, G2, X, Y, self.family, rho=self.rho, normalize=self.normalize)
+        return contrastive_loss(
+            G1, G2, X, Y, self.family, rho=self.rho, normalize=self.normalize
+        )

@@ -5,24 +5,39 @@
 * ``linear_probe_accuracy``, ``class_retrieval_accuracy``, ``prototype_accuracy``: downstream
   scores of embeddings of labelled data (book chapter 5; the paper's sections 5.2 and 5.3).
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_int, check_labels, check_matrix, check_real, check_same_device
+from ._validation import (
+    check_int,
+    check_labels,
+    check_matrix,
+    check_real,
+    check_same_device,
+)
 from .data import make_generator, random_class_members
 
-__all__ = ["orthonormal_basis", "sin_theta_distance", "retrieval_accuracy",
-           "linear_probe_accuracy", "class_retrieval_accuracy", "prototype_accuracy"]
+__all__ = [
+    "orthonormal_basis",
+    "sin_theta_distance",
+    "retrieval_accuracy",
+    "linear_probe_accuracy",
+    "class_retrieval_accuracy",
+    "prototype_accuracy",
+]
 
 
 def orthonormal_basis(A) -> torch.Tensor:
     """An orthonormal basis (..., d, k) of the column span of A (..., d, k), k <= d."""
     A = check_matrix(A, "A")
     if A.shape[-1] > A.shape[-2]:
-        raise ValueError(f"A must have at most as many columns as rows, got shape {tuple(A.shape)}; "
-                         "pass G.T for a representation G of shape (r, d)")
+        raise ValueError(
+            f"A must have at most as many columns as rows, got shape {tuple(A.shape)}; "
+            "pass G.T for a representation G of shape (r, d)"
+        )
     U, _, _ = torch.linalg.svd(A, full_matrices=False)
     return U
 
@@ -36,14 +51,18 @@ def sin_theta_distance(A, B) -> torch.Tensor:
     A, B = check_matrix(A, "A"), check_matrix(B, "B")
     check_same_device(A=A, B=B)
     if A.shape[-2] != B.shape[-2]:
-        raise ValueError(f"A and B must live in the same dimension d, got {A.shape[-2]} and {B.shape[-2]}")
+        raise ValueError(
+            f"A and B must live in the same dimension d, got {A.shape[-2]} and {B.shape[-2]}"
+        )
     QA, QB = orthonormal_basis(A), orthonormal_basis(B)
     proj = QB.transpose(-1, -2) @ QA
-    sq = QA.shape[-1] - (proj ** 2).sum((-1, -2))
+    sq = QA.shape[-1] - (proj**2).sum((-1, -2))
     return sq.clamp_min(0).sqrt()
 
 
-def retrieval_accuracy(Zx, Zy, *, normalize: bool = True, chunk: int = 4096) -> torch.Tensor:
+def retrieval_accuracy(
+    Zx, Zy, *, normalize: bool = True, chunk: int = 4096
+) -> torch.Tensor:
     """Top-1 retrieval accuracy: the fraction of i whose most similar Zy row is row i.
 
     Zx (..., m, r), Zy (..., m, r) are paired embeddings; similarity is cosine (``normalize``)
@@ -52,20 +71,24 @@ def retrieval_accuracy(Zx, Zy, *, normalize: bool = True, chunk: int = 4096) -> 
     Zx, Zy = check_matrix(Zx, "Zx"), check_matrix(Zy, "Zy")
     check_same_device(Zx=Zx, Zy=Zy)
     if Zx.shape != Zy.shape:
-        raise ValueError(f"Zx and Zy must have the same shape (..., m, r), got {tuple(Zx.shape)} and {tuple(Zy.shape)}")
+        raise ValueError(
+            f"Zx and Zy must have the same shape (..., m, r), got {tuple(Zx.shape)} and {tuple(Zy.shape)}"
+        )
     chunk = check_int(chunk, "chunk")
     if normalize:
         Zx, Zy = F.normalize(Zx, dim=-1), F.normalize(Zy, dim=-1)
     m = Zx.shape[-2]
     hits = torch.zeros(Zx.shape[:-2], dtype=torch.long, device=Zx.device)
     for start in range(0, m, chunk):
-        sim = Zx[..., start:start + chunk, :] @ Zy.transpose(-1, -2)
+        sim = Zx[..., start : start + chunk, :] @ Zy.transpose(-1, -2)
         target = torch.arange(start, start + sim.shape[-2], device=Zx.device)
         hits += (sim.argmax(-1) == target).sum(-1)
     return hits.to(Zx.dtype) / m
 
 
-def linear_probe_accuracy(Z_train, y_train, Z_test, y_test, *, ridge: float = 1e-3) -> float:
+def linear_probe_accuracy(
+    Z_train, y_train, Z_test, y_test, *, ridge: float = 1e-3
+) -> float:
     """Accuracy of a linear probe: ridge regression (with intercept) of one-hot labels on the
     embeddings Z_train (n, r), predicting the arg-max class on Z_test (m, r)."""
     Z_train = check_matrix(Z_train, "Z_train", min_rows=2, batch=False)
@@ -90,7 +113,9 @@ def class_retrieval_accuracy(Zx, Zy, labels_x, labels_y) -> float:
     return float((ly[best] == lx).double().mean())
 
 
-def prototype_accuracy(Zx, labels_x, Zy, labels_y, *, draws: int = 20, seed=0) -> torch.Tensor:
+def prototype_accuracy(
+    Zx, labels_x, Zy, labels_y, *, draws: int = 20, seed=0
+) -> torch.Tensor:
     """Classify each row of Zx by the most cosine-similar of C prototypes, one random row of Zy per
     class; repeated for ``draws`` independent draws of the prototypes. Returns the accuracy of
     every draw, shape (draws,) (the paper's section 5.3 metric; chance 1/C)."""
@@ -102,7 +127,9 @@ def prototype_accuracy(Zx, labels_x, Zy, labels_y, *, draws: int = 20, seed=0) -
     if bool((torch.bincount(ly, minlength=C) == 0).any()):
         raise ValueError(f"labels_y must contain every class 0..{C - 1}")
     classes = torch.arange(C).expand(draws, C)
-    protos = random_class_members(ly, classes, generator=make_generator(seed))  # (draws, C)
-    P = F.normalize(Zy, dim=1)[protos.to(Zy.device)]                       # (draws, C, r)
-    pred = (F.normalize(Zx, dim=1) @ P.transpose(1, 2)).argmax(-1)         # (draws, m)
+    protos = random_class_members(
+        ly, classes, generator=make_generator(seed)
+    )  # (draws, C)
+    P = F.normalize(Zy, dim=1)[protos.to(Zy.device)]  # (draws, C, r)
+    pred = (F.normalize(Zx, dim=1) @ P.transpose(1, 2)).argmax(-1)  # (draws, m)
     return (pred == lx).double().mean(1).cpu()

@@ -13,6 +13,7 @@ factors G1 = diag(sqrt(sigma/rho)) U^T, G2 = diag(sqrt(sigma/rho)) V^T of M = U 
 * ``graph_closed_form``: the linear loss's global minimiser when the positives are the edges of
   a bipartite graph (chapter 5).
 """
+
 from __future__ import annotations
 
 import time
@@ -20,15 +21,37 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validation import check_int, check_matrix, check_pair, check_rank, check_real, check_rho
+from ._validation import (
+    check_int,
+    check_matrix,
+    check_pair,
+    check_rank,
+    check_real,
+    check_rho,
+)
 from .covariance import centered_cross_covariance, cross_covariance
 from .data import make_generator
-from .blocked import DENSE_LIMIT, auto_block_size, blocked_cross_covariance, blocked_loss
+from .blocked import (
+    DENSE_LIMIT,
+    auto_block_size,
+    blocked_cross_covariance,
+    blocked_loss,
+)
 from .families import ClipFamily, LinearFamily, get_family
 from .losses import check_representation, contrastive_loss
 
-__all__ = ["svd_flip", "truncated_svd", "low_rank", "factorize", "SolverResult", "linear_closed_form",
-           "svd_iteration", "gradient_descent", "minibatch_gradient", "graph_closed_form"]
+__all__ = [
+    "svd_flip",
+    "truncated_svd",
+    "low_rank",
+    "factorize",
+    "SolverResult",
+    "linear_closed_form",
+    "svd_iteration",
+    "gradient_descent",
+    "minibatch_gradient",
+    "graph_closed_form",
+]
 
 
 def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -40,7 +63,9 @@ def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     return U * signs, V * signs
 
 
-def truncated_svd(S: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def truncated_svd(
+    S: torch.Tensor, r: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Top-r SVD of S (..., d1, d2): U (..., d1, r), sigma (..., r), V (..., d2, r), signs flipped."""
     U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
     U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
@@ -76,7 +101,9 @@ class SolverResult:
     singular_values: torch.Tensor
     n_iter: int = 0
     converged: bool = True
-    history: dict = field(default_factory=lambda: {"loss": [], "change": [], "time": []})
+    history: dict = field(
+        default_factory=lambda: {"loss": [], "change": [], "time": []}
+    )
     iterates: list = field(default_factory=list)
 
 
@@ -96,7 +123,7 @@ def _loss_of_M(X, Y, U, w, V, family, rho, block):
     Returns the loss and what S(beta) needs: the similarities (dense, ``block`` None) or the
     embeddings and CLIP log-normalisers (blocked)."""
     zx, zy = (X @ U) * w.unsqueeze(-2), Y @ V
-    reg = 0.5 * rho * (w ** 2).sum(-1)
+    reg = 0.5 * rho * (w**2).sum(-1)
     if block is None:
         s = zx @ zy.transpose(-1, -2)
         return family.loss_from_similarities(s) + reg, s
@@ -109,7 +136,9 @@ def _cov_of_state(X, Y, state, family, block):
     if block is None:
         return cross_covariance(X, Y, family.weights(state))
     zx, zy, norms = state
-    return blocked_cross_covariance(X, Y, zx, zy, family, block_size=block, normalizers=norms)
+    return blocked_cross_covariance(
+        X, Y, zx, zy, family, block_size=block, normalizers=norms
+    )
 
 
 def _resolve_block(block_size, family, n: int, batch: int):
@@ -117,14 +146,28 @@ def _resolve_block(block_size, family, n: int, batch: int):
     preset = isinstance(family, (ClipFamily, LinearFamily))
     if block_size is not None:
         if not preset:
-            raise TypeError(f"block_size needs the 'clip' or 'linear' preset, got {family!r}")
+            raise TypeError(
+                f"block_size needs the 'clip' or 'linear' preset, got {family!r}"
+            )
         return check_int(block_size, "block_size", low=1)
     return auto_block_size(n, batch) if preset and batch * n * n > DENSE_LIMIT else None
 
 
-def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0, init=None,
-                  damping: float = 1.0, tol: float = 1e-8, max_iter: int = 500,
-                  record_iterates: bool = False, block_size: int | None = None) -> SolverResult:
+def svd_iteration(
+    X,
+    Y,
+    r: int,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    init=None,
+    damping: float = 1.0,
+    tol: float = 1e-8,
+    max_iter: int = 500,
+    record_iterates: bool = False,
+    block_size: int | None = None,
+) -> SolverResult:
     """Minimise a family loss by repeated truncated SVDs of S(beta).
 
     Parameters
@@ -163,7 +206,9 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
     for it in range(1, max_iter + 1):
         S = _cov_of_state(X, Y, s, family, block)
         for _ in range(30):  # backtracking on the damping, per replicate
-            U1, sig1, V1 = truncated_svd((1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r)
+            U1, sig1, V1 = truncated_svd(
+                (1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r
+            )
             w1 = sig1 / rho
             L1, s1 = _loss_of_M(X, Y, U1, w1, V1, family, rho, block)
             worse = L1 > L + 1e-12 * L.abs().clamp_min(1.0)
@@ -171,7 +216,12 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
                 break
             a = torch.where(worse, a / 2, a)
         M1 = low_rank(U1, w1, V1)
-        change = float((torch.linalg.matrix_norm(M1 - M) / torch.linalg.matrix_norm(M).clamp_min(1e-300)).max())
+        change = float(
+            (
+                torch.linalg.matrix_norm(M1 - M)
+                / torch.linalg.matrix_norm(M).clamp_min(1e-300)
+            ).max()
+        )
         U, w, V, L, s, M = U1, w1, V1, L1, s1, M1
         hist["loss"].append(L.detach().clone())
         hist["change"].append(change)
@@ -182,29 +232,48 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
             converged = True
             break
     if not bool(torch.isfinite(L).all()):
-        raise FloatingPointError("svd_iteration produced a non-finite loss; raise tau or rho")
+        raise FloatingPointError(
+            "svd_iteration produced a non-finite loss; raise tau or rho"
+        )
     G1, G2 = factorize(U, w * rho, V, rho)
     sig = truncated_svd(_cov_of_state(X, Y, s, family, block), r)[1]
-    return SolverResult(G1, G2, U, V, sig, n_iter=it, converged=converged, history=hist,
-                        iterates=iterates)
+    return SolverResult(
+        G1,
+        G2,
+        U,
+        V,
+        sig,
+        n_iter=it,
+        converged=converged,
+        history=hist,
+        iterates=iterates,
+    )
 
 
 def _trainable_factors(X, Y, r, init, g):
     """Leaf tensors (G1, G2) to optimise: ``init`` or small random factors drawn from ``g``."""
     if init is None:
         shape = X.shape[:-2]
-        G1 = 0.1 * torch.randn(*shape, r, X.shape[-1], generator=g, dtype=torch.float64).to(X)
-        G2 = 0.1 * torch.randn(*shape, r, Y.shape[-1], generator=g, dtype=torch.float64).to(X)
+        G1 = 0.1 * torch.randn(
+            *shape, r, X.shape[-1], generator=g, dtype=torch.float64
+        ).to(X)
+        G2 = 0.1 * torch.randn(
+            *shape, r, Y.shape[-1], generator=g, dtype=torch.float64
+        ).to(X)
     else:
         G1, G2, _, _ = check_representation(init[0], init[1], X, Y)
-    return G1.detach().clone().requires_grad_(True), G2.detach().clone().requires_grad_(True)
+    return G1.detach().clone().requires_grad_(True), G2.detach().clone().requires_grad_(
+        True
+    )
 
 
 def _relative_change(G1, G2, M_old):
     """(M, max over replicates of ||M - M_old||_F / ||M_old||_F) for M = G1^T G2."""
     with torch.no_grad():
         M = G1.transpose(-1, -2) @ G2
-        change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(M_old).clamp_min(1e-300)
+        change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(
+            M_old
+        ).clamp_min(1e-300)
     return M, float(change.max())
 
 
@@ -215,14 +284,29 @@ OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
 def _check_optimizer(optimizer) -> str:
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}")
+        raise ValueError(
+            f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}"
+        )
     return optimizer
 
 
-def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
-                     lr: float = 0.1, n_steps: int = 1000, init=None, optimizer: str = "sgd",
-                     normalize: bool = False, tol: float | None = None, record_every: int = 0,
-                     seed=0) -> SolverResult:
+def gradient_descent(
+    X,
+    Y,
+    r: int,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    lr: float = 0.1,
+    n_steps: int = 1000,
+    init=None,
+    optimizer: str = "sgd",
+    normalize: bool = False,
+    tol: float | None = None,
+    record_every: int = 0,
+    seed=0,
+) -> SolverResult:
     """Plain gradient descent (``optimizer="sgd"``, full batch) or Adam on (G1, G2) through autograd.
 
     init : None (small random factors from ``seed``) or (G1, G2). ``tol``: stop once the relative
@@ -256,14 +340,36 @@ def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float 
             break
     G1, G2 = G1.detach(), G2.detach()
     U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
-    return SolverResult(G1, G2, U, V, sig, n_iter=step, converged=converged, history=hist,
-                        iterates=iterates)
+    return SolverResult(
+        G1,
+        G2,
+        U,
+        V,
+        sig,
+        n_iter=step,
+        converged=converged,
+        history=hist,
+        iterates=iterates,
+    )
 
 
-def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
-                       lr: float = 2e-3, batch_size: int = 50, n_epochs: int = 100,
-                       optimizer: str = "adam", normalize: bool = False, init=None,
-                       record_iterates: bool = False, seed=0) -> SolverResult:
+def minibatch_gradient(
+    X,
+    Y,
+    r: int,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    lr: float = 2e-3,
+    batch_size: int = 50,
+    n_epochs: int = 100,
+    optimizer: str = "adam",
+    normalize: bool = False,
+    init=None,
+    record_iterates: bool = False,
+    seed=0,
+) -> SolverResult:
     """The usual recipe: Adam (or SGD) on (G1, G2) through autograd, one step per minibatch.
 
     Each epoch visits the n pairs once in a seeded random order, in minibatches of ``batch_size``
@@ -289,10 +395,17 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
         order = torch.randperm(n, generator=g).to(X.device)
         total = 0.0
         for start in range(0, n - m + 1, m):  # one optimiser step per minibatch
-            idx = order[start:start + m]
+            idx = order[start : start + m]
             opt.zero_grad()
-            L = contrastive_loss(G1, G2, X[..., idx, :], Y[..., idx, :], family, rho=rho,
-                                 normalize=normalize)
+            L = contrastive_loss(
+                G1,
+                G2,
+                X[..., idx, :],
+                Y[..., idx, :],
+                family,
+                rho=rho,
+                normalize=normalize,
+            )
             L.sum().backward()
             opt.step()
             total += L.detach()
@@ -304,8 +417,17 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
             iterates.append((G1.detach().clone(), G2.detach().clone()))
     G1, G2 = G1.detach(), G2.detach()
     U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
-    return SolverResult(G1, G2, U, V, sig, n_iter=epoch, converged=False, history=hist,
-                        iterates=iterates)
+    return SolverResult(
+        G1,
+        G2,
+        U,
+        V,
+        sig,
+        n_iter=epoch,
+        converged=False,
+        history=hist,
+        iterates=iterates,
+    )
 
 
 def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:
@@ -322,7 +444,9 @@ def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:
     Y = check_matrix(Y, "Y", min_rows=2, batch=False)
     A = check_matrix(A, "A", batch=False)
     if A.shape != (X.shape[0], Y.shape[0]):
-        raise ValueError(f"A must have shape ({X.shape[0]}, {Y.shape[0]}), got {tuple(A.shape)}")
+        raise ValueError(
+            f"A must have shape ({X.shape[0]}, {Y.shape[0]}), got {tuple(A.shape)}"
+        )
     if bool((A < 0).any()) or float(A.sum()) <= 0:
         raise ValueError("A must be non-negative with at least one edge")
     r = check_rank(r, X.shape[1], Y.shape[1])

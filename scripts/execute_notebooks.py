@@ -4,6 +4,7 @@ Usage: python scripts/execute_notebooks.py book/01_two_modalities.ipynb [...]
 Outputs (and widget state) are written back into each notebook; cells run with book/ as the
 working directory, exactly as in the book build.
 """
+
 import sys
 import time
 from pathlib import Path
@@ -16,8 +17,13 @@ def main(paths):
     for p in map(Path, paths):
         nb = nbformat.read(p, as_version=4)
         t0 = time.perf_counter()
-        NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=True,
-                       resources={"metadata": {"path": str(p.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            store_widget_state=True,
+            resources={"metadata": {"path": str(p.parent)}},
+        ).execute()
         nbformat.write(nb, p)
         print(f"{p}: executed in {time.perf_counter() - t0:.1f} s")
 

@@ -1,6 +1,7 @@
 """book/api.md documents every public name: every module of ``mmcl.MODULES`` (whose ``__all__``
 make up ``mmcl.__all__``) plus the figure helpers, in layer order, and autodoc can document each
 name (a docstring, or a ``#:`` comment for a constant, defined in the module that lists it)."""
+
 import importlib
 import inspect
 import re
@@ -31,19 +32,26 @@ def test_page_lists_every_module_in_layer_order():
 def test_top_level_names_are_the_modules_public_names():
     names = [n for m in mmcl.MODULES for n in m.__all__]
     assert mmcl.__all__ == names and len(set(names)) == len(names)
-    assert all(getattr(mmcl, n) is getattr(m, n) for m in mmcl.MODULES for n in m.__all__)
+    assert all(
+        getattr(mmcl, n) is getattr(m, n) for m in mmcl.MODULES for n in m.__all__
+    )
 
 
 @pytest.mark.parametrize("modname", [m.__name__ for m in mmcl.MODULES] + list(FIGURES))
 def test_every_public_name_has_documentation_autodoc_finds(modname):
     module = importlib.import_module(modname)
-    attr_docs = {name for (_, name) in ModuleAnalyzer.for_module(modname).find_attr_docs()}
+    attr_docs = {
+        name for (_, name) in ModuleAnalyzer.for_module(modname).find_attr_docs()
+    }
     for name in module.__all__:
         obj = getattr(module, name)
         if inspect.isfunction(obj) or inspect.isclass(obj):
             # autodoc skips members imported from elsewhere and members without a docstring
-            assert obj.__module__ == modname, f"{modname}.{name} is defined in {obj.__module__}"
-            assert obj.__dict__.get("__doc__") if inspect.isclass(obj) else obj.__doc__, \
-                f"{modname}.{name} has no docstring"
+            assert obj.__module__ == modname, (
+                f"{modname}.{name} is defined in {obj.__module__}"
+            )
+            assert (
+                obj.__dict__.get("__doc__") if inspect.isclass(obj) else obj.__doc__
+            ), f"{modname}.{name} has no docstring"
         else:
             assert name in attr_docs, f"constant {modname}.{name} needs a '#:' comment"

@@ -1,4 +1,5 @@
 """sinTheta and retrieval accuracy."""
+
 import math
 
 import pytest
@@ -9,19 +10,29 @@ import mmcl
 
 def test_sin_theta_zero_for_equal_subspaces_and_basis_invariant():
     U = mmcl.haar_orthonormal(10, 3, generator=1)
-    A = torch.randn(3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    A = torch.randn(
+        3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    )
     assert float(mmcl.sin_theta_distance(U, U)) < 1e-7
     assert float(mmcl.sin_theta_distance(U @ A, U)) < 1e-7  # change of basis
     V = mmcl.haar_orthonormal(10, 3, generator=2)
-    assert math.isclose(float(mmcl.sin_theta_distance(U @ A, V @ A.T)), float(mmcl.sin_theta_distance(U, V)),
-                        rel_tol=1e-10)
+    assert math.isclose(
+        float(mmcl.sin_theta_distance(U @ A, V @ A.T)),
+        float(mmcl.sin_theta_distance(U, V)),
+        rel_tol=1e-10,
+    )
 
 
 def test_sin_theta_at_most_sqrt_r_and_equal_for_orthogonal_subspaces():
     E = torch.eye(8, dtype=torch.float64)
-    assert math.isclose(float(mmcl.sin_theta_distance(E[:, :3], E[:, 3:6])), math.sqrt(3), rel_tol=1e-12)
+    assert math.isclose(
+        float(mmcl.sin_theta_distance(E[:, :3], E[:, 3:6])), math.sqrt(3), rel_tol=1e-12
+    )
     for seed in range(5):
-        U, V = mmcl.haar_orthonormal(8, 3, generator=seed), mmcl.haar_orthonormal(8, 3, generator=seed + 10)
+        U, V = (
+            mmcl.haar_orthonormal(8, 3, generator=seed),
+            mmcl.haar_orthonormal(8, 3, generator=seed + 10),
+        )
         assert float(mmcl.sin_theta_distance(U, V)) <= math.sqrt(3) + 1e-12
 
 
@@ -29,7 +40,9 @@ def test_sin_theta_of_a_rotation_by_angle():
     t = 0.3
     A = torch.tensor([[1.0], [0.0]], dtype=torch.float64)
     B = torch.tensor([[math.cos(t)], [math.sin(t)]], dtype=torch.float64)
-    assert math.isclose(float(mmcl.sin_theta_distance(A, B)), math.sin(t), rel_tol=1e-12)
+    assert math.isclose(
+        float(mmcl.sin_theta_distance(A, B)), math.sin(t), rel_tol=1e-12
+    )
 
 
 def test_sin_theta_batched():
@@ -37,7 +50,9 @@ def test_sin_theta_batched():
     V = mmcl.haar_orthonormal(6, 2, batch=(4,), generator=1)
     out = mmcl.sin_theta_distance(U, V)
     assert out.shape == (4,)
-    assert math.isclose(float(out[2]), float(mmcl.sin_theta_distance(U[2], V[2])), rel_tol=1e-12)
+    assert math.isclose(
+        float(out[2]), float(mmcl.sin_theta_distance(U[2], V[2])), rel_tol=1e-12
+    )
 
 
 def test_retrieval_accuracy_hand_case_and_chunks():
@@ -46,7 +61,9 @@ def test_retrieval_accuracy_hand_case_and_chunks():
     # x0 -> y1 (cos 1) wrong, x1 -> y2 (cos .707 vs .0995) wrong, x2 -> y2 right
     assert math.isclose(float(mmcl.retrieval_accuracy(Zx, Zy)), 1 / 3, rel_tol=1e-6)
     # inner product: x0 -> y1 or y2 tie (first: y0? 1.0,1.0,1.0 -> y0), x1 -> y2, x2 -> y2
-    assert math.isclose(float(mmcl.retrieval_accuracy(Zx, Zy, normalize=False)), 2 / 3, rel_tol=1e-6)
+    assert math.isclose(
+        float(mmcl.retrieval_accuracy(Zx, Zy, normalize=False)), 2 / 3, rel_tol=1e-6
+    )
     g = torch.Generator().manual_seed(0)
     A, B = torch.randn(2, 50, 3, generator=g), torch.randn(2, 50, 3, generator=g)
     B = A + 0.3 * B

@@ -8,6 +8,7 @@
 * ``unpaired_tables``  their saved tables, the chapter's queries and the published numbers
   (chapter 4).
 """
+
 from .loss_to_svd import *  # noqa: F403
 from .robustness import *  # noqa: F403
 from .runner import *  # noqa: F403
@@ -15,5 +16,8 @@ from .unpaired_runs import *  # noqa: F403
 from .unpaired_tables import *  # noqa: F403
 from . import loss_to_svd, robustness, runner, unpaired_runs, unpaired_tables
 
-__all__ = [name for module in (runner, loss_to_svd, robustness, unpaired_runs, unpaired_tables)
-           for name in module.__all__]
+__all__ = [
+    name
+    for module in (runner, loss_to_svd, robustness, unpaired_runs, unpaired_tables)
+    for name in module.__all__
+]

@@ -7,6 +7,7 @@ return test retrieval accuracies (and detection quality) per replicate. :func:`r
 over pool sizes and methods and returns one tidy table (a list of row dicts); the tables, their
 JSON files and the queries the chapter makes of them are in :mod:`mmcl.experiments.unpaired_tables`.
 """
+
 from __future__ import annotations
 
 import sys
@@ -19,11 +20,22 @@ from .._validation import check_int, check_real
 from ..data import make_multimodal
 from ..metrics import retrieval_accuracy
 from ..unpaired.recipe import paper_recipe
-from ..unpaired.self_training import fit_pairs, representation_accuracy, reveal_pairs, self_training
+from ..unpaired.self_training import (
+    fit_pairs,
+    representation_accuracy,
+    reveal_pairs,
+    self_training,
+)
 from .unpaired_tables import tidy_rows
 
-__all__ = ["UnpairedSetting", "draw_setting", "run_spectral", "spectral_grid", "run_recipe",
-           "run_grid"]
+__all__ = [
+    "UnpairedSetting",
+    "draw_setting",
+    "run_spectral",
+    "spectral_grid",
+    "run_recipe",
+    "run_grid",
+]
 
 
 @dataclass(frozen=True)
@@ -49,38 +61,77 @@ class UnpairedSetting:
 def draw_setting(setting: UnpairedSetting, N: int, dtype=torch.float32):
     """The replicates for pool size N (seeded by the setting's seed and N; fresh U1, U2 each)."""
     N = check_int(N, "N", low=1)
-    return make_multimodal(setting.n, setting.d1, setting.d2, setting.r, noise=setting.noise,
-                           n_unpaired=N, n_test=setting.n_test, replicates=setting.replicates,
-                           seed=setting.seed * 1_000_003 + N, dtype=dtype)
+    return make_multimodal(
+        setting.n,
+        setting.d1,
+        setting.d2,
+        setting.r,
+        noise=setting.noise,
+        n_unpaired=N,
+        n_test=setting.n_test,
+        replicates=setting.replicates,
+        seed=setting.seed * 1_000_003 + N,
+        dtype=dtype,
+    )
 
 
 def _oracles(data, r):
     """Linear closed form on the n pairs plus the N true pairs of the pool; and the true U1, U2."""
     Xo, Yo = reveal_pairs(data.X_unpaired, data.Y_unpaired, data.unpaired_match)
     G1, G2 = fit_pairs(torch.cat([data.X, Xo], -2), torch.cat([data.Y, Yo], -2), r)
-    return {"oracle": representation_accuracy(G1, G2, data.X_test, data.Y_test),
-            "oracle_U": retrieval_accuracy(data.X_test @ data.U1, data.Y_test @ data.U2, chunk=256)}
+    return {
+        "oracle": representation_accuracy(G1, G2, data.X_test, data.Y_test),
+        "oracle_U": retrieval_accuracy(
+            data.X_test @ data.U1, data.Y_test @ data.U2, chunk=256
+        ),
+    }
 
 
-def run_spectral(setting: UnpairedSetting, N: int, *, solver: str = "linear",
-                 detector: str = "mutual", rounds: int = 2, threshold: float = 0.1,
-                 oracles: bool = True) -> dict[str, torch.Tensor]:
+def run_spectral(
+    setting: UnpairedSetting,
+    N: int,
+    *,
+    solver: str = "linear",
+    detector: str = "mutual",
+    rounds: int = 2,
+    threshold: float = 0.1,
+    oracles: bool = True,
+) -> dict[str, torch.Tensor]:
     """Self-training with a spectral solver: accuracy per round and detection quality.
 
     Returns ``accuracy`` (rounds + 1, R) (row 0: pairs only), ``precision``, ``recall`` and
     ``n_detected`` (rounds, R), and with ``oracles`` also ``oracle`` and ``oracle_U`` (R,).
     """
-    data = draw_setting(setting, N, torch.float64 if solver == "linear" else torch.float32)
-    res = self_training(data.X, data.Y, data.X_unpaired, data.Y_unpaired, setting.r, solver=solver,
-                        detector=detector, rounds=rounds, threshold=threshold, match=data.unpaired_match)
-    acc = torch.stack([representation_accuracy(G1, G2, data.X_test, data.Y_test) for G1, G2 in res.rounds])
+    data = draw_setting(
+        setting, N, torch.float64 if solver == "linear" else torch.float32
+    )
+    res = self_training(
+        data.X,
+        data.Y,
+        data.X_unpaired,
+        data.Y_unpaired,
+        setting.r,
+        solver=solver,
+        detector=detector,
+        rounds=rounds,
+        threshold=threshold,
+        match=data.unpaired_match,
+    )
+    acc = torch.stack(
+        [
+            representation_accuracy(G1, G2, data.X_test, data.Y_test)
+            for G1, G2 in res.rounds
+        ]
+    )
     out = {"accuracy": acc, **res.quality}
     if oracles:
         out.update(_oracles(data, setting.r))
     return out
 
 
-def run_recipe(setting: UnpairedSetting, Ns, *, seed: int = 0, **recipe) -> dict[int, dict]:
+def run_recipe(
+    setting: UnpairedSetting, Ns, *, seed: int = 0, **recipe
+) -> dict[int, dict]:
     """The paper's gradient recipe for every pool size in ``Ns`` at once (pools padded, trained in
     one batch): {N: {"paired": (R,), "unpaired": (R,), "precision_last_epoch": (R,)}}.
 
@@ -90,21 +141,54 @@ def run_recipe(setting: UnpairedSetting, Ns, *, seed: int = 0, **recipe) -> dict
     top = max(Ns)
 
     def pad(t, fill=0.0):
-        return torch.cat([t, torch.full((*t.shape[:-2], top - t.shape[-2], t.shape[-1]), fill, dtype=t.dtype)], -2)
+        return torch.cat(
+            [
+                t,
+                torch.full(
+                    (*t.shape[:-2], top - t.shape[-2], t.shape[-1]), fill, dtype=t.dtype
+                ),
+            ],
+            -2,
+        )
 
     def stack(name):
         return torch.stack([getattr(d, name) for d in draws])
 
-    match = torch.stack([torch.cat([d.unpaired_match, torch.arange(d.unpaired_match.shape[-1], top)
-                                    .expand(setting.replicates, -1)], -1) for d in draws])
-    res = paper_recipe(stack("X"), stack("Y"), torch.stack([pad(d.X_unpaired) for d in draws]),
-                       torch.stack([pad(d.Y_unpaired) for d in draws]), setting.r, match=match,
-                       pool_sizes=torch.tensor(Ns).unsqueeze(-1).expand(-1, setting.replicates),
-                       seed=seed, **recipe)
+    match = torch.stack(
+        [
+            torch.cat(
+                [
+                    d.unpaired_match,
+                    torch.arange(d.unpaired_match.shape[-1], top).expand(
+                        setting.replicates, -1
+                    ),
+                ],
+                -1,
+            )
+            for d in draws
+        ]
+    )
+    res = paper_recipe(
+        stack("X"),
+        stack("Y"),
+        torch.stack([pad(d.X_unpaired) for d in draws]),
+        torch.stack([pad(d.Y_unpaired) for d in draws]),
+        setting.r,
+        match=match,
+        pool_sizes=torch.tensor(Ns).unsqueeze(-1).expand(-1, setting.replicates),
+        seed=seed,
+        **recipe,
+    )
     out = {}
     for k, (N, d) in enumerate(zip(Ns, draws)):
-        out[N] = {"paired": representation_accuracy(res.G1_paired[k], res.G2_paired[k], d.X_test, d.Y_test),
-                  "unpaired": representation_accuracy(res.G1[k], res.G2[k], d.X_test, d.Y_test)}
+        out[N] = {
+            "paired": representation_accuracy(
+                res.G1_paired[k], res.G2_paired[k], d.X_test, d.Y_test
+            ),
+            "unpaired": representation_accuracy(
+                res.G1[k], res.G2[k], d.X_test, d.Y_test
+            ),
+        }
         if res.precision.numel():
             out[N]["precision_last_epoch"] = res.precision[-1, k]
     return out
@@ -115,7 +199,9 @@ def spectral_grid(setting: UnpairedSetting, Ns, **kw) -> dict[int, dict]:
     return {N: run_spectral(setting, N, **kw) for N in Ns}
 
 
-def run_grid(regime: str, setting: UnpairedSetting, Ns, methods: dict, *, progress: bool = True) -> list[dict]:
+def run_grid(
+    regime: str, setting: UnpairedSetting, Ns, methods: dict, *, progress: bool = True
+) -> list[dict]:
     """Run ``methods`` (name -> callable(setting, Ns) -> {N: dict of tensors}) on the pool sizes Ns.
 
     Returns a tidy table: a list of dicts with keys regime, method, N, quantity, round, replicate,
@@ -127,5 +213,8 @@ def run_grid(regime: str, setting: UnpairedSetting, Ns, methods: dict, *, progre
         for N, values in fn(setting, list(Ns)).items():
             rows += tidy_rows(regime, name, N, values)
         if progress:
-            print(f"{regime:>6} {name:<20} N={list(Ns)} {time.perf_counter() - t0:6.1f} s", file=sys.stderr)
+            print(
+                f"{regime:>6} {name:<20} N={list(Ns)} {time.perf_counter() - t0:6.1f} s",
+                file=sys.stderr,
+            )
     return rows

@@ -6,6 +6,7 @@ A table is a list of row dicts with keys regime, method, N, quantity, round, rep
 :func:`save_table` / :func:`load_table` write and read it as compact JSON (``book/data/``), and
 :func:`table_values`, :func:`table_matrix`, :func:`gap_closed` select from it.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,15 @@ from dataclasses import asdict
 
 import torch
 
-__all__ = ["tidy_rows", "save_table", "load_table", "table_values", "table_matrix", "gap_closed",
-           "PUBLISHED_SEC51"]
+__all__ = [
+    "tidy_rows",
+    "save_table",
+    "load_table",
+    "table_values",
+    "table_matrix",
+    "gap_closed",
+    "PUBLISHED_SEC51",
+]
 
 
 def tidy_rows(regime: str, method: str, N: int, values: dict) -> list[dict]:
@@ -42,18 +50,36 @@ def tidy_rows(regime: str, method: str, N: int, values: dict) -> list[dict]:
         v = v.unsqueeze(0) if v.ndim == 1 else v
         for t, per_rep in enumerate(v):
             for k, x in enumerate(per_rep.tolist()):
-                rows.append({"regime": regime, "method": method, "N": int(N), "quantity": name,
-                             "round": t, "replicate": k, "value": round(float(x), 6)})
+                rows.append(
+                    {
+                        "regime": regime,
+                        "method": method,
+                        "N": int(N),
+                        "quantity": name,
+                        "round": t,
+                        "replicate": k,
+                        "value": round(float(x), 6),
+                    }
+                )
     return rows
 
 
 def save_table(path, rows: list[dict], meta: dict) -> None:
     """Write rows (column-wise, compact) and metadata to a JSON file."""
     cols = list(rows[0])
-    meta = {k: ([asdict(s) for s in v] if k == "settings" else v) for k, v in meta.items()}
+    meta = {
+        k: ([asdict(s) for s in v] if k == "settings" else v) for k, v in meta.items()
+    }
     with open(path, "w") as f:
-        json.dump({"meta": meta, "columns": cols, "rows": [[r[c] for c in cols] for r in rows]}, f,
-                  separators=(",", ":"))
+        json.dump(
+            {
+                "meta": meta,
+                "columns": cols,
+                "rows": [[r[c] for c in cols] for r in rows],
+            },
+            f,
+            separators=(",", ":"),
+        )
 
 
 def load_table(path) -> tuple[list[dict], dict]:
@@ -73,9 +99,18 @@ def table_values(rows, **where) -> torch.Tensor:
 
 #: The paper's section 5.1 (one run per N, read from the authors' public notebook):
 #: N -> (test accuracy after the paired stage, after the unpaired stage).
-PUBLISHED_SEC51 = {500: (.388, .448), 1000: (.391, .521), 1500: (.422, .567), 2000: (.432, .576),
-                   2500: (.433, .592), 3000: (.378, .586), 3500: (.379, .596), 4000: (.373, .601),
-                   4500: (.375, .594), 5000: (.416, .596)}
+PUBLISHED_SEC51 = {
+    500: (0.388, 0.448),
+    1000: (0.391, 0.521),
+    1500: (0.422, 0.567),
+    2000: (0.432, 0.576),
+    2500: (0.433, 0.592),
+    3000: (0.378, 0.586),
+    3500: (0.379, 0.596),
+    4000: (0.373, 0.601),
+    4500: (0.375, 0.594),
+    5000: (0.416, 0.596),
+}
 
 
 def table_matrix(rows, Ns, **where) -> torch.Tensor:
@@ -83,11 +118,15 @@ def table_matrix(rows, Ns, **where) -> torch.Tensor:
     return torch.stack([table_values(rows, N=N, **where) for N in Ns], dim=1)
 
 
-def gap_closed(rows, Ns, method: str, *, before: dict, after: dict, oracle: dict) -> torch.Tensor:
+def gap_closed(
+    rows, Ns, method: str, *, before: dict, after: dict, oracle: dict
+) -> torch.Tensor:
     """Fraction of the paired-to-oracle gap closed, (mean after - mean before) / (mean oracle -
     mean before), per N; ``before``/``after``/``oracle`` are ``where`` filters (quantity, round...)."""
+
     def mean(flt, N):
         return table_values(rows, N=N, **flt).mean()
+
     out = []
     for N in Ns:
         b = mean({"method": method, **before}, N)

@@ -4,6 +4,7 @@
 * ``designs``  experiment designs on labelled two-view data: splits, scaling, re-matching,
   class pairs, noisy class graphs and their denoising.
 """
+
 from .designs import *  # noqa: F403
 from .mfeat import *  # noqa: F403
 from . import designs, mfeat

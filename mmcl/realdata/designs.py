@@ -11,29 +11,43 @@ The solver for graph positives is :func:`mmcl.solvers.graph_closed_form`; the do
 (linear probe, class retrieval, prototypes) are in :mod:`mmcl.metrics`. Labels are long tensors
 of class indices 0..C-1. Randomness comes from a seed.
 """
+
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .._validation import check_fraction, check_int, check_labels, check_matrix
 from ..data import make_generator, random_class_members
 
-__all__ = ["stratified_split", "center_scale", "rematch", "class_pairs", "noisy_class_graph",
-           "cocluster_graph"]
+__all__ = [
+    "stratified_split",
+    "center_scale",
+    "rematch",
+    "class_pairs",
+    "noisy_class_graph",
+    "cocluster_graph",
+]
 
 
-def stratified_split(labels, n_per_class: int, *, seed=0) -> tuple[torch.Tensor, torch.Tensor]:
+def stratified_split(
+    labels, n_per_class: int, *, seed=0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Indices (train, rest): ``n_per_class`` random rows of every class for training, the rest after.
 
     Both index tensors are sorted by class, then by random order within the class.
     """
     labels = check_labels(labels, "labels")
     counts = torch.bincount(labels)
-    n_per_class = check_int(n_per_class, "n_per_class", low=1, high=int(counts[counts > 0].min()) - 1)
+    n_per_class = check_int(
+        n_per_class, "n_per_class", low=1, high=int(counts[counts > 0].min()) - 1
+    )
     order = torch.randperm(labels.shape[0], generator=make_generator(seed))
-    order = order[torch.sort(labels[order], stable=True).indices]   # by class, random within
-    rank = torch.arange(order.shape[0]) - torch.repeat_interleave(torch.cumsum(counts, 0) - counts, counts)
+    order = order[
+        torch.sort(labels[order], stable=True).indices
+    ]  # by class, random within
+    rank = torch.arange(order.shape[0]) - torch.repeat_interleave(
+        torch.cumsum(counts, 0) - counts, counts
+    )
     return order[rank < n_per_class], order[rank >= n_per_class]
 
 
@@ -48,7 +62,9 @@ def center_scale(X_train, *others) -> tuple[torch.Tensor, ...]:
     for k, O in enumerate(others):
         O = check_matrix(O, f"others[{k}]", batch=False)
         if O.shape[1] != X_train.shape[1]:
-            raise ValueError(f"others[{k}] has {O.shape[1]} columns, X_train has {X_train.shape[1]}")
+            raise ValueError(
+                f"others[{k}] has {O.shape[1]} columns, X_train has {X_train.shape[1]}"
+            )
         out.append((O - mean) / scale)
     return tuple(out)
 
@@ -78,7 +94,9 @@ def class_pairs(labels_x, labels_y, *, seed=0) -> torch.Tensor:
     return random_class_members(ly, lx, generator=make_generator(seed))
 
 
-def noisy_class_graph(labels_x, labels_y, p: float, *, seed=0) -> tuple[torch.Tensor, torch.Tensor]:
+def noisy_class_graph(
+    labels_x, labels_y, p: float, *, seed=0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The class-level bipartite graph A_ij = 1[label_x_i == label_y_j] with every entry flipped
     independently with probability p. Returns (A_noisy, A_true), float64 of shape (n_x, n_y)."""
     lx, ly = check_labels(labels_x, "labels_x"), check_labels(labels_y, "labels_y")
@@ -96,9 +114,15 @@ def cocluster_graph(A, n_clusters: int, *, seed=0) -> torch.Tensor:
 
     A = check_matrix(A, "A", min_rows=2, batch=False)
     n_clusters = check_int(n_clusters, "n_clusters", low=2, high=min(A.shape))
-    if bool((A < 0).any()) or bool((A.sum(0) == 0).any()) or bool((A.sum(1) == 0).any()):
+    if (
+        bool((A < 0).any())
+        or bool((A.sum(0) == 0).any())
+        or bool((A.sum(1) == 0).any())
+    ):
         raise ValueError("A must be non-negative with no empty row or column")
-    model = SpectralCoclustering(n_clusters=n_clusters, random_state=check_int(seed, "seed", low=0))
+    model = SpectralCoclustering(
+        n_clusters=n_clusters, random_state=check_int(seed, "seed", low=0)
+    )
     model.fit(A.double().cpu().numpy())
     rows = torch.as_tensor(model.row_labels_)
     cols = torch.as_tensor(model.column_labels_)

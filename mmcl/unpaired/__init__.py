@@ -8,6 +8,7 @@
 Note: ``mmcl.unpaired.self_training`` is the function (the module is
 ``sys.modules["mmcl.unpaired.self_training"]``).
 """
+
 from .detection import *  # noqa: F403
 from .recipe import *  # noqa: F403
 from .self_training import *  # noqa: F403
@@ -15,7 +16,12 @@ from importlib import import_module
 
 from . import detection, recipe
 
-_self_training_module = import_module(".self_training", __name__)  # the attribute is the function
+_self_training_module = import_module(
+    ".self_training", __name__
+)  # the attribute is the function
 
-__all__ = [name for module in (detection, _self_training_module, recipe)
-           for name in module.__all__]
+__all__ = [
+    name
+    for module in (detection, _self_training_module, recipe)
+    for name in module.__all__
+]

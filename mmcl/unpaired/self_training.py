@@ -7,6 +7,7 @@ recipe is :func:`mmcl.unpaired.recipe.paper_recipe`.
 
 :func:`reveal_pairs` gives the oracle: the pools with their hidden pairing restored.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -15,11 +16,23 @@ import torch
 
 from .._validation import check_int, check_matrix, check_pair
 from ..metrics import retrieval_accuracy
-from .detection import DETECTORS, detect_pairs, detected_indices, detection_quality, pool_similarities
+from .detection import (
+    DETECTORS,
+    detect_pairs,
+    detected_indices,
+    detection_quality,
+    pool_similarities,
+)
 from ..solvers import linear_closed_form, svd_iteration
 
-__all__ = ["UnpairedResult", "reveal_pairs", "fit_pairs", "self_training", "representation_accuracy",
-           "check_pools"]
+__all__ = [
+    "UnpairedResult",
+    "reveal_pairs",
+    "fit_pairs",
+    "self_training",
+    "representation_accuracy",
+    "check_pools",
+]
 
 SOLVERS = ("linear", "clip")
 
@@ -30,10 +43,16 @@ def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
     Xu = check_matrix(X_unpaired, "X_unpaired")
     Yu = check_matrix(Y_unpaired, "Y_unpaired")
     if Xu.shape[:-2] != X.shape[:-2] or Yu.shape[:-2] != X.shape[:-2]:
-        raise ValueError("the pools must carry the same leading (replicate) shape as X and Y")
+        raise ValueError(
+            "the pools must carry the same leading (replicate) shape as X and Y"
+        )
     if Xu.shape[-1] != X.shape[-1] or Yu.shape[-1] != Y.shape[-1]:
-        raise ValueError(f"X_unpaired must have d1 = {X.shape[-1]} and Y_unpaired d2 = {Y.shape[-1]} columns")
-    if match is not None and (not isinstance(match, torch.Tensor) or match.shape != Xu.shape[:-1]):
+        raise ValueError(
+            f"X_unpaired must have d1 = {X.shape[-1]} and Y_unpaired d2 = {Y.shape[-1]} columns"
+        )
+    if match is not None and (
+        not isinstance(match, torch.Tensor) or match.shape != Xu.shape[:-1]
+    ):
         raise ValueError(f"match must be a long tensor of shape {tuple(Xu.shape[:-1])}")
     return X, Y, Xu, Yu
 
@@ -45,13 +64,23 @@ def reveal_pairs(X_unpaired, Y_unpaired, match) -> tuple[torch.Tensor, torch.Ten
     return check_matrix(X_unpaired, "X_unpaired"), torch.gather(Yu, -2, idx)
 
 
-def fit_pairs(X, Y, r: int, solver: str = "linear", *, tau: float = 1.0, rho: float = 1.0,
-              max_iter: int = 30):
+def fit_pairs(
+    X,
+    Y,
+    r: int,
+    solver: str = "linear",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    max_iter: int = 30,
+):
     """(G1, G2) fitted on pairs by the linear closed form or the CLIP SVD-iteration."""
     if solver == "linear":
         res = linear_closed_form(X, Y, r, rho=rho)
     elif solver == "clip":
-        res = svd_iteration(X, Y, r, "clip", tau=tau, rho=rho, max_iter=max_iter, tol=1e-6)
+        res = svd_iteration(
+            X, Y, r, "clip", tau=tau, rho=rho, max_iter=max_iter, tol=1e-6
+        )
     else:
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     return res.G1, res.G2
@@ -75,9 +104,22 @@ class UnpairedResult:
     quality: dict = field(default_factory=dict)
 
 
-def self_training(X, Y, X_unpaired, Y_unpaired, r: int, *, solver: str = "linear",
-                  detector: str = "mutual", rounds: int = 2, threshold: float = 0.1, match=None,
-                  tau: float = 1.0, rho: float = 1.0, max_iter: int = 30) -> UnpairedResult:
+def self_training(
+    X,
+    Y,
+    X_unpaired,
+    Y_unpaired,
+    r: int,
+    *,
+    solver: str = "linear",
+    detector: str = "mutual",
+    rounds: int = 2,
+    threshold: float = 0.1,
+    match=None,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    max_iter: int = 30,
+) -> UnpairedResult:
     """Fit on the pairs, then ``rounds`` times: detect pairs in the pools, refit on all pairs.
 
     Parameters
@@ -97,33 +139,59 @@ def self_training(X, Y, X_unpaired, Y_unpaired, r: int, *, solver: str = "linear
         raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
     batch = X.shape[:-2]
     flat = [t.reshape(-1, *t.shape[-2:]) for t in (X, Y, Xu, Yu)]
-    G1, G2 = (G.reshape(-1, *G.shape[-2:]) for G in
-              fit_pairs(*flat[:2], r, solver, tau=tau, rho=rho, max_iter=max_iter))
+    G1, G2 = (
+        G.reshape(-1, *G.shape[-2:])
+        for G in fit_pairs(*flat[:2], r, solver, tau=tau, rho=rho, max_iter=max_iter)
+    )
     history, scores = [(G1, G2)], []
     for _ in range(rounds):
         new1, new2, qual = [], [], []
-        for b in range(G1.shape[0]):   # replicates one at a time: the pools' N x N' matrix is large
-            mask = detect_pairs(pool_similarities(G1[b], G2[b], flat[2][b], flat[3][b]), detector,
-                                threshold=threshold)
+        for b in range(
+            G1.shape[0]
+        ):  # replicates one at a time: the pools' N x N' matrix is large
+            mask = detect_pairs(
+                pool_similarities(G1[b], G2[b], flat[2][b], flat[3][b]),
+                detector,
+                threshold=threshold,
+            )
             if match is not None:
-                qual.append(detection_quality(mask, match.reshape(-1, match.shape[-1])[b]))
+                qual.append(
+                    detection_quality(mask, match.reshape(-1, match.shape[-1])[b])
+                )
             i, j = detected_indices(mask)
-            g1, g2 = fit_pairs(torch.cat([flat[0][b], flat[2][b][i]]), torch.cat([flat[1][b], flat[3][b][j]]),
-                               r, solver, tau=tau, rho=rho, max_iter=max_iter)
+            g1, g2 = fit_pairs(
+                torch.cat([flat[0][b], flat[2][b][i]]),
+                torch.cat([flat[1][b], flat[3][b][j]]),
+                r,
+                solver,
+                tau=tau,
+                rho=rho,
+                max_iter=max_iter,
+            )
             new1.append(g1)
             new2.append(g2)
         G1, G2 = torch.stack(new1), torch.stack(new2)
         history.append((G1, G2))
         if qual:
-            scores.append({k: torch.stack([q[k] for q in qual]).reshape(batch) for k in qual[0]})
+            scores.append(
+                {k: torch.stack([q[k] for q in qual]).reshape(batch) for k in qual[0]}
+            )
 
     def shape(G):
         return G.reshape(*batch, *G.shape[-2:])
 
-    quality = {k: torch.stack([s[k] for s in scores]) for k in scores[0]} if scores else {}
-    return UnpairedResult(shape(G1), shape(G2), [(shape(a), shape(b)) for a, b in history], quality)
+    quality = (
+        {k: torch.stack([s[k] for s in scores]) for k in scores[0]} if scores else {}
+    )
+    return UnpairedResult(
+        shape(G1), shape(G2), [(shape(a), shape(b)) for a, b in history], quality
+    )
 
 
-def representation_accuracy(G1, G2, X_test, Y_test, *, chunk: int = 256) -> torch.Tensor:
+def representation_accuracy(
+    G1, G2, X_test, Y_test, *, chunk: int = 256
+) -> torch.Tensor:
     """Top-1 test retrieval accuracy (cosine) of (G1, G2) on test pairs, shape X_test.shape[:-2]."""
-    return retrieval_accuracy(X_test @ G1.transpose(-1, -2), Y_test @ G2.transpose(-1, -2), chunk=chunk)
+    return retrieval_accuracy(
+        X_test @ G1.transpose(-1, -2), Y_test @ G2.transpose(-1, -2), chunk=chunk
+    )
