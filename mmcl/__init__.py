@@ -1,23 +1,27 @@
-"""mmcl: the mathematics of multimodal contrastive learning, in small fast PyTorch functions.
+"""mmcl: the mathematics of multimodal contrastive learning, in small fast PyTorch
+functions.
 
-The layers, each using only those above it (chapters write ``mmcl.<name>`` for every public name):
+The layers, each using only those above it; chapters write ``mmcl.<name>`` for every
+public name (``__all__`` is the union of the modules' ``__all__``, in this order):
 
-1. data           ``data`` (the two-modality latent factor model, wrong pairs, unpaired pools),
-                  ``device`` (where new tensors go; ``MMCL_DEVICE`` overrides), ``realdata``
-                  (offline real data and their experiment designs: ``realdata.mfeat``,
-                  ``realdata.designs``)
-2. losses and     ``families`` (the phi/psi loss family, CLIP and linear, and the contrastive
-   weights        weights beta), ``losses`` (similarities, the contrastive loss, the CLIP loss)
-3. cross-covariance  ``covariance`` (S(beta) and the gradient formula), ``blocked``
-   and solvers    (memory-bounded CLIP in blocks of rows), ``solvers`` (closed forms,
-                  SVD-iteration, gradient descent), ``estimator`` (the scikit-learn-style ``MMCL``)
-4. baselines      ``baselines`` (unimodal: PCA, diagonal deletion, HeteroPCA, masked contrastive)
-5. metrics        ``metrics`` (sinTheta distance, retrieval accuracy, downstream scores)
-6. unpaired data  ``unpaired`` (``unpaired.detection`` of hidden pairs, ``unpaired.self_training``,
-                  ``unpaired.recipe``: the paper's gradient recipe)
-7. experiments    ``experiments``: chapter code, each module naming its chapter (``runner``,
-                  ``loss_to_svd``, ``robustness``, ``unpaired_runs``, ``unpaired_tables``)
-8. figures        ``plotting``, ``widgets`` (imported on demand: ``from mmcl import plotting``)
+1. Data: ``data`` (the two-modality latent factor model, wrong pairs, unpaired pools),
+   ``device`` (where new tensors go; ``MMCL_DEVICE`` overrides), ``realdata.mfeat``
+   (offline real data) and ``realdata.designs`` (their experiment designs).
+2. Losses and weights: ``families`` (the phi/psi loss family, CLIP and linear, and the
+   contrastive weights beta), ``losses`` (similarities, the contrastive loss, CLIP).
+3. Cross-covariance and solvers: ``covariance`` (S(beta), the gradient formula),
+   ``blocked`` (memory-bounded CLIP), ``solvers`` (closed forms, SVD-iteration, gradient
+   descent), ``estimator`` (the scikit-learn-style ``MMCL``).
+4. Baselines: ``baselines`` (unimodal PCA, diagonal deletion, HeteroPCA, masked
+   contrastive learning).
+5. Metrics: ``metrics`` (sinTheta distance, retrieval accuracy, downstream scores).
+6. Unpaired data: ``unpaired.detection`` (pair detectors), ``unpaired.self_training``,
+   ``unpaired.recipe`` (the paper's gradient recipe).
+7. Experiments, the chapter code, each module naming its chapter:
+   ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
+   ``experiments.unpaired_runs``, ``experiments.unpaired_tables``.
+8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
+plotting``).
 """
 
 # 1. data
@@ -69,8 +73,8 @@ from . import (
     unpaired,
 )
 
-#: The modules whose public names (their ``__all__``) make up ``mmcl.__all__``, in layer order;
-#: ``book/api.md`` documents exactly these (tests/test_api_page.py checks it).
+#: The modules whose public names (their ``__all__``) make up ``mmcl.__all__``, in layer
+#: order; ``book/api.md`` documents exactly these (tests/test_api_page.py checks it).
 MODULES = (
     data,
     device,
@@ -97,9 +101,9 @@ MODULES = (
 __all__ = [name for module in MODULES for name in module.__all__]
 
 # Old module names the stored chapters still import (chapter 4: ``from mmcl import
-# unpaired_experiment as ux``; chapter 5: ``from mmcl import realtasks as rt``). Every name they
-# use is now in ``mmcl.experiments`` and at the top level; remove these two aliases once the
-# chapters write ``mmcl.<name>``.
+# unpaired_experiment as ux``; chapter 5: ``from mmcl import realtasks as rt``). Every
+# name they use is now in ``mmcl.experiments`` and at the top level; remove these two
+# aliases once the chapters write ``mmcl.<name>``.
 unpaired_experiment = experiments
 realtasks = __import__("sys").modules[__name__]
 

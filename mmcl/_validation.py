@@ -1,4 +1,5 @@
-"""Input checks shared by every public entry point: clear errors, never a crash deep in torch."""
+"""Input checks shared by every public entry point: clear errors, never a crash in
+torch."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ _FLOAT_DTYPES = (torch.float32, torch.float64)
 
 
 def as_tensor(value, name: str, *, dtype=None, device=None) -> torch.Tensor:
-    """Convert array-likes (numpy, lists) to a tensor; tensors keep their device and dtype."""
+    """Convert array-likes (numpy, lists) to a tensor; tensors keep device and dtype."""
     if isinstance(value, torch.Tensor):
         return value
     try:
@@ -30,7 +31,8 @@ def as_tensor(value, name: str, *, dtype=None, device=None) -> torch.Tensor:
         )
     except (TypeError, ValueError) as err:
         raise TypeError(
-            f"{name} must be a tensor or array-like of numbers, got {type(value).__name__}"
+            f"{name} must be a tensor or array-like of numbers, got "
+            f"{type(value).__name__}"
         ) from err
 
 
@@ -50,7 +52,8 @@ def check_matrix(
         raise TypeError(f"{name} must be float32 or float64, got {t.dtype}")
     if t.shape[-2] < min_rows or t.shape[-1] < 1:
         raise ValueError(
-            f"{name} needs at least {min_rows} rows and 1 column, got shape {tuple(t.shape)}"
+            f"{name} needs at least {min_rows} rows and 1 column, got shape "
+            f"{tuple(t.shape)}"
         )
     if not bool(torch.isfinite(t).all()):
         raise ValueError(
@@ -68,7 +71,8 @@ def check_same_device(**tensors: torch.Tensor) -> None:
     for k, v in items[1:]:
         if v.device != v0.device:
             raise ValueError(
-                f"{k} is on {v.device} but {k0} is on {v0.device}; move them to one device"
+                f"{k} is on {v.device} but {k0} is on {v0.device}; move them to one "
+                "device"
             )
         if v.dtype != v0.dtype:
             raise TypeError(
@@ -77,13 +81,15 @@ def check_same_device(**tensors: torch.Tensor) -> None:
 
 
 def check_pair(X, Y, *, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paired data: X (..., n, d1), Y (..., n, d2) with matching n and leading dimensions."""
+    """Paired data: X (..., n, d1), Y (..., n, d2) with the same leading shape (..., n).
+    """
     X = check_matrix(X, "X", min_rows=min_rows)
     Y = check_matrix(Y, "Y", min_rows=min_rows)
     check_same_device(X=X, Y=Y)
     if X.shape[:-1] != Y.shape[:-1]:
         raise ValueError(
-            f"X and Y must have the same leading shape (..., n): got X {tuple(X.shape)} and Y {tuple(Y.shape)}"
+            "X and Y must have the same leading shape (..., n): got X "
+            f"{tuple(X.shape)} and Y {tuple(Y.shape)}"
         )
     return X, Y
 
@@ -106,7 +112,7 @@ def check_int(value, name: str, *, low: int = 1, high: int | None = None) -> int
 
 
 def check_rank(r, d1: int, d2: int, n: int | None = None) -> int:
-    """The representation dimension r with 1 <= r <= min(d1, d2) (and <= n when given)."""
+    """The representation dimension: 1 <= r <= min(d1, d2) (and r <= n when given)."""
     high = min(d1, d2) if n is None else min(d1, d2, n)
     what = "min(d1, d2)" if n is None else "min(n, d1, d2)"
     r = check_int(r, "r", low=-(2**63))  # the type check; the range is checked below
@@ -138,7 +144,9 @@ def check_real(
     if bad_low or bad_high:
         lo = "(" if low_open else "["
         hi = ")" if high_open else "]"
-        rng = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+        lo_value = "-inf" if low is None else low
+        hi_value = "inf" if high is None else high
+        rng = f"{lo}{lo_value}, {hi_value}{hi}"
         raise ValueError(f"{name} must be in {rng}, got {value}")
     return value
 
@@ -166,7 +174,7 @@ def check_dtype(dtype, name: str = "dtype") -> torch.dtype:
 
 
 def check_similarities(s, name: str = "similarities") -> int:
-    """A square similarity (or weight) matrix of shape (..., n, n) with n >= 2; returns n."""
+    """A square similarity (or weight) matrix (..., n, n) with n >= 2; returns n."""
     if not isinstance(s, torch.Tensor) or s.ndim < 2 or s.shape[-1] != s.shape[-2]:
         got = tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__
         raise ValueError(f"{name} must be a tensor of shape (..., n, n), got {got}")
@@ -176,7 +184,8 @@ def check_similarities(s, name: str = "similarities") -> int:
 
 
 def check_labels(labels, name: str, n: int | None = None) -> torch.Tensor:
-    """Class labels: a 1-d integer tensor of indices >= 0 (of length n when given), as long."""
+    """Class labels: a 1-d integer tensor of indices >= 0 (n of them when given), as
+    long."""
     if (
         not isinstance(labels, torch.Tensor)
         or labels.ndim != 1

@@ -1,18 +1,23 @@
-"""Unimodal baselines: estimate span U1 from modality 1 alone (book chapter on robustness).
+"""Unimodal baselines: estimate span U1 from modality 1 alone (book chapter on
+robustness).
 
-All of them are spectral methods on the centred sample covariance Sigma_hat of X (..., n, d):
+All of them are spectral methods on the centred sample covariance Sigma_hat of X (...,
+n, d):
 
 * ``pca``: top-r eigenvectors of Sigma_hat (biased by heteroskedastic noise);
-* ``diagonal_deletion``: top-r eigenvectors of Delta(Sigma_hat) = Sigma_hat - Diag(Sigma_hat),
-  the target of unimodal contrastive learning with random masking (Ji et al., JMLR 2023);
-* ``hetero_pca``: HeteroPCA (Zhang, Cai & Wu, Ann. Statist. 2022), which refills the deleted
-  diagonal iteratively, N_{t+1} = offdiag(Sigma_hat) + diag([N_t]_r);
+* ``diagonal_deletion``: top-r eigenvectors of Delta(Sigma_hat) = Sigma_hat -
+  Diag(Sigma_hat), the target of unimodal contrastive learning with random masking (Ji
+  et al., JMLR 2023);
+* ``hetero_pca``: HeteroPCA (Zhang, Cai & Wu, Ann. Statist. 2022), which refills the
+  deleted diagonal iteratively, N_{t+1} = offdiag(Sigma_hat) + diag([N_t]_r);
 * ``masked_contrastive``: unimodal linear contrastive learning on the masked views
   (A x, (I - A) x), A = diag(Bernoulli(p)), trained by gradient descent (Adam).
 
 Functions return orthonormal bases (..., d, r) under the package sign convention
-:func:`mmcl.solvers.svd_flip`; the estimator classes (``fit(X)`` returns ``self``, ``components_`` of
-shape (d, r)) wrap them in the scikit-learn style. Replicates are batched in leading dimensions.
+:func:`mmcl.solvers.svd_flip`; the estimator classes (``fit(X)`` returns ``self``,
+``components_`` of
+shape (d, r)) wrap them in the scikit-learn style. Replicates are batched in leading
+dimensions.
 """
 
 from __future__ import annotations
@@ -51,20 +56,22 @@ def _check_data(X, r):
 
 
 def sample_covariance(X) -> torch.Tensor:
-    """The unbiased centred covariance Sigma_hat = 1/(n-1) sum_i (x_i - xbar)(x_i - xbar)^T,
-    shape (..., d, d), for X (..., n, d)."""
+    """The unbiased centred covariance Sigma_hat = 1/(n-1) sum_i (x_i - xbar)(x_i -
+    xbar)^T, shape (..., d, d), for X (..., n, d)."""
     return centered_cross_covariance(X, X)
 
 
 def delete_diagonal(M: torch.Tensor) -> torch.Tensor:
-    """Delta(M) = M - Diag(M): the square matrix (..., d, d) with its diagonal set to zero."""
+    """Delta(M) = M - Diag(M): the square matrix (..., d, d) with its diagonal set to
+    zero."""
     M = check_matrix(M, "M")
     return M - torch.diag_embed(torch.diagonal(M, dim1=-2, dim2=-1))
 
 
 def top_eigenvectors(M: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eigenvectors (..., d, r) of the r largest eigenvalues of a symmetric M (..., d, d), in
-    decreasing order, signs by :func:`mmcl.solvers.svd_flip`; returns (vectors, eigenvalues (..., r))."""
+    """Eigenvectors (..., d, r) of the r largest eigenvalues of a symmetric M (..., d,
+    d), in decreasing order, signs by :func:`mmcl.solvers.svd_flip`; returns (vectors,
+    eigenvalues (..., r))."""
     M = check_matrix(M, "M")
     r = check_rank(r, M.shape[-1], M.shape[-2])
     evals, evecs = torch.linalg.eigh(0.5 * (M + M.transpose(-1, -2)))
@@ -79,13 +86,15 @@ def pca(X, r: int) -> torch.Tensor:
 
 
 def diagonal_deletion(X, r: int) -> torch.Tensor:
-    """Diagonal deletion: the top-r eigenvectors of Delta(Sigma_hat), shape (..., d, r)."""
+    """Diagonal deletion: the top-r eigenvectors of Delta(Sigma_hat), shape (..., d, r).
+    """
     X, r = _check_data(X, r)
     return top_eigenvectors(delete_diagonal(sample_covariance(X)), r)[0]
 
 
 def _hetero_pca(S, r, tol, max_iter):
-    """HeteroPCA on a covariance S (..., d, d): (basis, eigenvalues, n_iter, converged)."""
+    """HeteroPCA on a covariance S (..., d, d): (basis, eigenvalues, n_iter, converged).
+    """
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = check_int(max_iter, "max_iter")
     diag_mask = torch.eye(S.shape[-1], dtype=torch.bool, device=S.device)
@@ -114,8 +123,9 @@ def hetero_pca(X, r: int, *, tol: float = 1e-6, max_iter: int = 200) -> torch.Te
     """HeteroPCA (Zhang, Cai & Wu 2022): the top-r eigenvectors of the diagonal-refilled
     covariance, shape (..., d, r).
 
-    N_0 = Delta(Sigma_hat); N_{t+1} = offdiag(Sigma_hat) + diag([N_t]_r), with [.]_r the best
-    rank-r approximation; stops when ||N_{t+1} - N_t||_F / ||N_t||_F < tol in every replicate.
+    N_0 = Delta(Sigma_hat); N_{t+1} = offdiag(Sigma_hat) + diag([N_t]_r), with [.]_r the
+    best rank-r approximation; stops when ||N_{t+1} - N_t||_F / ||N_t||_F < tol in every
+    replicate.
     """
     X, r = _check_data(X, r)
     return _hetero_pca(sample_covariance(X), r, tol, max_iter)[0]
@@ -127,7 +137,8 @@ def _check_p(p) -> float:
 
 
 def _masked_views(X, p: float, g: torch.Generator):
-    """Unchecked core of :func:`masked_views` (the training loop calls it every step)."""
+    """Unchecked core of :func:`masked_views` (the training loop calls it every step).
+    """
     keep = (torch.rand(X.shape, generator=g, dtype=torch.float64) < p).to(X.device)
     return torch.where(keep, X, 0), torch.where(keep, 0, X)
 
@@ -135,27 +146,29 @@ def _masked_views(X, p: float, g: torch.Generator):
 def masked_views(
     X, p: float = 0.5, *, generator=None
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random-masking augmentation: the two views (A x_i, (I - A) x_i) of every row of X (..., n, d),
-    with A = diag(a), a_k ~ Bernoulli(p) independently per row and coordinate."""
+    """Random-masking augmentation: the two views (A x_i, (I - A) x_i) of every row of X
+    (..., n, d), with A = diag(a), a_k ~ Bernoulli(p) independently per row and
+    coordinate."""
     return _masked_views(check_matrix(X, "X"), _check_p(p), make_generator(generator))
 
 
 def masked_contrastive_loss(G, A, B, *, rho: float = 1.0) -> torch.Tensor:
-    """The linear contrastive loss of one representation G (..., r, d) on views A, B (..., n, d):
+    """The linear contrastive loss of one representation G (..., r, d) on views A, B
+    (..., n, d):
 
         L(G) = -(1/n) sum_i s_ii + 1/(n(n-1)) sum_{i != j} s_ij + (rho/2) ||G^T G||_F^2,
 
-    s_ij = <G a_i, G b_j>; the linear loss of :mod:`mmcl.families` with G1 = G2 = G, computed in
-    O(n d r) without the n x n similarity matrix. Shape A.shape[:-2].
+    s_ij = <G a_i, G b_j>; the linear loss of :mod:`mmcl.families` with G1 = G2 = G,
+    computed in O(n d r) without the n x n similarity matrix. Shape A.shape[:-2].
     """
     Za, Zb = A @ G.transpose(-1, -2), B @ G.transpose(-1, -2)
     return linear_loss_of_embeddings(Za, Zb) + regularizer(G, G, rho)
 
 
 def masked_contrastive_target(X, p: float = 0.5) -> torch.Tensor:
-    """The matrix M (..., d, d) with E_A[L(G)] = -tr(G M G^T) + (rho/2)||G^T G||_F^2 for centred X:
-    M = p(1-p) (n-1)/n [Delta(Sigma_hat) + Sigma_hat / (n-1)], so the minimisers span its top
-    eigenvectors: diagonal deletion up to an O(1/n) term."""
+    """The matrix M (..., d, d) with E_A[L(G)] = -tr(G M G^T) + (rho/2)||G^T G||_F^2 for
+    centred X: M = p(1-p) (n-1)/n [Delta(Sigma_hat) + Sigma_hat / (n-1)], so the
+    minimisers span its top eigenvectors: diagonal deletion up to an O(1/n) term."""
     X = check_matrix(X, "X", min_rows=2)
     p = _check_p(p)
     n = X.shape[-2]
@@ -164,7 +177,8 @@ def masked_contrastive_target(X, p: float = 0.5) -> torch.Tensor:
 
 
 def _masked_contrastive(X, r, p, rho, lr, n_steps, generator):
-    """Adam on the masked linear loss with fresh masks every step; returns (basis, G, losses)."""
+    """Adam on the masked linear loss with fresh masks every step; returns (basis, G,
+    losses)."""
     p = _check_p(p)
     rho = check_real(rho, "rho", low=0.0, low_open=True)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
@@ -202,18 +216,22 @@ def masked_contrastive(
     n_steps: int = 400,
     seed=0,
 ) -> torch.Tensor:
-    """Unimodal linear contrastive learning with random masking, trained by Adam with fresh masks
-    at every step (learning rate decayed linearly to 0): the span of G^T, shape (..., d, r).
+    """Unimodal linear contrastive learning with random masking, trained by Adam with
+    fresh masks at every step (learning rate decayed linearly to 0): the span of G^T,
+    shape (..., d, r).
 
-    In expectation over the masks the loss is -tr(G M G^T) + (rho/2)||G^T G||_F^2 with M from
-    :func:`masked_contrastive_target`, so training lands on (nearly) the diagonal-deletion subspace.
+    In expectation over the masks the loss is -tr(G M G^T) + (rho/2)||G^T G||_F^2 with M
+    from
+    :func:`masked_contrastive_target`, so training lands on (nearly) the
+    diagonal-deletion subspace.
     """
     X, r = _check_data(X, r)
     return _masked_contrastive(X, r, p, rho, lr, n_steps, seed)[0]
 
 
 class _UnimodalEstimator:
-    """Shared scikit-learn plumbing: fit(X) stores ``mean_`` and ``components_``; transform."""
+    """Shared scikit-learn plumbing: fit(X) stores ``mean_`` and ``components_``;
+    transform."""
 
     def __init__(self, n_components: int = 2):
         self.n_components = n_components
@@ -229,7 +247,8 @@ class _UnimodalEstimator:
         """Project centred data: (X - mean_) @ components_, shape (..., m, r)."""
         if not hasattr(self, "components_"):
             raise NotFittedError(
-                f"this {type(self).__name__} instance is not fitted yet: call fit(X) first"
+                f"this {type(self).__name__} instance is not fitted yet: call fit(X) "
+                "first"
             )
         X = check_matrix(X, "X")
         if X.shape[-1] != self.components_.shape[-2]:
@@ -257,7 +276,8 @@ class PCA(_UnimodalEstimator):
 
     See Also
     --------
-    DiagonalDeletion, HeteroPCA, MaskedContrastive, sklearn.decomposition.PCA (components_ transposed)
+    DiagonalDeletion, HeteroPCA, MaskedContrastive, sklearn.decomposition.PCA
+    (components_ transposed)
 
     Examples
     --------
@@ -272,8 +292,9 @@ class PCA(_UnimodalEstimator):
 
 
 class DiagonalDeletion(_UnimodalEstimator):
-    """Top-r eigenvectors of the diagonal-deleted covariance Delta(Sigma_hat): what unimodal
-    contrastive learning with random masking learns. Attributes as :class:`PCA`."""
+    """Top-r eigenvectors of the diagonal-deleted covariance Delta(Sigma_hat): what
+    unimodal contrastive learning with random masking learns. Attributes as
+    :class:`PCA`."""
 
     def _fit(self, X, r):
         self.components_, self.eigenvalues_ = top_eigenvectors(
@@ -286,16 +307,26 @@ class HeteroPCA(_UnimodalEstimator):
 
     Parameters
     ----------
-    n_components : int, default=2;  tol : float, default=1e-6;  max_iter : int, default=200
+    n_components : int, default=2
+        The dimension r of the subspace.
+    tol : float, default=1e-6
+        The tolerance on the relative change of the refilled covariance.
+    max_iter : int, default=200
+        The most iterations.
 
     Attributes
     ----------
-    components_ : (d, r)
-        orthonormal top-r eigenvectors of the refilled covariance.
-    eigenvalues_ : (r,)
-    mean_ : (d,)
+    components_ : torch.Tensor
+        Tensor of shape (d, r): orthonormal top-r eigenvectors of the refilled
+        covariance.
+    eigenvalues_ : torch.Tensor
+        Tensor of shape (r,): their eigenvalues.
+    mean_ : torch.Tensor
+        Tensor of shape (d,): the column means removed before fitting.
     n_iter_ : int
+        The iterations run.
     converged_ : bool
+        Whether every replicate met the tolerance.
     """
 
     def __init__(
@@ -316,8 +347,18 @@ class MaskedContrastive(_UnimodalEstimator):
 
     Parameters
     ----------
-    n_components : int, default=2;  p : float in (0, 1), default=0.5 (masking probability);
-    rho : float > 0, default=1.0;  lr : float, default=0.05;  n_steps : int, default=400;  seed : int
+    n_components : int, default=2
+        The dimension r of the subspace.
+    p : float, default=0.5
+        The masking probability, in (0, 1).
+    rho : float, default=1.0
+        The regularisation strength (> 0).
+    lr : float, default=0.05
+        Adam's learning rate (decayed linearly to 0).
+    n_steps : int, default=400
+        The number of Adam steps.
+    seed : int, default=0
+        The seed of the initialisation and the masks.
 
     Attributes
     ----------

@@ -1,16 +1,19 @@
-"""Memory-bounded CLIP: loss, log-normalisers, weights beta and S(beta) in blocks (chapter 6).
+"""Memory-bounded CLIP: loss, log-normalisers, weights beta and S(beta) in blocks
+(chapter 6).
 
-With embeddings zx = X G1^T (n, r) and zy = Y G2^T (n, r), the logits l_ij = <zx_i, zy_j> / tau
-are formed one block of rows at a time, never as the whole n x n matrix:
+With embeddings zx = X G1^T (n, r) and zy = Y G2^T (n, r), the logits l_ij = <zx_i,
+zy_j> / tau are formed one block of rows at a time, never as the whole n x n matrix:
 
 * one pass gives the row log-normalisers r_i = LSE_j l_ij exactly and the column ones
   c_j = LSE_i l_ij by a streaming (running-maximum) log-sum-exp, hence the CLIP loss
   L = tau / (2n) sum_i (r_i + c_i - 2 l_ii);
-* a second pass gives S(beta) = (1/n) X^T (I - A) Y with A = (P + Q) / 2, P_ij = exp(l_ij - r_i),
-  Q_ij = exp(l_ij - c_j): the CLIP weights are beta_ij = A_ij (i != j) and beta_ii = 1 - A_ii.
+* a second pass gives S(beta) = (1/n) X^T (I - A) Y with A = (P + Q) / 2, P_ij =
+  exp(l_ij - r_i), Q_ij = exp(l_ij - c_j): the CLIP weights are beta_ij = A_ij (i != j)
+  and beta_ii = 1 - A_ii.
 
-Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The linear
-preset needs no blocks at all (its loss uses only row and column sums; S(beta) = S_n).
+Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The
+linear preset needs no blocks at all (its loss uses only row and column sums; S(beta) =
+S_n).
 """
 
 from __future__ import annotations
@@ -46,15 +49,16 @@ __all__ = [
     "DENSE_LIMIT",
 ]
 
-#: entries of one block of logits (per replicate and all replicates together) used by default
+#: entries of one block of logits (per replicate and all replicates together) used by
+#: default
 BLOCK_ENTRIES = 2**23
 #: svd_iteration stays dense while replicates * n * n is at most this many entries
 DENSE_LIMIT = 2**24
 
 
 class ClipNormalizers(NamedTuple):
-    """Row and column log-normalisers r_i = LSE_j l_ij, c_j = LSE_i l_ij and the diagonal l_ii of
-    the logits l = zx zy^T / tau; each of shape (..., n)."""
+    """Row and column log-normalisers r_i = LSE_j l_ij, c_j = LSE_i l_ij and the
+    diagonal l_ii of the logits l = zx zy^T / tau; each of shape (..., n)."""
 
     row: torch.Tensor
     col: torch.Tensor
@@ -62,7 +66,8 @@ class ClipNormalizers(NamedTuple):
 
 
 def auto_block_size(n: int, batch: int = 1, entries: int = BLOCK_ENTRIES) -> int:
-    """Rows per block so that one (batch, block, n) slab of logits holds about ``entries`` numbers."""
+    """Rows per block so that one (batch, block, n) slab of logits holds about
+    ``entries`` numbers."""
     n = check_int(n, "n", low=1)
     batch = check_int(batch, "batch", low=1)
     return max(1, min(n, entries // (n * batch)))
@@ -127,10 +132,12 @@ def blocked_loss(
     block_size: int | None = None,
     return_normalizers: bool = False,
 ):
-    """The family loss L(s) of s = zx zy^T (no regulariser) without forming s; shape zx.shape[:-2].
+    """The family loss L(s) of s = zx zy^T (no regulariser) without forming s; shape
+    zx.shape[:-2].
 
-    Supports the ``"clip"`` and ``"linear"`` presets. With ``return_normalizers`` (CLIP) also
-    returns the :class:`ClipNormalizers`, which :func:`blocked_cross_covariance` reuses.
+    Supports the ``"clip"`` and ``"linear"`` presets. With ``return_normalizers`` (CLIP)
+    also returns the :class:`ClipNormalizers`, which :func:`blocked_cross_covariance`
+    reuses.
     """
     family = get_family(loss, tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
@@ -146,7 +153,8 @@ def blocked_loss(
 
 def _unsupported(family: ContrastiveFamily) -> TypeError:
     return TypeError(
-        f"blocked computation supports the 'clip' and 'linear' presets, got {family!r}; "
+        "blocked computation supports the 'clip' and 'linear' presets, got "
+        f"{family!r}; "
         "use the dense functions for other family members"
     )
 
@@ -159,8 +167,9 @@ def iter_clip_weights(
     block_size: int | None = None,
     normalizers: ClipNormalizers | None = None,
 ):
-    """Yield ``(rows, beta_block)``: the CLIP weights beta[..., rows, :] (shape (..., b, n)) block
-    by block, equal to ``ClipFamily(tau).weights(zx @ zy^T)`` restricted to those rows."""
+    """Yield ``(rows, beta_block)``: the CLIP weights beta[..., rows, :] (shape (..., b,
+    n)) block by block, equal to ``ClipFamily(tau).weights(zx @ zy^T)`` restricted to
+    those rows."""
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
     norms = (
@@ -200,9 +209,27 @@ def blocked_cross_covariance(
 
     Parameters
     ----------
-    X, Y : (..., n, d1), (..., n, d2)  paired data.  zx, zy : (..., n, r)  their embeddings.
-    loss : "clip" or "linear".  tau : CLIP temperature.  block_size : rows per block.
-    normalizers : the CLIP log-normalisers if already computed (from :func:`blocked_loss`).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, paired with X.
+    zx : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of X.
+    zy : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of Y.
+    loss : {"clip", "linear"}, default="clip"
+        The preset.
+    tau : float, default=1.0
+        The CLIP temperature.
+    block_size : int, optional
+        Rows per block (default: :func:`auto_block_size`).
+    normalizers : ClipNormalizers, optional
+        The CLIP log-normalisers if already computed (by :func:`blocked_loss`).
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d1, d2).
     """
     X, Y = check_pair(X, Y)
     family = get_family(loss, tau)

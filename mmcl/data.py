@@ -1,13 +1,15 @@
-"""Data generation: the two-modality latent factor model with wrong pairs and unpaired pools.
+"""Data generation: the two-modality latent factor model with wrong pairs and unpaired
+pools.
 
 Model (book chapter 1, section "The model")::
 
     x = U1 z + xi,          y = U2 z~ + zeta,
 
-with U1 (d1, r), U2 (d2, r) orthonormal, z ~ N(0, Sigma_z), and z~ = z for a fraction eta of the
-pairs (the true pairs) and an independent draw for the others (the wrong pairs), so that
-E[x y^T] = eta U1 Sigma_z U2^T. Everything is drawn on the CPU from a seeded ``torch.Generator``
-and then moved to ``device``, so a seed gives the same numbers on every device.
+with U1 (d1, r), U2 (d2, r) orthonormal, z ~ N(0, Sigma_z), and z~ = z for a fraction
+eta of the pairs (the true pairs) and an independent draw for the others (the wrong
+pairs), so that E[x y^T] = eta U1 Sigma_z U2^T. Everything is drawn on the CPU from a
+seeded ``torch.Generator`` and then moved to ``device``, so a seed gives the same
+numbers on every device.
 """
 
 from __future__ import annotations
@@ -48,14 +50,16 @@ def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
 
 
 def random_class_members(labels, classes, *, generator=None) -> torch.Tensor:
-    """For every entry c of ``classes``, the index of a uniformly random row with label c.
+    """For every entry c of ``classes``, the index of a uniformly random row with label
+    c.
 
     Parameters
     ----------
     labels : torch.Tensor
         Long tensor of shape (m,): the class of each row.
     classes : torch.Tensor
-        Long tensor of any shape: the classes to draw a member of; each must occur in labels.
+        Long tensor of any shape: the classes to draw a member of; each must occur in
+        labels.
     generator : int or torch.Generator, optional
         The seed or generator of the draw (one uniform number per entry of ``classes``).
 
@@ -81,7 +85,8 @@ def random_class_members(labels, classes, *, generator=None) -> torch.Tensor:
 def haar_orthonormal(
     d: int, r: int, *, batch: tuple[int, ...] = (), generator=None, dtype=torch.float64
 ) -> torch.Tensor:
-    """First r columns of a Haar-distributed orthogonal d x d matrix, shape ``(*batch, d, r)``."""
+    """First r columns of a Haar-distributed orthogonal d x d matrix, shape ``(*batch,
+    d, r)``."""
     g = make_generator(generator)
     A = torch.randn(*batch, d, d, generator=g, dtype=torch.float64)
     Q, R = torch.linalg.qr(A)
@@ -100,7 +105,8 @@ def heteroskedastic_noise_std(
     dtype=torch.float64,
 ) -> torch.Tensor:
     """Per-coordinate noise standard deviations with variances uniform on
-    ``mean_var * [1 - spread, 1 + spread]`` (spread = 0: isotropic; spread -> 1: very uneven)."""
+    ``mean_var * [1 - spread, 1 + spread]`` (spread = 0: isotropic; spread -> 1: very
+    uneven)."""
     check_real(spread, "spread", low=0.0, high=1.0, high_open=True)
     check_real(mean_var, "mean_var", low=0.0, low_open=True)
     g = make_generator(generator)
@@ -114,13 +120,28 @@ class MultimodalSample:
 
     Attributes
     ----------
-    X, Y : (..., n, d1), (..., n, d2)  paired data, row i of X paired with row i of Y.
-    is_true : (..., n) bool            which pairs share their latent (the clean pairs).
-    U1, U2 : (..., d1, r), (..., d2, r) ground-truth subspaces.
-    X_unpaired, Y_unpaired : (..., N, d1), (..., N, d2) or None  unpaired pools; Y_unpaired is shuffled.
-    unpaired_match : (..., N) long or None  Y_unpaired[..., unpaired_match[k], :] is the true
-        partner of X_unpaired[..., k, :] (hidden from the learner, kept for scoring).
-    X_test, Y_test : (..., n_test, d1), (..., n_test, d2) or None  clean held-out pairs.
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    is_true : torch.Tensor
+        Boolean tensor of shape (..., n): the pairs that share their latent.
+    U1 : torch.Tensor
+        Tensor of shape (..., d1, r): the ground-truth subspace of modality 1.
+    U2 : torch.Tensor
+        Tensor of shape (..., d2, r): the ground-truth subspace of modality 2.
+    X_unpaired : torch.Tensor or None
+        Tensor of shape (..., N, d1): the unpaired pool of modality 1.
+    Y_unpaired : torch.Tensor or None
+        Tensor of shape (..., N, d2): the unpaired pool of modality 2, shuffled.
+    unpaired_match : torch.Tensor or None
+        Long tensor of shape (..., N): ``Y_unpaired[..., unpaired_match[k], :]`` is the
+        partner of ``X_unpaired[..., k, :]`` (hidden from the learner, kept for
+        scoring).
+    X_test : torch.Tensor or None
+        Tensor of shape (..., n_test, d1): held-out clean pairs, modality 1.
+    Y_test : torch.Tensor or None
+        Tensor of shape (..., n_test, d2): held-out clean pairs, modality 2.
     """
 
     X: torch.Tensor
@@ -151,7 +172,8 @@ def _noise_vector(noise, d: int, name: str) -> torch.Tensor:
         t = t.expand(d)
     if t.shape != (d,):
         raise ValueError(
-            f"{name} must be a scalar or a vector of length {d}, got shape {tuple(t.shape)}"
+            f"{name} must be a scalar or a vector of length {d}, got shape "
+            f"{tuple(t.shape)}"
         )
     if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
         raise ValueError(f"{name} must hold finite standard deviations >= 0")
@@ -168,12 +190,14 @@ def _signal_factor(signal_cov, r: int) -> torch.Tensor:
     if t.ndim == 1:
         if t.shape != (r,) or bool((t < 0).any()) or not bool(torch.isfinite(t).all()):
             raise ValueError(
-                f"signal_cov as a vector must hold {r} finite variances >= 0, got {t.tolist()}"
+                f"signal_cov as a vector must hold {r} finite variances >= 0, got "
+                f"{t.tolist()}"
             )
         return torch.diag(t.sqrt())
     if t.shape != (r, r):
         raise ValueError(
-            f"signal_cov must be a scalar, a length-{r} vector or an {r}x{r} matrix, got {tuple(t.shape)}"
+            f"signal_cov must be a scalar, a length-{r} vector or an {r}x{r} matrix, "
+            f"got {tuple(t.shape)}"
         )
     if not torch.allclose(t, t.T):
         raise ValueError("signal_cov must be symmetric")
@@ -189,10 +213,23 @@ class LatentFactorModel:
 
     Parameters
     ----------
-    d1, d2, r : int  ambient dimensions and latent dimension (r <= min(d1, d2)).
-    signal_cov : float, (r,) or (r, r), default=1.0  Sigma_z (scalar: a multiple of I).
-    noise1, noise2 : float or (d,), default=1.0  noise standard deviations per coordinate.
-    U1, U2 : optional fixed subspaces (d1, r), (d2, r); drawn Haar-uniformly per replicate if None.
+    d1 : int
+        The dimension of modality 1.
+    d2 : int
+        The dimension of modality 2.
+    r : int
+        The latent dimension, r <= min(d1, d2).
+    signal_cov : float or torch.Tensor, default=1.0
+        Sigma_z: a scalar (a multiple of I), variances of shape (r,) or a matrix (r, r).
+    noise1 : float or torch.Tensor, default=1.0
+        Noise standard deviations of modality 1: a scalar or a tensor of shape (d1,).
+    noise2 : float or torch.Tensor, default=1.0
+        Noise standard deviations of modality 2: a scalar or a tensor of shape (d2,).
+    U1 : torch.Tensor, optional
+        Tensor of shape (d1, r): a fixed subspace (drawn Haar-uniformly per replicate if
+        None).
+    U2 : torch.Tensor, optional
+        Tensor of shape (d2, r): likewise for modality 2.
     """
 
     d1: int
@@ -242,10 +279,11 @@ class LatentFactorModel:
         dtype=torch.float32,
         device=None,
     ) -> MultimodalSample:
-        """Draw n pairs (a fraction eta of them true), optional unpaired pools and test pairs.
+        """Draw n pairs (a fraction eta of them true), optional unpaired pools and test
+        pairs.
 
-        With ``replicates=R`` every tensor gets a leading dimension R (independent replicates,
-        each with its own subspaces unless U1, U2 are fixed).
+        With ``replicates=R`` every tensor gets a leading dimension R (independent
+        replicates, each with its own subspaces unless U1, U2 are fixed).
         """
         n = check_int(n, "n", low=2)
         eta = check_fraction(eta)
@@ -330,8 +368,8 @@ def make_multimodal(
 ) -> MultimodalSample:
     """One call: draw a :class:`MultimodalSample` from a :class:`LatentFactorModel`.
 
-    ``noise`` (and ``noise2``, default the same) are noise standard deviations, scalar or per
-    coordinate. Example: ``make_multimodal(300, 40, 39, 10, noise=0.3, seed=1)``.
+    ``noise`` (and ``noise2``, default the same) are noise standard deviations, scalar
+    or per coordinate. Example: ``make_multimodal(300, 40, 39, 10, noise=0.3, seed=1)``.
     """
     model = LatentFactorModel(
         d1,

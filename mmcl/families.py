@@ -1,15 +1,18 @@
-"""The phi/psi family of contrastive losses and its contrastive weights beta (book chapter 2).
+"""The phi/psi family of contrastive losses and its contrastive weights beta (book
+chapter 2).
 
 For similarities s (n x n, s_ij = <G1 x_i, G2 y_j>) a member (phi, psi, eps) has loss
 
     L(s) = 1/(2n) sum_i phi(c [eps psi(0) + sum_{j!=i} psi(s_ij - s_ii)])
          + 1/(2n) sum_i phi(c [eps psi(0) + sum_{j!=i} psi(s_ji - s_ii)]),
 
-with c = 1 ("sum" over negatives) or c = 1/(n-1) ("mean"). With W = dL/ds the contrastive weights
-are beta_ii = -n W_ii and beta_ij = n W_ij (i != j), all >= 0 when phi, psi are non-decreasing:
+with c = 1 ("sum" over negatives) or c = 1/(n-1) ("mean"). With W = dL/ds the
+contrastive weights are beta_ii = -n W_ii and beta_ij = n W_ij (i != j), all >= 0 when
+phi, psi are non-decreasing:
 
-    beta_ij = c/2 [phi'(a_i) psi'(s_ij - s_ii) + phi'(b_j) psi'(s_ij - s_jj)]            (i != j)
-    beta_ii = c/2 [phi'(a_i) sum_{k!=i} psi'(s_ik - s_ii) + phi'(b_i) sum_{k!=i} psi'(s_ki - s_ii)]
+    beta_ij = c/2 [phi'(a_i) psi'(s_ij - s_ii) + phi'(b_j) psi'(s_ij - s_jj)]   (i != j)
+    beta_ii = c/2 [phi'(a_i) sum_{k!=i} psi'(s_ik - s_ii)
+                   + phi'(b_i) sum_{k!=i} psi'(s_ki - s_ii)]
 
 where a_i, b_j are the arguments of phi in row i and column j. Presets: CLIP
 (phi = tau log, psi = exp(./tau), eps = 1) and linear (phi = psi = id, eps = 0, mean).
@@ -67,8 +70,9 @@ def clip_loss_from_normalizers(
 ) -> torch.Tensor:
     """The CLIP loss from its log-normalisers: the one spelling of the formula in mmcl.
 
-    With logits l (n x n) whose positives are p_i (the diagonal l_ii, or another choice of one
-    positive per row), row log-normalisers r_i = LSE_j l_ij and column ones c_j = LSE_i l_ij,
+    With logits l (n x n) whose positives are p_i (the diagonal l_ii, or another choice
+    of one positive per row), row log-normalisers r_i = LSE_j l_ij and column ones c_j =
+    LSE_i l_ij,
 
         L = tau / (2n) sum_i [(r_i - p_i) + (c_i - p_i)],
 
@@ -95,15 +99,16 @@ def clip_loss_from_normalizers(
 
 
 def _linear_loss(positives: torch.Tensor, total: torch.Tensor, n: int) -> torch.Tensor:
-    """-(1/n) sum_i s_ii + 1/(n(n-1)) sum_{i!=j} s_ij from tr(s) and the sum of all of s."""
+    """-(1/n) sum_i s_ii + 1/(n(n-1)) sum_{i!=j} s_ij from tr(s) and the sum of all of
+    s."""
     return -positives / n + (total - positives) / (n * (n - 1))
 
 
 def linear_loss_of_embeddings(zx: torch.Tensor, zy: torch.Tensor) -> torch.Tensor:
     """The linear loss of s = zx zy^T in O(n r), without forming s.
 
-    L = -(1/n) sum_i s_ii + 1/(n(n-1)) sum_{i!=j} s_ij, with sum_i s_ii = sum(zx * zy) and
-    sum_ij s_ij = <sum_i zx_i, sum_j zy_j>.
+    L = -(1/n) sum_i s_ii + 1/(n(n-1)) sum_{i!=j} s_ij, with sum_i s_ii = sum(zx * zy)
+    and sum_ij s_ij = <sum_i zx_i, sum_j zy_j>.
 
     Parameters
     ----------
@@ -127,15 +132,16 @@ def weights_from_loss(
 ) -> torch.Tensor:
     """Contrastive weights of any loss L(s) of the similarity matrix, by autograd.
 
-    With W = dL/ds: beta_ii = -n W_ii and beta_ij = n W_ij (i != j), so that
-    grad L = -grad tr(G1 S(beta) G2^T) with beta frozen. This is the general definition of the
-    weights; it works for losses outside the phi/psi family too, e.g. the sigmoid (SigLIP-style)
-    loss.
+    With W = dL/ds: beta_ii = -n W_ii and beta_ij = n W_ij (i != j), so that grad L =
+    -grad tr(G1 S(beta) G2^T) with beta frozen. This is the general definition of the
+    weights; it works for losses outside the phi/psi family too, e.g. the sigmoid
+    (SigLIP-style) loss.
 
     Parameters
     ----------
     loss_of_similarities : callable
-        Maps s, a tensor of shape (..., n, n), to one loss per leading index (they are summed).
+        Maps s, a tensor of shape (..., n, n), to one loss per leading index (they are
+        summed).
     s : torch.Tensor
         Tensor of shape (..., n, n): the similarities.
 
@@ -160,11 +166,20 @@ class ContrastiveFamily:
 
     Parameters
     ----------
-    phi, psi : callable  elementwise torch functions.
-    eps : float, default=1.0  weight of psi(0) (the positive's own term) inside phi.
-    negatives : {"sum", "mean"}, default="sum"  sum over the n-1 negatives, or average them.
-    dphi, dpsi : callable, optional  derivatives; taken by autograd when omitted.
-    name : str  a label for plots and tables.
+    phi : callable
+        An elementwise, non-decreasing torch function (applied per row and column).
+    psi : callable
+        An elementwise, non-decreasing torch function (applied to similarity gaps).
+    eps : float, default=1.0
+        The weight of psi(0) (the positive's own term) inside phi.
+    negatives : {"sum", "mean"}, default="sum"
+        Sum over the n - 1 negatives, or average them.
+    dphi : callable, optional
+        The derivative of phi; taken by autograd when omitted.
+    dpsi : callable, optional
+        The derivative of psi; taken by autograd when omitted.
+    name : str, default="custom"
+        A label for plots and tables.
     """
 
     def __init__(
@@ -209,7 +224,8 @@ class ContrastiveFamily:
         return 1.0 if self.negatives == "sum" else 1.0 / (n - 1)
 
     def _args(self, s):
-        """Differences D_ij = s_ij - s_ii (rows), E_ij = s_ij - s_jj (columns), and a_i, b_j."""
+        """Differences D_ij = s_ij - s_ii (rows), E_ij = s_ij - s_jj (columns), and a_i,
+        b_j."""
         n = check_similarities(s)
         off = offdiag_mask(s)
         diag = torch.diagonal(s, dim1=-2, dim2=-1)
@@ -227,7 +243,8 @@ class ContrastiveFamily:
         return (self.phi(a).sum(-1) + self.phi(b).sum(-1)) / (2 * n)
 
     def weights(self, s: torch.Tensor) -> torch.Tensor:
-        """The contrastive weights beta(s), shape (..., n, n), by the general formula."""
+        """The contrastive weights beta(s), shape (..., n, n), by the general formula.
+        """
         n, off, D, E, a, b, c = self._args(s)
         pa, pb = self.dphi(a), self.dphi(b)
         dD = torch.where(off, self.dpsi(D), 0)
@@ -240,10 +257,10 @@ class ContrastiveFamily:
 class ClipFamily(ContrastiveFamily):
     """CLIP / symmetric InfoNCE: phi(u) = tau log u, psi(u) = exp(u / tau), eps = 1.
 
-    Equals tau times the standard CLIP loss (mean of the row and column cross-entropies of the
-    logits s / tau). Loss and weights use the stable log-sum-exp / softmax closed forms:
-    beta_ij = (P_ij + Q_ij) / 2 (i != j), beta_ii = 1 - (P_ii + Q_ii) / 2, with P, Q the row and
-    column softmax of s / tau.
+    Equals tau times the standard CLIP loss (mean of the row and column cross-entropies
+    of the logits s / tau). Loss and weights use the stable log-sum-exp / softmax closed
+    forms: beta_ij = (P_ij + Q_ij) / 2 (i != j), beta_ii = 1 - (P_ii + Q_ii) / 2, with
+    P, Q the row and column softmax of s / tau.
     """
 
     def __init__(self, tau: float = 1.0):

@@ -1,9 +1,11 @@
-"""Contrastive losses for linear representations (book chapter 2), in the style of open_clip.
+"""Contrastive losses for linear representations (book chapter 2), in the style of
+open_clip.
 
 ``contrastive_loss`` evaluates L(G1, G2) = L_family(s) + (rho/2) ||G1^T G2||_F^2 with
-s_ij = <G1 x_i, G2 y_j> (or cosine similarities when ``normalize=True``, as CLIP does in practice).
-``clip_loss`` is the standard CLIP loss on a logits matrix: the mean of the row and column
-cross-entropies, so that ``ClipFamily(tau).loss_from_similarities(s) == tau * clip_loss(s / tau)``.
+s_ij = <G1 x_i, G2 y_j> (or cosine similarities when ``normalize=True``, as CLIP does in
+practice). ``clip_loss`` is the standard CLIP loss on a logits matrix: the mean of the
+row and column cross-entropies, so that ``ClipFamily(tau).loss_from_similarities(s) ==
+tau * clip_loss(s / tau)``.
 """
 
 from __future__ import annotations
@@ -27,25 +29,29 @@ __all__ = [
 
 
 def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
-    """Validate G1 (..., r, d1), G2 (..., r, d2) against data X (..., n, d1), Y (..., n, d2)."""
+    """Validate G1 (..., r, d1), G2 (..., r, d2) against data X (..., n, d1), Y (..., n,
+    d2)."""
     X, Y = check_pair(X, Y)
     G1 = check_matrix(G1, "G1")
     G2 = check_matrix(G2, "G2")
     check_same_device(X=X, G1=G1, G2=G2)
     if G1.shape[-1] != X.shape[-1] or G2.shape[-1] != Y.shape[-1]:
         raise ValueError(
-            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]}, d2 = {Y.shape[-1]}; "
+            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]}, d2 = "
+            f"{Y.shape[-1]}; "
             f"got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}"
         )
     if G1.shape[-2] != G2.shape[-2]:
         raise ValueError(
-            f"G1 and G2 must have the same number r of rows, got {G1.shape[-2]} and {G2.shape[-2]}"
+            f"G1 and G2 must have the same number r of rows, got {G1.shape[-2]} and "
+            f"{G2.shape[-2]}"
         )
     return G1, G2, X, Y
 
 
 def similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor:
-    """s_ij = <G1 x_i, G2 y_j>, shape (..., n, n); cosine similarities if ``normalize``."""
+    """s_ij = <G1 x_i, G2 y_j>, shape (..., n, n); cosine similarities if ``normalize``.
+    """
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     return cross_similarities(G1, G2, X, Y, normalize=normalize)
 
@@ -79,7 +85,8 @@ def cross_similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor
 
 
 def regularizer(G1, G2, rho: float) -> torch.Tensor:
-    """R(G1, G2) = (rho/2) ||G1^T G2||_F^2, computed as (rho/2) tr((G1 G1^T)(G2 G2^T))."""
+    """R(G1, G2) = (rho/2) ||G1^T G2||_F^2, computed as (rho/2) tr((G1 G1^T)(G2 G2^T)).
+    """
     rho = check_real(rho, "rho", low=0.0)
     return (
         0.5
@@ -116,8 +123,9 @@ def contrastive_loss(
 
 
 def clip_loss(logits: torch.Tensor) -> torch.Tensor:
-    """The standard CLIP loss of an (..., n, n) logits matrix whose diagonal holds the positives:
-    (cross_entropy(rows) + cross_entropy(columns)) / 2, each averaged over the n pairs."""
+    """The standard CLIP loss of an (..., n, n) logits matrix whose diagonal holds the
+    positives: (cross_entropy(rows) + cross_entropy(columns)) / 2, each averaged over
+    the n pairs."""
     if (
         not isinstance(logits, torch.Tensor)
         or logits.ndim < 2
@@ -133,8 +141,8 @@ def clip_loss(logits: torch.Tensor) -> torch.Tensor:
 class ContrastiveLoss(nn.Module):
     """Module form: ``ContrastiveLoss("clip", tau=0.5, rho=0.1)(G1, G2, X, Y)``.
 
-    ``__init__`` stores configuration only; ``forward`` computes similarities, the family's loss
-    and the regulariser, as in :func:`contrastive_loss`.
+    ``__init__`` stores configuration only; ``forward`` computes similarities, the
+    family's loss and the regulariser, as in :func:`contrastive_loss`.
     """
 
     def __init__(

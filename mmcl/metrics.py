@@ -1,9 +1,12 @@
-"""Metrics: subspace distance, retrieval accuracy and downstream scores on labelled data.
+"""Metrics: subspace distance, retrieval accuracy and downstream scores on labelled
+data.
 
-* ``sin_theta_distance`` (with ``orthonormal_basis``): how far a learned span is from the truth;
+* ``sin_theta_distance`` (with ``orthonormal_basis``): how far a learned span is from
+  the truth;
 * ``retrieval_accuracy``: top-1 cross-modal retrieval of the true partner;
-* ``linear_probe_accuracy``, ``class_retrieval_accuracy``, ``prototype_accuracy``: downstream
-  scores of embeddings of labelled data (book chapter 5; the paper's sections 5.2 and 5.3).
+* ``linear_probe_accuracy``, ``class_retrieval_accuracy``, ``prototype_accuracy``:
+  downstream scores of embeddings of labelled data (book chapter 5; the paper's sections
+  5.2 and 5.3).
 """
 
 from __future__ import annotations
@@ -43,16 +46,18 @@ def orthonormal_basis(A) -> torch.Tensor:
 
 
 def sin_theta_distance(A, B) -> torch.Tensor:
-    """||sin Theta(span A, span B)||_F = ||(I - P_B) Q_A||_F for bases A (..., d, r1), B (..., d, r2).
+    """||sin Theta(span A, span B)||_F = ||(I - P_B) Q_A||_F for bases A (..., d, r1), B
+    (..., d, r2).
 
-    Zero for equal spans, invariant to a change of basis, at most sqrt(r1). For a representation
-    G1 of shape (r, d1), compare ``sin_theta_distance(G1.T, U1)``.
+    Zero for equal spans, invariant to a change of basis, at most sqrt(r1). For a
+    representation G1 of shape (r, d1), compare ``sin_theta_distance(G1.T, U1)``.
     """
     A, B = check_matrix(A, "A"), check_matrix(B, "B")
     check_same_device(A=A, B=B)
     if A.shape[-2] != B.shape[-2]:
         raise ValueError(
-            f"A and B must live in the same dimension d, got {A.shape[-2]} and {B.shape[-2]}"
+            f"A and B must live in the same dimension d, got {A.shape[-2]} and "
+            f"{B.shape[-2]}"
         )
     QA, QB = orthonormal_basis(A), orthonormal_basis(B)
     proj = QB.transpose(-1, -2) @ QA
@@ -65,14 +70,16 @@ def retrieval_accuracy(
 ) -> torch.Tensor:
     """Top-1 retrieval accuracy: the fraction of i whose most similar Zy row is row i.
 
-    Zx (..., m, r), Zy (..., m, r) are paired embeddings; similarity is cosine (``normalize``)
-    or the inner product. Works in row blocks of ``chunk`` so an m x m matrix is never stored.
+    Zx (..., m, r), Zy (..., m, r) are paired embeddings; similarity is cosine
+    (``normalize``) or the inner product. Works in row blocks of ``chunk`` so an m x m
+    matrix is never stored.
     """
     Zx, Zy = check_matrix(Zx, "Zx"), check_matrix(Zy, "Zy")
     check_same_device(Zx=Zx, Zy=Zy)
     if Zx.shape != Zy.shape:
         raise ValueError(
-            f"Zx and Zy must have the same shape (..., m, r), got {tuple(Zx.shape)} and {tuple(Zy.shape)}"
+            f"Zx and Zy must have the same shape (..., m, r), got {tuple(Zx.shape)} "
+            f"and {tuple(Zy.shape)}"
         )
     chunk = check_int(chunk, "chunk")
     if normalize:
@@ -89,8 +96,8 @@ def retrieval_accuracy(
 def linear_probe_accuracy(
     Z_train, y_train, Z_test, y_test, *, ridge: float = 1e-3
 ) -> float:
-    """Accuracy of a linear probe: ridge regression (with intercept) of one-hot labels on the
-    embeddings Z_train (n, r), predicting the arg-max class on Z_test (m, r)."""
+    """Accuracy of a linear probe: ridge regression (with intercept) of one-hot labels
+    on the embeddings Z_train (n, r), predicting the arg-max class on Z_test (m, r)."""
     Z_train = check_matrix(Z_train, "Z_train", min_rows=2, batch=False)
     Z_test = check_matrix(Z_test, "Z_test", batch=False)
     y_train = check_labels(y_train, "y_train", Z_train.shape[0])
@@ -105,7 +112,8 @@ def linear_probe_accuracy(
 
 
 def class_retrieval_accuracy(Zx, Zy, labels_x, labels_y) -> float:
-    """Fraction of rows of Zx (m, r) whose most cosine-similar row of Zy (m', r) has the same label."""
+    """Fraction of rows of Zx (m, r) whose most cosine-similar row of Zy (m', r) has the
+    same label."""
     Zx, Zy = check_matrix(Zx, "Zx", batch=False), check_matrix(Zy, "Zy", batch=False)
     lx = check_labels(labels_x, "labels_x", Zx.shape[0]).to(Zx.device)
     ly = check_labels(labels_y, "labels_y", Zy.shape[0]).to(Zx.device)
@@ -116,9 +124,11 @@ def class_retrieval_accuracy(Zx, Zy, labels_x, labels_y) -> float:
 def prototype_accuracy(
     Zx, labels_x, Zy, labels_y, *, draws: int = 20, seed=0
 ) -> torch.Tensor:
-    """Classify each row of Zx by the most cosine-similar of C prototypes, one random row of Zy per
-    class; repeated for ``draws`` independent draws of the prototypes. Returns the accuracy of
-    every draw, shape (draws,) (the paper's section 5.3 metric; chance 1/C)."""
+    """Classify each row of Zx by the most cosine-similar of C prototypes, one random
+    row of Zy per class; repeated for ``draws`` independent draws of the prototypes.
+    Returns the accuracy of every draw, shape (draws,) (the paper's section 5.3 metric;
+    chance 1/C).
+    """
     Zx, Zy = check_matrix(Zx, "Zx", batch=False), check_matrix(Zy, "Zy", batch=False)
     lx = check_labels(labels_x, "labels_x", Zx.shape[0]).to(Zx.device)
     ly = check_labels(labels_y, "labels_y", Zy.shape[0])

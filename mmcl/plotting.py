@@ -1,5 +1,5 @@
-"""Plotting helpers shared by the chapters: they take results and an ``ax``, return the figure,
-and never call ``show()``."""
+"""Plotting helpers shared by the chapters: they take results and an ``ax``, return the
+figure, and never call ``show()``."""
 
 from __future__ import annotations
 
@@ -48,8 +48,8 @@ def _np(values) -> np.ndarray:
 
 
 def plot_mean_se(ax, x, values, *, label=None, band: bool = False, **kwargs):
-    """Plot the replicate mean of ``values`` (replicates, len(x)) against x with standard-error bars
-    (or a shaded band). Returns the figure."""
+    """Plot the replicate mean of ``values`` (replicates, len(x)) against x with
+    standard-error bars (or a shaded band). Returns the figure."""
     m, se = mean_and_se(values)
     x = _np(x)
     if band:
@@ -70,9 +70,9 @@ def new_axes(ncols: int = 1, *, width: float = 6.4, height: float = 3.8, **kwarg
 def plot_weights_and_spectrum(
     axes, beta, singular_values, r: int, *, k: int = 20, title: str = ""
 ):
-    """Left: the negatives' weights n * beta_ij (n, n) on the first k pairs, log colour scale,
-    diagonal blank (uniform weights read 1); right: the singular values of S(beta) with the top r
-    marked. ``axes`` is a pair of axes; returns the figure."""
+    """Left: the negatives' weights n * beta_ij (n, n) on the first k pairs, log colour
+    scale, diagonal blank (uniform weights read 1); right: the singular values of
+    S(beta) with the top r marked. ``axes`` is a pair of axes; returns the figure."""
     from matplotlib.colors import LogNorm
 
     ax1, ax2 = axes

@@ -1,17 +1,20 @@
-"""Solvers: the linear closed form, the SVD-iteration and plain gradient descent (chapter 2).
+"""Solvers: the linear closed form, the SVD-iteration and plain gradient descent
+(chapter 2).
 
-Every similarity s_ij = x_i^T G1^T G2 y_j depends on G only through M = G1^T G2 (d1 x d2, rank r),
-and the regulariser is (rho/2)||M||_F^2. Each solver returns a :class:`SolverResult` with balanced
-factors G1 = diag(sqrt(sigma/rho)) U^T, G2 = diag(sqrt(sigma/rho)) V^T of M = U diag(sigma/rho) V^T.
+Every similarity s_ij = x_i^T G1^T G2 y_j depends on G only through M = G1^T G2 (d1 x
+d2, rank r), and the regulariser is (rho/2)||M||_F^2. Each solver returns a
+:class:`SolverResult` with balanced factors G1 = diag(sqrt(sigma/rho)) U^T, G2 =
+diag(sqrt(sigma/rho)) V^T of M = U diag(sigma/rho) V^T.
 
 * ``linear_closed_form``: M = SVD_r(S_n) / rho, the global minimiser of the linear loss.
-* ``svd_iteration``: M <- SVD_r((1 - a) rho M + a S(beta(M))) / rho, with the damping a halved
-  whenever the loss would rise (a = 1 is the plain fixed-point iteration; small a is projected
-  gradient descent on rank-r matrices with step a / rho).
-* ``gradient_descent``: gradient descent (or Adam) on (G1, G2) through autograd, for comparison;
-  ``minibatch_gradient``: the same one minibatch at a time, as CLIP is trained.
-* ``graph_closed_form``: the linear loss's global minimiser when the positives are the edges of
-  a bipartite graph (chapter 5).
+* ``svd_iteration``: M <- SVD_r((1 - a) rho M + a S(beta(M))) / rho, with the damping a
+  halved whenever the loss would rise (a = 1 is the plain fixed-point iteration; small a
+  is projected gradient descent on rank-r matrices with step a / rho).
+* ``gradient_descent``: gradient descent (or Adam) on (G1, G2) through autograd, for
+  comparison; ``minibatch_gradient``: the same one minibatch at a time, as CLIP is
+  trained.
+* ``graph_closed_form``: the linear loss's global minimiser when the positives are the
+  edges of a bipartite graph (chapter 5).
 """
 
 from __future__ import annotations
@@ -55,8 +58,8 @@ __all__ = [
 
 
 def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The one sign convention of the package: the entry of largest absolute value in each
-    column of U is positive; V (columns paired with U's) gets the same signs."""
+    """The one sign convention of the package: the entry of largest absolute value in
+    each column of U is positive; V (columns paired with U's) gets the same signs."""
     idx = U.abs().argmax(dim=-2, keepdim=True)
     signs = torch.sign(torch.gather(U, -2, idx))
     signs = torch.where(signs == 0, torch.ones_like(signs), signs)
@@ -66,7 +69,8 @@ def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 def truncated_svd(
     S: torch.Tensor, r: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top-r SVD of S (..., d1, d2): U (..., d1, r), sigma (..., r), V (..., d2, r), signs flipped."""
+    """Top-r SVD of S (..., d1, d2): U (..., d1, r), sigma (..., r), V (..., d2, r),
+    signs flipped."""
     U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
     U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
     return U, sig[..., :r], V
@@ -88,9 +92,9 @@ def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor
 class SolverResult:
     """What a solver returns.
 
-    G1 (..., r, d1), G2 (..., r, d2): the representation; U (..., d1, r), V (..., d2, r):
-    orthonormal bases of span G1^T and span G2^T; singular_values (..., r) of the final S;
-    n_iter, converged; history: per-iteration lists ("loss", "change", "time");
+    G1 (..., r, d1), G2 (..., r, d2): the representation; U (..., d1, r), V (..., d2,
+    r): orthonormal bases of span G1^T and span G2^T; singular_values (..., r) of the
+    final S; n_iter, converged; history: per-iteration lists ("loss", "change", "time");
     iterates: optional list of (G1, G2) along the way.
     """
 
@@ -108,7 +112,8 @@ class SolverResult:
 
 
 def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
-    """Global minimiser of the linear loss: G1^T G2 = SVD_r(S_n) / rho (S_n centred, unbiased)."""
+    """Global minimiser of the linear loss: G1^T G2 = SVD_r(S_n) / rho (S_n centred,
+    unbiased)."""
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
     rho = check_rho(rho)
@@ -118,10 +123,11 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
 
 
 def _loss_of_M(X, Y, U, w, V, family, rho, block):
-    """L(M) for M = U diag(w) V^T: similarities (X U) diag(w) (Y V)^T plus (rho/2)||w||^2.
+    """L(M) for M = U diag(w) V^T: similarities (X U) diag(w) (Y V)^T plus
+    (rho/2)||w||^2.
 
-    Returns the loss and what S(beta) needs: the similarities (dense, ``block`` None) or the
-    embeddings and CLIP log-normalisers (blocked)."""
+    Returns the loss and what S(beta) needs: the similarities (dense, ``block`` None) or
+    the embeddings and CLIP log-normalisers (blocked)."""
     zx, zy = (X @ U) * w.unsqueeze(-2), Y @ V
     reg = 0.5 * rho * (w**2).sum(-1)
     if block is None:
@@ -142,7 +148,8 @@ def _cov_of_state(X, Y, state, family, block):
 
 
 def _resolve_block(block_size, family, n: int, batch: int):
-    """None: dense while batch * n^2 <= DENSE_LIMIT (or for custom families), else blocked."""
+    """None: dense while batch * n^2 <= DENSE_LIMIT (or for custom families), else
+    blocked."""
     preset = isinstance(family, (ClipFamily, LinearFamily))
     if block_size is not None:
         if not preset:
@@ -172,16 +179,40 @@ def svd_iteration(
 
     Parameters
     ----------
-    X, Y : (..., n, d1), (..., n, d2)  paired data (replicates batched in the leading dims).
-    r : int  representation dimension, 1 <= r <= min(d1, d2).
-    loss : "clip", "linear" or ContrastiveFamily.  tau : CLIP temperature (> 0).  rho : > 0.
-    init : None (the linear closed form), or (G1, G2).
-    damping : float in (0, 1]  initial step a; halved (per replicate) whenever the loss would rise.
-    tol : stop when ||M_{t+1} - M_t||_F / ||M_t||_F < tol for every replicate.
-    block_size : int >= 1, optional  compute the loss and S(beta) in blocks of this many rows
-        (:mod:`mmcl.blocked`, memory O(n * block_size + d1 * d2)) instead of with the n x n
-        similarity matrix. Default: dense while replicates * n^2 <= 2^24, blocked above
-        ('clip' and 'linear' presets; other families stay dense).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    r : int
+        The representation dimension, 1 <= r <= min(d1, d2).
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature (> 0).
+    rho : float, default=1.0
+        The regularisation strength.
+    init : tuple of torch.Tensor, optional
+        The start (G1, G2); default: the linear closed form.
+    damping : float, default=1.0
+        The initial step a, in (0, 1]; halved (per replicate) whenever the loss would
+        rise.
+    tol : float, default=1e-8
+        Stop when ||M_{t+1} - M_t||_F / ||M_t||_F < tol for every replicate.
+    max_iter : int, default=500
+        The most iterations.
+    record_iterates : bool, default=False
+        Keep (G1, G2) after every iteration in ``iterates``.
+    block_size : int, optional
+        Compute the loss and S(beta) in blocks of this many rows (:mod:`mmcl.blocked`,
+        memory O(n * block_size + d1 * d2)) instead of with the n x n similarity matrix.
+        Default: dense while replicates * n^2 <= 2^24, blocked above ('clip' and
+        'linear' presets; other families stay dense).
+
+    Returns
+    -------
+    SolverResult
+        The representation, its bases, the singular values of the final S(beta) and the
+        history (loss, change, time per iteration).
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
@@ -251,7 +282,8 @@ def svd_iteration(
 
 
 def _trainable_factors(X, Y, r, init, g):
-    """Leaf tensors (G1, G2) to optimise: ``init`` or small random factors drawn from ``g``."""
+    """Leaf tensors (G1, G2) to optimise: ``init`` or small random factors drawn from
+    ``g``."""
     if init is None:
         shape = X.shape[:-2]
         G1 = 0.1 * torch.randn(
@@ -277,8 +309,9 @@ def _relative_change(G1, G2, M_old):
     return M, float(change.max())
 
 
-#: The optimiser names of :func:`gradient_descent` and :func:`minibatch_gradient` (torch's own):
-#: "sgd" is a plain gradient step (full-batch in gradient_descent), "adam" is Adam.
+#: The optimiser names of :func:`gradient_descent` and :func:`minibatch_gradient`
+#: (torch's own): "sgd" is a plain gradient step (full-batch in gradient_descent),
+#: "adam" is Adam.
 OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
 
@@ -307,10 +340,44 @@ def gradient_descent(
     record_every: int = 0,
     seed=0,
 ) -> SolverResult:
-    """Plain gradient descent (``optimizer="sgd"``, full batch) or Adam on (G1, G2) through autograd.
+    """Plain gradient descent (``optimizer="sgd"``, full batch) or Adam on (G1, G2)
+    through autograd.
 
-    init : None (small random factors from ``seed``) or (G1, G2). ``tol``: stop once the relative
-    change of G1^T G2 in one step falls below it. ``record_every=k`` keeps every k-th iterate.
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    r : int
+        The representation dimension, 1 <= r <= min(d1, d2).
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature (> 0).
+    rho : float, default=1.0
+        The regularisation strength.
+    lr : float, default=0.1
+        The learning rate.
+    n_steps : int, default=1000
+        The most steps.
+    init : tuple of torch.Tensor, optional
+        The start (G1, G2); default: small random factors drawn from ``seed``.
+    optimizer : {"sgd", "adam"}, default="sgd"
+        A plain gradient step or Adam (see ``OPTIMIZERS``).
+    normalize : bool, default=False
+        Cosine similarities instead of inner products.
+    tol : float, optional
+        Stop once the relative change of G1^T G2 in one step falls below it.
+    record_every : int, default=0
+        Keep every k-th iterate (0: none).
+    seed : int or torch.Generator, default=0
+        The seed of the random start.
+
+    Returns
+    -------
+    SolverResult
+        The representation and its history (loss, change, time per step).
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
@@ -370,13 +437,14 @@ def minibatch_gradient(
     record_iterates: bool = False,
     seed=0,
 ) -> SolverResult:
-    """The usual recipe: Adam (or SGD) on (G1, G2) through autograd, one step per minibatch.
+    """The usual recipe: Adam (or SGD) on (G1, G2) through autograd, one step per
+    minibatch.
 
-    Each epoch visits the n pairs once in a seeded random order, in minibatches of ``batch_size``
-    pairs (the negatives of a pair are the other pairs of its minibatch, as in CLIP training).
-    ``history`` holds per epoch the mean minibatch loss, the relative change of G1^T G2 and the
-    elapsed time; ``record_iterates`` keeps (G1, G2) after every epoch. init : None (small random
-    factors from ``seed``) or (G1, G2).
+    Each epoch visits the n pairs once in a seeded random order, in minibatches of
+    ``batch_size`` pairs (the negatives of a pair are the other pairs of its minibatch,
+    as in CLIP training). ``history`` holds per epoch the mean minibatch loss, the
+    relative change of G1^T G2 and the elapsed time; ``record_iterates`` keeps (G1, G2)
+    after every epoch. init : None (small random factors from ``seed``) or (G1, G2).
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
@@ -431,10 +499,12 @@ def minibatch_gradient(
 
 
 def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:
-    """Global minimiser of the linear loss when the positives are the edges of a bipartite graph.
+    """Global minimiser of the linear loss when the positives are the edges of a
+    bipartite graph.
 
-    With edge weights A (n_x, n_y), the linear loss -mean_{edges} s_ij + mean_{all pairs} s_ij
-    + (rho/2)||G1^T G2||_F^2 is minimised by G1^T G2 = SVD_r(S_A) / rho, where
+    With edge weights A (n_x, n_y), the linear loss -mean_{edges} s_ij + mean_{all
+    pairs} s_ij + (rho/2)||G1^T G2||_F^2 is minimised by G1^T G2 = SVD_r(S_A) / rho,
+    where
 
         S_A = X^T A Y / sum(A) - xbar ybar^T
 

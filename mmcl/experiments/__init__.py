@@ -1,12 +1,12 @@
 """Chapter code: the runners and diagnostics behind the book's experiments.
 
-* ``runner``           the experiment runner: a parameter grid times batched, seeded replicates,
-  tidy tables, mean and standard error (chapters 3 and 5);
+* ``runner``           the experiment runner: a parameter grid times batched, seeded
+  replicates, tidy tables, mean and standard error (chapters 3 and 5);
 * ``loss_to_svd``      diagnostics of the loss-to-SVD view (chapter 2);
 * ``robustness``       the robustness chapter's trial (chapter 3);
 * ``unpaired_runs``    the unpaired-data settings and runs (chapter 4);
-* ``unpaired_tables``  their saved tables, the chapter's queries and the published numbers
-  (chapter 4).
+* ``unpaired_tables``  their saved tables, the chapter's queries and the published
+  numbers (chapter 4).
 """
 
 from .loss_to_svd import *  # noqa: F403

@@ -1,13 +1,18 @@
-"""Diagnostics of the loss-to-SVD view (book chapter 2): they measure, they do not train.
+"""Diagnostics of the loss-to-SVD view (book chapter 2): they measure, they do not
+train.
 
 * ``gradient_relative_error``  autograd gradient versus the S(beta) formula.
-* ``update_alignment``          does a gradient step head for SVD_r(S(beta_t)) / rho, the minimiser
-  of the step's surrogate, and how far is span G1^T from the top-r singular subspace of S(beta_t).
-* ``clip_weights_sweep``, ``effective_negatives``  beta for several temperatures, and how evenly
-  each row spreads its negative weight (1: uniform, 1/(n-1): one hard negative).
-* ``relative_error_path``, ``iterations_to_tolerance``  a solver's distance to a reference M*
-  along its iterates, and the iterations and seconds it needed to come within a tolerance.
-* ``solver_race``               SVD-iteration versus gradient descent to the same tolerance.
+* ``update_alignment``          does a gradient step head for SVD_r(S(beta_t)) / rho,
+  the minimiser of the step's surrogate, and how far is span G1^T from the top-r
+  singular subspace of S(beta_t).
+* ``clip_weights_sweep``, ``effective_negatives``  beta for several temperatures, and
+  how evenly each row spreads its negative weight (1: uniform, 1/(n-1): one hard
+  negative).
+* ``relative_error_path``, ``iterations_to_tolerance``  a solver's distance to a
+  reference M* along its iterates, and the iterations and seconds it needed to come
+  within a tolerance.
+* ``solver_race``               SVD-iteration versus gradient descent to the same
+  tolerance.
 """
 
 from __future__ import annotations
@@ -57,9 +62,10 @@ def gradient_relative_error(
 ) -> torch.Tensor:
     """||grad_autograd - grad_formula|| / ||grad_autograd|| over both blocks (G1, G2).
 
-    The formula is :func:`mmcl.covariance.contrastive_gradient` (-G2 S^T + rho G2 G2^T G1 and its twin);
-    autograd differentiates :func:`mmcl.losses.contrastive_loss`. Shapes: G1 (..., r, d1), G2 (..., r, d2),
-    X (..., n, d1), Y (..., n, d2); returns a tensor of shape X.shape[:-2] broadcast with G's.
+    The formula is :func:`mmcl.covariance.contrastive_gradient` (-G2 S^T + rho G2 G2^T
+    G1 and its twin); autograd differentiates :func:`mmcl.losses.contrastive_loss`.
+    Shapes: G1 (..., r, d1), G2 (..., r, d2), X (..., n, d1), Y (..., n, d2); returns a
+    tensor of shape X.shape[:-2] broadcast with G's.
     """
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     with torch.enable_grad():
@@ -78,13 +84,16 @@ def update_alignment(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Compare one plain gradient step at (G1, G2) with the top-r SVD of S(beta(G)).
 
-    The step moves M = G1^T G2 by dM = (G1 - lr grad_G1)^T (G2 - lr grad_G2) - M. Returns
-    ``(cos_svd, cos_full, distance)``, each of shape G1.shape[:-2] (batch over stacked iterates):
+    The step moves M = G1^T G2 by dM = (G1 - lr grad_G1)^T (G2 - lr grad_G2) - M.
+    Returns ``(cos_svd, cos_full, distance)``, each of shape G1.shape[:-2] (batch over
+    stacked iterates):
 
-    * cos_svd: cosine between dM and SVD_r(S(beta)) / rho - M, the way to the surrogate's
-      Eckart-Young minimiser;
-    * cos_full: cosine between dM and S(beta) / rho - M (the untruncated target), for contrast;
-    * distance: ||sin Theta(span G1^T, span U)||_F with U the top-r left singular vectors of S(beta).
+    * cos_svd: cosine between dM and SVD_r(S(beta)) / rho - M, the way to the
+      surrogate's Eckart-Young minimiser;
+    * cos_full: cosine between dM and S(beta) / rho - M (the untruncated target), for
+      contrast;
+    * distance: ||sin Theta(span G1^T, span U)||_F with U the top-r left singular
+      vectors of S(beta).
     """
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
@@ -115,11 +124,12 @@ def clip_weights_sweep(s: torch.Tensor, taus) -> torch.Tensor:
 
 
 def effective_negatives(beta: torch.Tensor) -> torch.Tensor:
-    """Row-averaged effective share of negatives, exp(entropy) / (n - 1), shape beta.shape[:-2].
+    """Row-averaged effective share of negatives, exp(entropy) / (n - 1), shape
+    beta.shape[:-2].
 
-    Each row's off-diagonal weights are normalised to a distribution p_i; exp(H(p_i)) counts the
-    negatives that carry the weight. 1 means uniform weights (the linear loss), 1/(n-1) one hard
-    negative per row.
+    Each row's off-diagonal weights are normalised to a distribution p_i; exp(H(p_i))
+    counts the negatives that carry the weight. 1 means uniform weights (the linear
+    loss), 1/(n-1) one hard negative per row.
     """
     n = check_similarities(beta)
     off = offdiag_mask(beta)
@@ -134,7 +144,8 @@ def effective_negatives(beta: torch.Tensor) -> torch.Tensor:
 def stack_iterates(
     result: SolverResult, every: int = 1
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Every ``every``-th recorded iterate of a solver, stacked: G1 (T, ..., r, d1), G2 (T, ..., r, d2)."""
+    """Every ``every``-th recorded iterate of a solver, stacked: G1 (T, ..., r, d1), G2
+    (T, ..., r, d2)."""
     every = check_int(every, "every")
     if not isinstance(result, SolverResult) or not result.iterates:
         raise ValueError(
@@ -151,7 +162,8 @@ def _iterate_products(result: SolverResult) -> torch.Tensor:
 
 
 def relative_error_path(result: SolverResult, M_ref) -> torch.Tensor:
-    """||M_t - M_ref||_F / ||M_ref||_F for every recorded iterate M_t = G1_t^T G2_t: shape (T, ...)."""
+    """||M_t - M_ref||_F / ||M_ref||_F for every recorded iterate M_t = G1_t^T G2_t:
+    shape (T, ...)."""
     M_ref = check_matrix(M_ref, "M_ref")
     M = _iterate_products(result)
     return torch.linalg.matrix_norm(M - M_ref) / torch.linalg.matrix_norm(M_ref)
@@ -160,10 +172,12 @@ def relative_error_path(result: SolverResult, M_ref) -> torch.Tensor:
 def iterations_to_tolerance(
     result: SolverResult, M_ref, tol: float
 ) -> tuple[int, float]:
-    """Iterations and seconds a solver needed until ||M_t - M_ref||_F / ||M_ref||_F < tol.
+    """Iterations and seconds a solver needed until ||M_t - M_ref||_F / ||M_ref||_F <
+    tol.
 
-    Needs one recorded iterate per iteration (times come from ``result.history["time"]``);
-    returns ``(-1, nan)`` if the tolerance was never reached.
+    Needs one recorded iterate per iteration (times come from
+    ``result.history["time"]``); returns ``(-1, nan)`` if the tolerance was never
+    reached.
     """
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     err = relative_error_path(result, M_ref)
@@ -182,7 +196,8 @@ def iterations_to_tolerance(
 
 @dataclass
 class SolverRace:
-    """What :func:`solver_race` returns: both runs, the reference M* and the race's numbers."""
+    """What :func:`solver_race` returns: both runs, the reference M* and the race's
+    numbers."""
 
     M_ref: torch.Tensor
     svd: SolverResult
@@ -207,11 +222,13 @@ def solver_race(
     tol: float = 1e-6,
     seed=0,
 ) -> SolverRace:
-    """SVD-iteration (damping a = 1) versus plain gradient descent from one small random start.
+    """SVD-iteration (damping a = 1) versus plain gradient descent from one small random
+    start.
 
-    M* comes from a separate SVD-iteration run to relative change 1e-13. Each solver is timed until
-    ||M_t - M*||_F / ||M*||_F < tol (iterations and seconds, see :func:`iterations_to_tolerance`);
-    ``sin_theta`` compares the final span G1^T of the two runs. One replicate (X (n, d1), Y (n, d2)).
+    M* comes from a separate SVD-iteration run to relative change 1e-13. Each solver is
+    timed until ||M_t - M*||_F / ||M*||_F < tol (iterations and seconds, see
+    :func:`iterations_to_tolerance`); ``sin_theta`` compares the final span G1^T of the
+    two runs. One replicate (X (n, d1), Y (n, d2)).
     """
     X, Y = check_pair(X, Y)
     if X.ndim != 2:

@@ -1,9 +1,11 @@
-"""The robustness experiment: multimodal contrastive learning against the unimodal baselines.
+"""Chapter 3's robustness experiment: multimodal contrastive learning against the
+unimodal baselines.
 
-:func:`robustness_trial` draws ``replicates`` samples of the latent factor model with a fraction
-``eta`` of correct pairs and heteroskedastic noise in both modalities, and returns the sinTheta
-error of each method's estimate of span U1. It is a trial for :func:`mmcl.experiments.runner.run_experiment`.
-The unimodal methods only see X, whose distribution does not depend on eta.
+:func:`robustness_trial` draws ``replicates`` samples of the latent factor model with a
+fraction ``eta`` of correct pairs and heteroskedastic noise in both modalities, and
+returns the sinTheta error of each method's estimate of span U1. It is a trial for
+:func:`mmcl.experiments.runner.run_experiment`. The unimodal methods only see X, whose
+distribution does not depend on eta.
 """
 
 from __future__ import annotations
@@ -50,22 +52,47 @@ def robustness_trial(
 
     Parameters
     ----------
-    replicates : int;  generator : torch.Generator  (as passed by :func:`mmcl.experiments.runner.run_experiment`).
-    n : int  number of pairs;  eta : float in [0, 1]  fraction of correct pairs.
-    spread : float in [0, 1)  heteroskedasticity: noise variances uniform on
+    replicates : int
+        The number of independent draws (as passed by
+        :func:`mmcl.experiments.runner.run_experiment`).
+    generator : torch.Generator
+        The generator of the draws (likewise).
+    n : int
+        The number of pairs.
+    eta : float, default=1.0
+        The fraction of correct pairs, in [0, 1].
+    spread : float, default=0.9
+        The heteroskedasticity, in [0, 1): noise variances uniform on
         mean_var * [1 - spread, 1 + spread], one profile per modality drawn from
         ``population_seed`` (shared by the replicates and by every grid point).
-    d1, d2, r : dimensions;  mean_var : mean noise variance;  signal : Sigma_z = signal * I_r.
-    methods : names from ``METHODS``.
+    d1 : int, default=20
+        The dimension of modality 1.
+    d2 : int, default=10
+        The dimension of modality 2.
+    r : int, default=3
+        The latent dimension.
+    mean_var : float, default=1.0
+        The mean noise variance.
+    signal : float, default=2.0
+        The signal strength: Sigma_z = signal * I_r.
+    population_seed : int, default=0
+        The seed of the noise profiles.
+    methods : sequence of str, default=("MMCL", "PCA", "diagonal deletion", "HeteroPCA")
+        Names from ``METHODS``.
+    dtype : torch.dtype, default=torch.float64
+        The dtype of the data.
 
     Returns
     -------
-    dict method -> tensor (replicates,) of ||sin Theta(hat U1, U1)||_F (U1 Haar, new per replicate).
+    dict
+        Method name -> tensor of shape (replicates,): ||sin Theta(hat U1, U1)||_F (U1
+        Haar, new per replicate).
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
         raise ValueError(
-            f"methods must be a non-empty list from {list(METHODS)}, got {list(methods)}"
+            f"methods must be a non-empty list from {list(METHODS)}, got "
+            f"{list(methods)}"
         )
     n = check_int(n, "n", low=2)
     eta = check_fraction(eta)

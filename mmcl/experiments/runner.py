@@ -1,13 +1,16 @@
-"""A small experiment runner: a parameter grid times replicates, batched, seeded, tabulated.
+"""The experiment runner of chapters 3 and 5: a parameter grid times replicates,
+batched, seeded, tabulated.
 
-A *trial* is a function ``trial(replicates, generator, **params)`` that runs ``replicates``
-independent repetitions at one grid point *at once* (as a leading tensor dimension, e.g.
-``mmcl.make_multimodal(..., replicates=replicates, seed=generator)``) and returns a dict of
-metrics, each of shape ``(replicates,)``. :func:`run_experiment` calls it once per grid point with
-a ``torch.Generator`` seeded from the base seed and the point's parameter values (so a point gives
-the same numbers whatever grid surrounds it) and collects plain numpy arrays::
+A *trial* is a function ``trial(replicates, generator, **params)`` that runs
+``replicates`` independent repetitions at one grid point *at once* (as a leading tensor
+dimension, e.g. ``mmcl.make_multimodal(..., replicates=replicates, seed=generator)``)
+and returns a dict of metrics, each of shape ``(replicates,)``. :func:`run_experiment`
+calls it once per grid point with a ``torch.Generator`` seeded from the base seed and
+the point's parameter values (so a point gives the same numbers whatever grid surrounds
+it) and collects plain numpy arrays::
 
-    config = ExperimentConfig(grid={"eta": [1.0, 0.5], "n": [500, 1000]}, replicates=20, seed=0)
+    grid = {"eta": [1.0, 0.5], "n": [500, 1000]}
+    config = ExperimentConfig(grid=grid, replicates=20, seed=0)
     result = run_experiment(trial, config)
     result.values["error"].shape        # (2, 2, 20): grid shape, then replicates
     result.mean("error"), result.se("error")
@@ -43,8 +46,8 @@ __all__ = [
 
 
 def mean_and_se(values, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard error of the mean over replicates (``axis``); the error is 0 with one
-    replicate.
+    """Mean and standard error of the mean over replicates (``axis``); the error is 0
+    with one replicate.
 
     Parameters
     ----------
@@ -76,12 +79,17 @@ class ExperimentConfig:
 
     Parameters
     ----------
-    grid : mapping name -> sequence of values  the parameters to vary; every combination runs
-        (cartesian product, first name slowest).
-    replicates : int, default=20  independent repetitions per grid point (batched by the trial).
-    seed : int, default=0  base seed; each grid point gets :func:`point_seed` (seed, point).
-    fixed : mapping, default={}  keyword arguments passed unchanged to every trial call.
-    progress : bool, default=False  show a tqdm progress bar over the grid points.
+    grid : mapping
+        Parameter name -> sequence of values to vary; every combination runs (cartesian
+        product, first name slowest).
+    replicates : int, default=20
+        Independent repetitions per grid point (batched by the trial).
+    seed : int, default=0
+        The base seed; each grid point gets :func:`point_seed` (seed, point).
+    fixed : mapping, default={}
+        Keyword arguments passed unchanged to every trial call.
+    progress : bool, default=False
+        Show a tqdm progress bar over the grid points.
     """
 
     grid: Mapping[str, Sequence]
@@ -93,7 +101,8 @@ class ExperimentConfig:
     def __post_init__(self):
         if not isinstance(self.grid, Mapping) or not self.grid:
             raise ValueError(
-                "grid must be a non-empty mapping of parameter name -> sequence of values"
+                "grid must be a non-empty mapping of parameter name -> sequence of "
+                "values"
             )
         for name, values in self.grid.items():
             if (
@@ -102,7 +111,8 @@ class ExperimentConfig:
                 or len(values) == 0
             ):
                 raise ValueError(
-                    f"grid[{name!r}] must be a non-empty list or tuple of values, got {values!r}"
+                    f"grid[{name!r}] must be a non-empty list or tuple of values, got "
+                    f"{values!r}"
                 )
         check_int(self.replicates, "replicates")
         check_int(self.seed, "seed", low=0)
@@ -119,10 +129,14 @@ class ExperimentResult:
 
     Attributes
     ----------
-    grid : dict name -> list  the grid values, in the config's order.
-    values : dict metric -> ndarray ``(*grid_shape, replicates)``
-    seeds : ndarray ``(*grid_shape,)``  the seed each grid point used.
-    seconds : float  wall-clock time of the whole run.
+    grid : dict
+        Parameter name -> list of its values, in the config's order.
+    values : dict
+        Metric name -> numpy array of shape (*grid_shape, replicates).
+    seeds : numpy.ndarray
+        Array of shape (*grid_shape,): the seed each grid point used.
+    seconds : float
+        The wall-clock time of the whole run.
     """
 
     grid: dict
@@ -147,12 +161,13 @@ class ExperimentResult:
         return mean_and_se(self._get(metric), -1)[0]
 
     def se(self, metric: str) -> np.ndarray:
-        """Standard error of the mean over replicates (0 with one replicate), shape grid_shape."""
+        """Standard error of the mean over replicates (0 with one replicate), shape
+        grid_shape."""
         return mean_and_se(self._get(metric), -1)[1]
 
     def table(self, metrics: Sequence[str] | None = None) -> list[dict]:
-        """Tidy rows: one dict per grid point and metric, with the parameters, ``metric``,
-        ``mean``, ``se`` and ``replicates``."""
+        """Tidy rows: one dict per grid point and metric, with the parameters,
+        ``metric``, ``mean``, ``se`` and ``replicates``."""
         rows, names, ms = [], list(self.grid), list(metrics or self.metrics)
         means, ses = {m: self.mean(m) for m in ms}, {m: self.se(m) for m in ms}
         k = next(iter(self.values.values())).shape[-1]
@@ -189,7 +204,8 @@ class ExperimentResult:
 
 
 def point_seed(seed: int, point: Mapping[str, object]) -> int:
-    """A reproducible 63-bit seed from a base seed and a grid point's parameter values."""
+    """A reproducible 63-bit seed from a base seed and a grid point's parameter values.
+    """
     key = repr((int(seed), sorted((str(k), repr(v)) for k, v in point.items())))
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") >> 1
 
@@ -213,13 +229,16 @@ def run_experiment(
 
     Parameters
     ----------
-    trial : callable  returns a mapping metric name -> tensor or array of shape (replicates,);
+    trial : callable
+        Returns a mapping metric name -> tensor or array of shape (replicates,), with
         the same metric names at every grid point.
     config : ExperimentConfig
+        What to run.
 
     Returns
     -------
-    ExperimentResult  with ``values[metric]`` of shape ``(*grid_shape, replicates)``.
+    ExperimentResult
+        With ``values[metric]`` of shape ``(*grid_shape, replicates)``.
     """
     if not callable(trial):
         raise TypeError(
@@ -258,7 +277,8 @@ def run_experiment(
 
 
 def loglog_slope(x, y) -> float:
-    """Least-squares slope of log y against log x (positive x, y): the exponent a of y ~ x^a."""
+    """Least-squares slope of log y against log x (positive x, y): the exponent a of y ~
+    x^a."""
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or x.size < 2:
         raise ValueError(
@@ -270,9 +290,10 @@ def loglog_slope(x, y) -> float:
 
 
 def crossover(x, a, b, *, log: bool = True) -> float:
-    """The smallest x from which ``a < b`` holds at every larger grid point: the root of a - b
-    interpolated linearly (in log x and log of the values when ``log``) between the last grid
-    point where a >= b and the next. Returns x[0] if a < b everywhere and nan if not at x[-1]."""
+    """The smallest x from which ``a < b`` holds at every larger grid point: the root of
+    a - b interpolated linearly (in log x and log of the values when ``log``) between
+    the last grid point where a >= b and the next. Returns x[0] if a < b everywhere and
+    nan if not at x[-1]."""
     x, a, b = (np.asarray(v, dtype=float) for v in (x, a, b))
     if not (x.shape == a.shape == b.shape) or x.ndim != 1 or x.size < 1:
         raise ValueError(

@@ -1,11 +1,12 @@
-"""The unpaired-data experiments of chapter 4 (paper section 5.1 and harder regimes): settings
-and runs.
+"""The unpaired-data experiments of chapter 4 (paper section 5.1 and harder regimes):
+settings and runs.
 
-A :class:`UnpairedSetting` fixes the data (n, d1, d2, r, noise, test pairs, replicates, seed); for a
-pool size N, :func:`run_spectral` and :func:`run_recipe` draw the replicates in one batched call and
-return test retrieval accuracies (and detection quality) per replicate. :func:`run_grid` loops
-over pool sizes and methods and returns one tidy table (a list of row dicts); the tables, their
-JSON files and the queries the chapter makes of them are in :mod:`mmcl.experiments.unpaired_tables`.
+A :class:`UnpairedSetting` fixes the data (n, d1, d2, r, noise, test pairs, replicates,
+seed); for a pool size N, :func:`run_spectral` and :func:`run_recipe` draw the
+replicates in one batched call and return test retrieval accuracies (and detection
+quality) per replicate. :func:`run_grid` loops over pool sizes and methods and returns
+one tidy table (a list of row dicts); the tables, their JSON files and the queries the
+chapter makes of them are in :mod:`mmcl.experiments.unpaired_tables`.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class UnpairedSetting:
 
 
 def draw_setting(setting: UnpairedSetting, N: int, dtype=torch.float32):
-    """The replicates for pool size N (seeded by the setting's seed and N; fresh U1, U2 each)."""
+    """The replicates for pool size N (seeded by the setting's seed and N; fresh U1, U2
+    each)."""
     N = check_int(N, "N", low=1)
     return make_multimodal(
         setting.n,
@@ -76,7 +78,8 @@ def draw_setting(setting: UnpairedSetting, N: int, dtype=torch.float32):
 
 
 def _oracles(data, r):
-    """Linear closed form on the n pairs plus the N true pairs of the pool; and the true U1, U2."""
+    """Linear closed form on the n pairs plus the N true pairs of the pool; and the true
+    U1, U2."""
     Xo, Yo = reveal_pairs(data.X_unpaired, data.Y_unpaired, data.unpaired_match)
     G1, G2 = fit_pairs(torch.cat([data.X, Xo], -2), torch.cat([data.Y, Yo], -2), r)
     return {
@@ -99,8 +102,9 @@ def run_spectral(
 ) -> dict[str, torch.Tensor]:
     """Self-training with a spectral solver: accuracy per round and detection quality.
 
-    Returns ``accuracy`` (rounds + 1, R) (row 0: pairs only), ``precision``, ``recall`` and
-    ``n_detected`` (rounds, R), and with ``oracles`` also ``oracle`` and ``oracle_U`` (R,).
+    Returns ``accuracy`` (rounds + 1, R) (row 0: pairs only), ``precision``, ``recall``
+    and ``n_detected`` (rounds, R), and with ``oracles`` also ``oracle`` and
+    ``oracle_U`` (R,).
     """
     data = draw_setting(
         setting, N, torch.float64 if solver == "linear" else torch.float32
@@ -132,10 +136,12 @@ def run_spectral(
 def run_recipe(
     setting: UnpairedSetting, Ns, *, seed: int = 0, **recipe
 ) -> dict[int, dict]:
-    """The paper's gradient recipe for every pool size in ``Ns`` at once (pools padded, trained in
-    one batch): {N: {"paired": (R,), "unpaired": (R,), "precision_last_epoch": (R,)}}.
+    """The paper's gradient recipe for every pool size in ``Ns`` at once (pools padded,
+    trained in one batch): {N: {"paired": (R,), "unpaired": (R,),
+    "precision_last_epoch": (R,)}}.
 
-    ``recipe`` passes on to :func:`mmcl.unpaired.recipe.paper_recipe` (blocks, positives, epochs, batch_size...)."""
+    ``recipe`` passes on to :func:`mmcl.unpaired.recipe.paper_recipe` (blocks,
+    positives, epochs, batch_size...)."""
     Ns = [check_int(N, "N") for N in Ns]
     draws = [draw_setting(setting, N) for N in Ns]
     top = max(Ns)
@@ -202,10 +208,11 @@ def spectral_grid(setting: UnpairedSetting, Ns, **kw) -> dict[int, dict]:
 def run_grid(
     regime: str, setting: UnpairedSetting, Ns, methods: dict, *, progress: bool = True
 ) -> list[dict]:
-    """Run ``methods`` (name -> callable(setting, Ns) -> {N: dict of tensors}) on the pool sizes Ns.
+    """Run ``methods`` (name -> callable(setting, Ns) -> {N: dict of tensors}) on the
+    pool sizes Ns.
 
-    Returns a tidy table: a list of dicts with keys regime, method, N, quantity, round, replicate,
-    value. ``progress`` prints one line per method with its time to stderr.
+    Returns a tidy table: a list of dicts with keys regime, method, N, quantity, round,
+    replicate, value. ``progress`` prints one line per method with its time to stderr.
     """
     rows = []
     for name, fn in methods.items():
@@ -214,7 +221,8 @@ def run_grid(
             rows += tidy_rows(regime, name, N, values)
         if progress:
             print(
-                f"{regime:>6} {name:<20} N={list(Ns)} {time.perf_counter() - t0:6.1f} s",
+                f"{regime:>6} {name:<20} N={list(Ns)} {time.perf_counter() - t0:6.1f} "
+                "s",
                 file=sys.stderr,
             )
     return rows

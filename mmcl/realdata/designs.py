@@ -2,14 +2,14 @@
 
 * splits and scaling: :func:`stratified_split`, :func:`center_scale`;
 * wrong pairs on real data: :func:`rematch` re-pairs a fraction of the rows at random;
-* class-level designs (the paper's sections 5.2 and 5.3): :func:`class_pairs` pairs each item
-  with a random item of the same class of the other modality; :func:`noisy_class_graph` flips the
-  entries of the same-class edge matrix with probability p; :func:`cocluster_graph` denoises it
-  by spectral co-clustering.
+* class-level designs (the paper's sections 5.2 and 5.3): :func:`class_pairs` pairs each
+  item with a random item of the same class of the other modality;
+  :func:`noisy_class_graph` flips the entries of the same-class edge matrix with
+  probability p; :func:`cocluster_graph` denoises it by spectral co-clustering.
 
-The solver for graph positives is :func:`mmcl.solvers.graph_closed_form`; the downstream scores
-(linear probe, class retrieval, prototypes) are in :mod:`mmcl.metrics`. Labels are long tensors
-of class indices 0..C-1. Randomness comes from a seed.
+The solver for graph positives is :func:`mmcl.solvers.graph_closed_form`; the downstream
+scores (linear probe, class retrieval, prototypes) are in :mod:`mmcl.metrics`. Labels
+are long tensors of class indices 0..C-1. Randomness comes from a seed.
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ __all__ = [
 def stratified_split(
     labels, n_per_class: int, *, seed=0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Indices (train, rest): ``n_per_class`` random rows of every class for training, the rest after.
+    """Indices (train, rest): ``n_per_class`` random rows of every class for training,
+    the rest after.
 
     Both index tensors are sorted by class, then by random order within the class.
     """
@@ -52,27 +53,30 @@ def stratified_split(
 
 
 def center_scale(X_train, *others) -> tuple[torch.Tensor, ...]:
-    """Centre every column on the training mean and divide by the training root-mean-square row
-    norm, so that E||x||^2 = 1 on the training rows. Relative column scales are kept (unlike
-    z-scoring), hence so is any heteroskedasticity. Returns (X_train, *others) transformed."""
+    """Centre every column on the training mean and divide by the training
+    root-mean-square row norm, so that E||x||^2 = 1 on the training rows. Relative
+    column scales are kept (unlike z-scoring), hence so is any heteroskedasticity.
+    Returns (X_train, *others) transformed."""
     X_train = check_matrix(X_train, "X_train", min_rows=2, batch=False)
     mean = X_train.mean(0)
     scale = (X_train - mean).pow(2).sum(1).mean().sqrt().clamp_min(1e-300)
     out = [(X_train - mean) / scale]
-    for k, O in enumerate(others):
-        O = check_matrix(O, f"others[{k}]", batch=False)
-        if O.shape[1] != X_train.shape[1]:
+    for k, other in enumerate(others):
+        other = check_matrix(other, f"others[{k}]", batch=False)
+        if other.shape[1] != X_train.shape[1]:
             raise ValueError(
-                f"others[{k}] has {O.shape[1]} columns, X_train has {X_train.shape[1]}"
+                f"others[{k}] has {other.shape[1]} columns, X_train has "
+                f"{X_train.shape[1]}"
             )
-        out.append((O - mean) / scale)
+        out.append((other - mean) / scale)
     return tuple(out)
 
 
 def rematch(Y, fraction: float, *, seed=0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Re-pair a random ``fraction`` of the rows of Y (n, d): the chosen rows are shifted cyclically
-    in a random order, so every chosen row gets another row's partner. Returns (Y_rematched,
-    is_true) with is_true (n,) bool marking the rows left untouched."""
+    """Re-pair a random ``fraction`` of the rows of Y (n, d): the chosen rows are
+    shifted cyclically in a random order, so every chosen row gets another row's
+    partner. Returns (Y_rematched, is_true) with is_true (n,) bool marking the rows left
+    untouched."""
     Y = check_matrix(Y, "Y", min_rows=2, batch=False)
     fraction = check_fraction(fraction, "fraction")
     n = Y.shape[0]
@@ -85,8 +89,9 @@ def rematch(Y, fraction: float, *, seed=0) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def class_pairs(labels_x, labels_y, *, seed=0) -> torch.Tensor:
-    """For every row of modality 1, the index of a uniformly random row of modality 2 with the
-    same label (the class-paired design). Every label of ``labels_x`` must occur in ``labels_y``."""
+    """For every row of modality 1, the index of a uniformly random row of modality 2
+    with the same label (the class-paired design). Every label of ``labels_x`` must
+    occur in ``labels_y``."""
     lx, ly = check_labels(labels_x, "labels_x"), check_labels(labels_y, "labels_y")
     C = int(max(lx.max(), ly.max())) + 1
     if bool((torch.bincount(ly, minlength=C)[lx] == 0).any()):
@@ -97,8 +102,9 @@ def class_pairs(labels_x, labels_y, *, seed=0) -> torch.Tensor:
 def noisy_class_graph(
     labels_x, labels_y, p: float, *, seed=0
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """The class-level bipartite graph A_ij = 1[label_x_i == label_y_j] with every entry flipped
-    independently with probability p. Returns (A_noisy, A_true), float64 of shape (n_x, n_y)."""
+    """The class-level bipartite graph A_ij = 1[label_x_i == label_y_j] with every entry
+    flipped independently with probability p. Returns (A_noisy, A_true), float64 of
+    shape (n_x, n_y)."""
     lx, ly = check_labels(labels_x, "labels_x"), check_labels(labels_y, "labels_y")
     p = check_fraction(p, "p")
     A = (lx[:, None] == ly[None, :]).double()
@@ -107,9 +113,10 @@ def noisy_class_graph(
 
 
 def cocluster_graph(A, n_clusters: int, *, seed=0) -> torch.Tensor:
-    """Denoise a bipartite graph by spectral co-clustering (Dhillon, 2001; scikit-learn's
-    ``SpectralCoclustering``): rows and columns are clustered jointly from the singular vectors of
-    D1^{-1/2} A D2^{-1/2}, and the returned graph joins i and j when they share a co-cluster."""
+    """Denoise a bipartite graph by spectral co-clustering (Dhillon, 2001;
+    scikit-learn's ``SpectralCoclustering``): rows and columns are clustered jointly
+    from the singular vectors of D1^{-1/2} A D2^{-1/2}, and the returned graph joins i
+    and j when they share a co-cluster."""
     from sklearn.cluster import SpectralCoclustering
 
     A = check_matrix(A, "A", min_rows=2, batch=False)

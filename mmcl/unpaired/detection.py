@@ -1,18 +1,23 @@
 """Pair detection in unpaired pools (book chapter on unpaired data).
 
-Given a representation (G1, G2) and two pools X_u (N, d1), Y_u (N', d2) whose pairing is hidden,
-score every cross-modal candidate by its cosine similarity and declare some candidates pairs:
+Given a representation (G1, G2) and two pools X_u (N, d1), Y_u (N', d2) whose pairing is
+hidden, score every cross-modal candidate by its cosine similarity and declare some
+candidates pairs:
 
-* ``"topm"``        the paper's rule: the m largest entries of the m x m' block (m = min(N, N')),
+* ``"topm"``        the paper's rule: the m largest entries of the m x m' block (m =
+  min(N, N')),
                     not forced to one per row or column;
-* ``"mutual"``      mutual nearest neighbours: j is i's best match and i is j's best match;
+* ``"mutual"``      mutual nearest neighbours: j is i's best match and i is j's best
+  match;
 * ``"assignment"``  the optimal one-to-one assignment maximising total similarity
                     (``scipy.optimize.linear_sum_assignment``);
-* ``"threshold"``   i's best match, kept only if it beats i's second best by at least ``threshold``
+* ``"threshold"``   i's best match, kept only if it beats i's second best by at least
+  ``threshold``
                     (a confidence margin).
 
-Every detector returns a boolean mask (..., N, N') of detected pairs; ``detection_quality`` scores
-it against the hidden truth (precision: detected pairs that are true; recall: true pairs detected).
+Every detector returns a boolean mask (..., N, N') of detected pairs;
+``detection_quality`` scores it against the hidden truth (precision: detected pairs that
+are true; recall: true pairs detected).
 """
 
 from __future__ import annotations
@@ -40,7 +45,8 @@ DETECTORS = ("topm", "mutual", "assignment", "threshold")
 def pool_similarities(
     G1, G2, X_unpaired, Y_unpaired, *, normalize: bool = True
 ) -> torch.Tensor:
-    """Cosine (or inner-product) similarities <G1 x_i, G2 y_j> of two pools, shape (..., N, N').
+    """Cosine (or inner-product) similarities <G1 x_i, G2 y_j> of two pools, shape (...,
+    N, N').
 
     G1 (..., r, d1), G2 (..., r, d2); X_unpaired (..., N, d1), Y_unpaired (..., N', d2).
     """
@@ -54,7 +60,8 @@ def pool_similarities(
         or G1.shape[-2] != G2.shape[-2]
     ):
         raise ValueError(
-            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xu.shape[-1]}, d2 = {Yu.shape[-1]}; "
+            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xu.shape[-1]}, d2 = "
+            f"{Yu.shape[-1]}; "
             f"got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}"
         )
     return cross_similarities(G1, G2, Xu, Yu, normalize=normalize)
@@ -64,7 +71,8 @@ def _check_scores(S) -> torch.Tensor:
     S = check_matrix(S, "S", min_rows=1)
     if S.shape[-2] > S.shape[-1]:
         raise ValueError(
-            f"S must have at most as many rows as columns (N <= N'), got shape {tuple(S.shape)}; "
+            "S must have at most as many rows as columns (N <= N'), got shape "
+            f"{tuple(S.shape)}; "
             "pass S.transpose(-1, -2)"
         )
     return S
@@ -106,13 +114,23 @@ def _threshold(S, margin):
 
 
 def detect_pairs(S, method: str = "mutual", *, threshold: float = 0.1) -> torch.Tensor:
-    """Detected pairs as a boolean mask of the same shape as the similarity matrix S (..., N, N').
+    """Detected pairs as a boolean mask of the same shape as the similarity matrix S
+    (..., N, N').
 
     Parameters
     ----------
-    S : (..., N, N') similarities with N <= N' (see :func:`pool_similarities`).
-    method : one of ``DETECTORS`` (see the module docstring).
-    threshold : float >= 0, default=0.1  the margin for ``"threshold"`` (ignored otherwise).
+    S : torch.Tensor
+        Tensor of shape (..., N, N'): similarities with N <= N' (see
+        :func:`pool_similarities`).
+    method : str, default="mutual"
+        One of ``DETECTORS`` (see the module docstring).
+    threshold : float, default=0.1
+        The margin (>= 0) of ``"threshold"`` (ignored otherwise).
+
+    Returns
+    -------
+    torch.Tensor
+        Boolean tensor of shape (..., N, N'): the detected pairs.
     """
     S = _check_scores(S)
     if method == "topm":
@@ -149,21 +167,36 @@ def true_pair_mask(match: torch.Tensor, n_columns: int | None = None) -> torch.T
     return mask.scatter_(-1, match.unsqueeze(-1), True)
 
 
+def _describe(value) -> str:
+    if isinstance(value, torch.Tensor):
+        return str(tuple(value.shape))
+    return type(value).__name__
+
+
 def detection_quality(
     mask: torch.Tensor, match: torch.Tensor
 ) -> dict[str, torch.Tensor]:
     """Precision, recall and number of detected pairs against the hidden truth.
 
-    mask : (..., N, N') bool, detected pairs.  match : (..., N) long, the true partner of each row.
-    Returns a dict of tensors of shape mask.shape[:-2]: ``precision`` (1 when nothing is detected),
-    ``recall`` (true pairs found / N) and ``n_detected``.
+    Parameters
+    ----------
+    mask : torch.Tensor
+        Boolean tensor of shape (..., N, N'): the detected pairs.
+    match : torch.Tensor
+        Long tensor of shape (..., N): the true partner of each row.
+
+    Returns
+    -------
+    dict
+        Tensors of shape mask.shape[:-2]: ``precision`` (1 when nothing is detected),
+        ``recall`` (true pairs found / N) and ``n_detected``.
     """
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.ndim < 2:
         raise ValueError("mask must be a boolean tensor of shape (..., N, N')")
     if not isinstance(match, torch.Tensor) or match.shape != mask.shape[:-1]:
         raise ValueError(
             f"match must have shape {tuple(mask.shape[:-1])}, "
-            f"got {tuple(match.shape) if isinstance(match, torch.Tensor) else type(match).__name__}"
+            f"got {_describe(match)}"
         )
     hits = (
         mask.gather(-1, match.unsqueeze(-1).to(mask.device))

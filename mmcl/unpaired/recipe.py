@@ -1,11 +1,13 @@
-"""The paper's gradient recipe for unpaired data (its section 5.1), batched over replicates.
+"""The paper's gradient recipe for unpaired data (its section 5.1), batched over
+replicates.
 
-Bias-free linear maps G1, G2, L2-normalised outputs, cosine similarity / tau, AdamW. First some
-epochs of the CLIP loss on the pairs (batches of m, positives on the diagonal), then some epochs on
-the pools where, in each m x m block, the m largest similarities are the positives (not forced one
-per row). Replicates (and pools of different sizes, padded) train in one batch: AdamW is
-elementwise and a replicate whose pool has no block left at a step is simply not updated, so every
-replicate follows exactly the trajectory it would follow alone.
+Bias-free linear maps G1, G2, L2-normalised outputs, cosine similarity / tau, AdamW.
+First some epochs of the CLIP loss on the pairs (batches of m, positives on the
+diagonal), then some epochs on the pools where, in each m x m block, the m largest
+similarities are the positives (not forced one per row). Replicates (and pools of
+different sizes, padded) train in one batch: AdamW is elementwise and a replicate whose
+pool has no block left at a step is simply not updated, so every replicate follows
+exactly the trajectory it would follow alone.
 """
 
 from __future__ import annotations
@@ -30,10 +32,18 @@ class RecipeResult:
 
     Attributes
     ----------
-    G1_paired, G2_paired : (..., r, d1), (..., r, d2)  after the paired stage.
-    G1, G2 : after the unpaired stage.
-    precision : (epochs_unpaired, ...)  fraction of the chosen positives that are true pairs,
-        averaged over the blocks of each epoch (empty without ``match`` or with true positives).
+    G1_paired : torch.Tensor
+        Tensor of shape (..., r, d1): G1 after the paired stage.
+    G2_paired : torch.Tensor
+        Tensor of shape (..., r, d2): G2 after the paired stage.
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1): G1 after the unpaired stage.
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2): G2 after the unpaired stage.
+    precision : torch.Tensor
+        Tensor of shape (epochs_unpaired, ...): the fraction of the chosen positives
+        that are true pairs, averaged over the blocks of each epoch (empty without
+        ``match`` or with true positives).
     """
 
     G1_paired: torch.Tensor
@@ -44,8 +54,9 @@ class RecipeResult:
 
 
 class _MaskedAdamW:
-    """torch.optim.AdamW's update (defaults betas (0.9, 0.999), eps 1e-8), with a step count per
-    replicate and updates only where ``active`` (shape: the replicate dimensions)."""
+    """torch.optim.AdamW's update (defaults betas (0.9, 0.999), eps 1e-8), with a step
+    count per replicate and updates only where ``active`` (shape: the replicate
+    dimensions)."""
 
     def __init__(self, params, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8):
         self.params, self.lr, self.wd, self.betas, self.eps = (
@@ -84,8 +95,9 @@ class _MaskedAdamW:
 
 
 def _block_loss(G1, G2, xb, yb, tau, positives):
-    """CLIP loss per replicate of one batch of cosine logits; positives 'diag' or 'topm' (the m
-    largest entries). Also returns the flat indices of the chosen positives for 'topm'."""
+    """CLIP loss per replicate of one batch of cosine logits; positives 'diag' or 'topm'
+    (the m largest entries). Also returns the flat indices of the chosen positives for
+    'topm'."""
     logits = cross_similarities(G1, G2, xb, yb, normalize=True) / tau
     m = logits.shape[-1]
     if positives == "diag":
@@ -120,18 +132,49 @@ def paper_recipe(
 
     Parameters
     ----------
-    X, Y : (..., n, d1), (..., n, d2)  the pairs.  X_unpaired, Y_unpaired : (..., N, d1), (..., N, d2).
-    r : int  representation dimension.
-    match : (..., N) long  the hidden truth: needed by ``blocks="aligned"`` and to score precision.
-    pool_sizes : (...,) long, optional  the valid pool size of each replicate (pools padded to N).
-    blocks : {"aligned", "shuffled"}  "aligned" is the authors' protocol: block b of the Y pool
-        holds exactly the partners of block b of the X pool (the pairing inside a block is
-        unknown to the loss); "shuffled" uses the pools as given, so true partners rarely share
-        a block.
-    positives : {"topm", "true"}  the paper's top-m rule, or the true pairs of each block (oracle).
-    epochs_paired, epochs_unpaired, batch_size, lr, weight_decay, tau : the recipe (AdamW);
-        batches run in data order and a final incomplete batch is dropped, as in the authors' code.
-    seed : the initialisation, U(-1/sqrt(d), 1/sqrt(d)) entries as torch's nn.Linear.
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): the pairs, modality 1.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): the pairs, modality 2.
+    X_unpaired : torch.Tensor
+        Tensor of shape (..., N, d1): the pool of modality 1.
+    Y_unpaired : torch.Tensor
+        Tensor of shape (..., N, d2): the pool of modality 2.
+    r : int
+        The representation dimension.
+    match : torch.Tensor, optional
+        Long tensor of shape (..., N): the hidden truth, needed by ``blocks="aligned"``
+        and to score precision.
+    pool_sizes : torch.Tensor, optional
+        Long tensor of shape (...,): the valid pool size of each replicate (pools padded
+        to N).
+    blocks : {"aligned", "shuffled"}, default="aligned"
+        "aligned" is the authors' protocol: block b of the Y pool holds exactly the
+        partners of block b of the X pool (the pairing inside a block is unknown to the
+        loss); "shuffled" uses the pools as given, so true partners rarely share a
+        block.
+    positives : {"topm", "true"}, default="topm"
+        The paper's top-m rule, or the true pairs of each block (oracle).
+    epochs_paired : int, default=100
+        Epochs of the CLIP loss on the pairs.
+    epochs_unpaired : int, default=100
+        Epochs on the pools.
+    batch_size : int, default=50
+        The block size m; batches run in data order and a final incomplete batch is
+        dropped, as in the authors' code.
+    lr : float, default=2e-3
+        AdamW's learning rate.
+    weight_decay : float, default=0.01
+        AdamW's weight decay.
+    tau : float, default=1.0
+        The temperature of the cosine logits.
+    seed : int or torch.Generator, default=0
+        The initialisation: U(-1/sqrt(d), 1/sqrt(d)) entries, as torch's nn.Linear.
+
+    Returns
+    -------
+    RecipeResult
+        The representations after each stage and the precision of the chosen positives.
     """
     X, Y, Xu, Yu = check_pools(X, Y, X_unpaired, Y_unpaired, match)
     if Xu.shape[-2] != Yu.shape[-2]:
@@ -164,7 +207,8 @@ def paper_recipe(
         or bool((sizes < m).any())
     ):
         raise ValueError(
-            f"pool_sizes must have shape {tuple(batch)} with values in [batch_size, {Xu.shape[-2]}]"
+            f"pool_sizes must have shape {tuple(batch)} with values in [batch_size, "
+            f"{Xu.shape[-2]}]"
         )
     g = make_generator(seed)
     G1 = (

@@ -1,9 +1,11 @@
-"""Learning from unpaired data: fit on the pairs, detect pairs in the pools, refit, repeat.
+"""Learning from unpaired data: fit on the pairs, detect pairs in the pools, refit,
+repeat.
 
-:func:`self_training` for the spectral solvers: fit on the n pairs (linear closed form, or the
-CLIP SVD-iteration), detect pairs in the unpaired pools with a detector of :mod:`mmcl.unpaired.detection`,
-refit on the pairs plus the detected pairs, and repeat for a few rounds. The paper's own gradient
-recipe is :func:`mmcl.unpaired.recipe.paper_recipe`.
+:func:`self_training` for the spectral solvers: fit on the n pairs (linear closed form,
+or the CLIP SVD-iteration), detect pairs in the unpaired pools with a detector of
+:mod:`mmcl.unpaired.detection`, refit on the pairs plus the detected pairs, and repeat
+for a few rounds. The paper's own gradient recipe is
+:func:`mmcl.unpaired.recipe.paper_recipe`.
 
 :func:`reveal_pairs` gives the oracle: the pools with their hidden pairing restored.
 """
@@ -38,7 +40,8 @@ SOLVERS = ("linear", "clip")
 
 
 def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
-    """Validate pairs X (..., n, d1), Y (..., n, d2), pools (..., N, d1), (..., N', d2), match (..., N)."""
+    """Validate pairs X (..., n, d1), Y (..., n, d2), pools (..., N, d1), (..., N', d2),
+    match (..., N)."""
     X, Y = check_pair(X, Y)
     Xu = check_matrix(X_unpaired, "X_unpaired")
     Yu = check_matrix(Y_unpaired, "Y_unpaired")
@@ -48,7 +51,8 @@ def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
         )
     if Xu.shape[-1] != X.shape[-1] or Yu.shape[-1] != Y.shape[-1]:
         raise ValueError(
-            f"X_unpaired must have d1 = {X.shape[-1]} and Y_unpaired d2 = {Y.shape[-1]} columns"
+            f"X_unpaired must have d1 = {X.shape[-1]} and Y_unpaired d2 = "
+            f"{Y.shape[-1]} columns"
         )
     if match is not None and (
         not isinstance(match, torch.Tensor) or match.shape != Xu.shape[:-1]
@@ -58,7 +62,8 @@ def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
 
 
 def reveal_pairs(X_unpaired, Y_unpaired, match) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pools with the hidden pairing restored: row k of both outputs is a true pair."""
+    """The pools with the hidden pairing restored: row k of both outputs is a true pair.
+    """
     Yu = check_matrix(Y_unpaired, "Y_unpaired")
     idx = match.to(Yu.device).unsqueeze(-1).expand(*match.shape, Yu.shape[-1])
     return check_matrix(X_unpaired, "X_unpaired"), torch.gather(Yu, -2, idx)
@@ -92,10 +97,17 @@ class UnpairedResult:
 
     Attributes
     ----------
-    G1, G2 : (..., r, d1), (..., r, d2)  the representation after the last round.
-    rounds : list of (G1, G2)  round 0 is the fit on the pairs alone, round t after t refits.
-    quality : dict of (rounds, ...) tensors  precision, recall, n_detected of the detection made
-        with the representation of each round before the last (empty without ``match``).
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1): G1 after the last round.
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2): G2 after the last round.
+    rounds : list
+        (G1, G2) of every round: round 0 is the fit on the pairs alone, round t after t
+        refits.
+    quality : dict
+        Tensors of shape (rounds, ...): precision, recall, n_detected of the detection
+        made with the representation of each round before the last (empty without
+        ``match``).
     """
 
     G1: torch.Tensor
@@ -120,16 +132,43 @@ def self_training(
     rho: float = 1.0,
     max_iter: int = 30,
 ) -> UnpairedResult:
-    """Fit on the pairs, then ``rounds`` times: detect pairs in the pools, refit on all pairs.
+    """Fit on the pairs, then ``rounds`` times: detect pairs in the pools, refit on all
+    pairs.
 
     Parameters
     ----------
-    X, Y : (..., n, d1), (..., n, d2)  the known pairs (replicates in the leading dimension).
-    X_unpaired, Y_unpaired : (..., N, d1), (..., N', d2)  the pools, N <= N'.
-    r : int  representation dimension.
-    solver : {"linear", "clip"}  the linear closed form or the CLIP SVD-iteration (tau, rho, max_iter).
-    detector : one of ``mmcl.unpaired.detection.DETECTORS``; ``threshold`` is its margin for "threshold".
-    rounds : int >= 0.  match : (..., N) long, optional  the hidden truth, only to score detection.
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): the known pairs, modality 1 (replicates in front).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): the known pairs, modality 2.
+    X_unpaired : torch.Tensor
+        Tensor of shape (..., N, d1): the pool of modality 1.
+    Y_unpaired : torch.Tensor
+        Tensor of shape (..., N', d2): the pool of modality 2, N <= N'.
+    r : int
+        The representation dimension.
+    solver : {"linear", "clip"}, default="linear"
+        The linear closed form or the CLIP SVD-iteration (``tau``, ``rho``,
+        ``max_iter``).
+    detector : str, default="mutual"
+        One of ``mmcl.unpaired.detection.DETECTORS``.
+    rounds : int, default=2
+        The number of detect-and-refit rounds (>= 0).
+    threshold : float, default=0.1
+        The margin of the "threshold" detector.
+    match : torch.Tensor, optional
+        Long tensor of shape (..., N): the hidden truth, only to score detection.
+    tau : float, default=1.0
+        The CLIP temperature.
+    rho : float, default=1.0
+        The regularisation strength.
+    max_iter : int, default=30
+        The SVD-iteration's most iterations.
+
+    Returns
+    -------
+    UnpairedResult
+        The representation of every round and the detection quality.
     """
     X, Y, Xu, Yu = check_pools(X, Y, X_unpaired, Y_unpaired, match)
     rounds = check_int(rounds, "rounds", low=0)
@@ -191,7 +230,8 @@ def self_training(
 def representation_accuracy(
     G1, G2, X_test, Y_test, *, chunk: int = 256
 ) -> torch.Tensor:
-    """Top-1 test retrieval accuracy (cosine) of (G1, G2) on test pairs, shape X_test.shape[:-2]."""
+    """Top-1 test retrieval accuracy (cosine) of (G1, G2) on test pairs, shape
+    X_test.shape[:-2]."""
     return retrieval_accuracy(
         X_test @ G1.transpose(-1, -2), Y_test @ G2.transpose(-1, -2), chunk=chunk
     )
