@@ -1,21 +1,23 @@
 """Benchmark: mmcl's SVD view versus the usual recipe (book chapter 6, "Scaling up").
 
-    .venv/bin/python benchmarks/run.py              # the full table (about 15-30 min on 2 cores)
-    .venv/bin/python benchmarks/run.py --quick      # smaller sizes (about 2-4 min)
-    .venv/bin/python benchmarks/run.py --json out.json --device cpu
+    .venv/bin/python benchmarks/run.py              # the full table (about 15-30 min on
+    2 cores) .venv/bin/python benchmarks/run.py --quick      # smaller sizes (about 2-4
+    min) .venv/bin/python benchmarks/run.py --json out.json --device cpu
 
-Every case runs in its own subprocess, so its peak resident memory (``ru_maxrss``, which sees
-torch's allocations, unlike tracemalloc) is its own; "work MB" is that peak minus the resident
-memory just before the timed call (Python, torch and the data). On CUDA the peak is
-``torch.cuda.max_memory_allocated``. Sections:
+Every case runs in its own subprocess, so its peak resident memory (``ru_maxrss``, which
+sees torch's allocations, unlike tracemalloc) is its own; "work MB" is that peak minus
+the resident memory just before the timed call (Python, torch and the data). On CUDA the
+peak is ``torch.cuda.max_memory_allocated``. Sections:
 
-1. linear closed form versus one X^T Y pass (the floor);
-2. CLIP: blocked SVD-iteration versus Adam on minibatches through autograd, time to reach the
+1. linear closed form versus one X^T Y pass (the floor); 2. CLIP: blocked SVD-iteration
+versus Adam on minibatches through autograd, time to reach the
    same sinTheta (the larger of the two final values), and peak memory;
-3. CLIP weights and S(beta): blocked versus dense (dense only where it fits in ``--dense-mb``);
-4. SVD-iteration at n = 100,000, d1 = d2 = 200, r = 10: time, peak memory;
-5. the unpaired-data protocol of the paper's section 5.1: self-training with the linear closed form
-   versus the paper's gradient recipe (mmcl.experiments.unpaired_runs), time and test accuracy.
+3. CLIP weights and S(beta): blocked versus dense (dense only where it fits in
+``--dense-mb``); 4. SVD-iteration at n = 100,000, d1 = d2 = 200, r = 10: time, peak
+memory; 5. the unpaired-data protocol of the paper's section 5.1: self-training with the
+linear closed form
+   versus the paper's gradient recipe (mmcl.experiments.unpaired_runs), time and test
+   accuracy.
 """
 
 from __future__ import annotations
@@ -69,7 +71,8 @@ def sample(n, d, r, device, seed=0, **kw):
     )
 
 
-# ---------------------------------------------------------------- cases (run in a subprocess)
+# ---------------------------------------------------------------- cases (run in a
+# subprocess)
 def case_linear(p, device):
     d = sample(p["n"], p["d"], 10, device)
     base = rss_mb()
@@ -171,9 +174,10 @@ def case_big(p, device):
 
 
 def case_unpaired(p, device):
-    """Paper section 5.1 at one pool size, on the same draws (float32): self-training with the
-    linear closed form (ours, two rounds of mutual-best detection) vs the paper's gradient recipe
-    (AdamW, 100 + 100 epochs). Training is timed; the test accuracy is computed afterwards."""
+    """Paper section 5.1 at one pool size, on the same draws (float32): self-training
+    with the linear closed form (ours, two rounds of mutual-best detection) vs the
+    paper's gradient recipe (AdamW, 100 + 100 epochs). Training is timed; the test
+    accuracy is computed afterwards."""
     from mmcl.experiments import UnpairedSetting, draw_setting
 
     setting = UnpairedSetting(n_test=p["n_test"], replicates=p["replicates"], seed=0)
@@ -190,9 +194,10 @@ def case_unpaired(p, device):
         ),
         device,
     )
-    acc = lambda G1, G2: float(
-        mmcl.representation_accuracy(G1, G2, d.X_test, d.Y_test).mean()
-    )  # noqa: E731
+
+    def acc(G1, G2):
+        return float(mmcl.representation_accuracy(G1, G2, d.X_test, d.Y_test).mean())
+
     return {
         "t_ours": t_ours,
         "t_grad": t_grad,
@@ -238,7 +243,8 @@ def run_case(name, params, device):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-# ---------------------------------------------------------------- sections (in the parent)
+# ---------------------------------------------------------------- sections (in the
+# parent)
 SIZES = {
     "full": {
         "linear": [(10_000, 100), (100_000, 100), (10_000, 1000), (100_000, 1000)],
@@ -395,7 +401,8 @@ def print_linear(res):
     print(f"{'n':>8} {'d':>6} {'X^T Y s':>9} {'closed s':>9} {'ratio':>6}")
     for r in res["linear"]:
         print(
-            f"{r['n']:>8} {r['d']:>6} {r['xty_s']:>9.3f} {r['closed_form_s']:>9.3f} {r['ratio']:>6.2f}"
+            f"{r['n']:>8} {r['d']:>6} {r['xty_s']:>9.3f} {r['closed_form_s']:>9.3f} "
+            f"{r['ratio']:>6.2f}"
         )
 
 
@@ -403,19 +410,23 @@ def print_clip(res):
     c = res["clip"]
     p = c["params"]
     print(
-        f"\n## 2. CLIP (n = {p['n']}, d = {p['d']}, r = {p['r']}, tau = {p['tau']}, rho = {p['rho']}): "
+        f"\n## 2. CLIP (n = {p['n']}, d = {p['d']}, r = {p['r']}, tau = {p['tau']}, "
+        f"rho = {p['rho']}): "
         f"time to sinTheta <= {c['target_sin_theta']:.4f}"
     )
     print(
-        f"{'method':<31} {'final sinT':>10} {'to target s':>11} {'total s':>8} {'peak MB':>8} {'work MB':>8}"
+        f"{'method':<31} {'final sinT':>10} {'to target s':>11} {'total s':>8} "
+        f"{'peak MB':>8} {'work MB':>8}"
     )
     for r in c["rows"]:
         print(
-            f"{r['method']:<31} {r['final_sin_theta']:>10.4f} {fmt(r['time_to_target_s'], '11.2f')} "
+            f"{r['method']:<31} {r['final_sin_theta']:>10.4f} "
+            f"{fmt(r['time_to_target_s'], '11.2f')} "
             f"{r['total_s']:>8.2f} {r['peak_mb']:>8.0f} {r['work_mb']:>8.0f}"
         )
     print(
-        f"speed-up of SVD-iteration over the gradient recipe: {fmt(c['speedup'], '.1f')}x"
+        "speed-up of SVD-iteration over the gradient recipe: "
+        f"{fmt(c['speedup'], '.1f')}x"
     )
 
 
@@ -424,11 +435,13 @@ def print_weights(res):
         "\n## 3. CLIP weights and S(beta): blocked vs dense (d = 100, r = 10, float32)"
     )
     print(
-        f"{'n':>7} {'blocked s':>10} {'work MB':>8} {'dense s':>8} {'work MB':>8} {'rel diff':>9}"
+        f"{'n':>7} {'blocked s':>10} {'work MB':>8} {'dense s':>8} {'work MB':>8} "
+        f"{'rel diff':>9}"
     )
     for r in res["weights"]:
         print(
-            f"{r['n']:>7} {r['blocked_s']:>10.2f} {r['blocked_work_mb']:>8.0f} {fmt(r['dense_s'], '8.2f')} "
+            f"{r['n']:>7} {r['blocked_s']:>10.2f} {r['blocked_work_mb']:>8.0f} "
+            f"{fmt(r['dense_s'], '8.2f')} "
             f"{fmt(r['dense_work_mb'], '8.0f')} {fmt(r['rel_diff'], '9.1e')}"
         )
 
@@ -436,16 +449,20 @@ def print_weights(res):
 def print_unpaired(res):
     u = res["unpaired"]
     print(
-        f"\n## 5. Unpaired data, paper section 5.1 (n = 300 pairs, N = {u['N']} unpaired, "
-        f"{u['replicates']} replicates, {u['n_test']} test pairs): test top-1 retrieval accuracy"
+        f"\n## 5. Unpaired data, paper section 5.1 (n = 300 pairs, N = {u['N']} "
+        "unpaired, "
+        f"{u['replicates']} replicates, {u['n_test']} test pairs): test top-1 "
+        "retrieval accuracy"
     )
     print(f"{'method':<44} {'train s':>8} {'pairs only':>10} {'+ unpaired':>10}")
     print(
-        f"{'self-training, linear closed form (ours)':<44} {u['t_ours']:>8.2f} {u['ours_paired']:>10.3f} "
+        f"{'self-training, linear closed form (ours)':<44} {u['t_ours']:>8.2f} "
+        f"{u['ours_paired']:>10.3f} "
         f"{u['ours_unpaired']:>10.3f}"
     )
     print(
-        f"{'gradient recipe (AdamW, 100 + 100 epochs)':<44} {u['t_grad']:>8.2f} {u['grad_paired']:>10.3f} "
+        f"{'gradient recipe (AdamW, 100 + 100 epochs)':<44} {u['t_grad']:>8.2f} "
+        f"{u['grad_paired']:>10.3f} "
         f"{u['grad_unpaired']:>10.3f}"
     )
     print(f"speed-up of ours over the gradient recipe: {u['speedup']:.1f}x")
@@ -454,16 +471,19 @@ def print_unpaired(res):
 def print_big(res):
     b = res["big"]
     print(
-        f"\n## 4. SVD-iteration, n = {b['n']}, d1 = d2 = {b['d']}, r = {b['r']} (blocks of {b['block']} rows)"
+        f"\n## 4. SVD-iteration, n = {b['n']}, d1 = d2 = {b['d']}, r = {b['r']} "
+        f"(blocks of {b['block']} rows)"
     )
     print(
-        f"{b['n_iter']} iterations in {b['total_s']:.1f} s; peak memory {b['peak_mb']:.0f} MB "
+        f"{b['n_iter']} iterations in {b['total_s']:.1f} s; peak memory "
+        f"{b['peak_mb']:.0f} MB "
         f"(work {b['work_mb']:.0f} MB); sinTheta {b['sin_theta']:.4f}"
     )
 
 
 def show(paths):
-    """Print the tables of saved runs; each section comes from the last file that has it."""
+    """Print the tables of saved runs; each section comes from the last file that has
+    it."""
     merged, runs, modes = {}, [], []
     for path in paths:
         with open(path) as f:
@@ -472,8 +492,10 @@ def show(paths):
             k for k in ("linear", "clip", "weights", "big", "unpaired") if k in res
         ]
         runs.append(
-            f"{path}: `{res['command']}` on {res['date']}, {res['device']} ({res['device_name']}, "
-            f"{res['threads']} threads), {res['wall_s']:.0f} s; sections {', '.join(sections)}"
+            f"{path}: `{res['command']}` on {res['date']}, {res['device']} "
+            f"({res['device_name']}, "
+            f"{res['threads']} threads), {res['wall_s']:.0f} s; sections "
+            f"{', '.join(sections)}"
         )
         merged.update(res)
         modes.append(res["mode"])

@@ -81,8 +81,7 @@ def check_same_device(**tensors: torch.Tensor) -> None:
 
 
 def check_pair(X, Y, *, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paired data: X (..., n, d1), Y (..., n, d2) with the same leading shape (..., n).
-    """
+    """Paired data: X (..., n, d1), Y (..., n, d2) with one leading shape (..., n)."""
     X = check_matrix(X, "X", min_rows=min_rows)
     Y = check_matrix(Y, "Y", min_rows=min_rows)
     check_same_device(X=X, Y=Y)

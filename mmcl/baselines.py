@@ -86,15 +86,13 @@ def pca(X, r: int) -> torch.Tensor:
 
 
 def diagonal_deletion(X, r: int) -> torch.Tensor:
-    """Diagonal deletion: the top-r eigenvectors of Delta(Sigma_hat), shape (..., d, r).
-    """
+    """Diagonal deletion: top-r eigenvectors of Delta(Sigma_hat), shape (..., d, r)."""
     X, r = _check_data(X, r)
     return top_eigenvectors(delete_diagonal(sample_covariance(X)), r)[0]
 
 
 def _hetero_pca(S, r, tol, max_iter):
-    """HeteroPCA on a covariance S (..., d, d): (basis, eigenvalues, n_iter, converged).
-    """
+    """HeteroPCA on a covariance S (..., d, d): basis, eigenvalues, n_iter, done."""
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = check_int(max_iter, "max_iter")
     diag_mask = torch.eye(S.shape[-1], dtype=torch.bool, device=S.device)
@@ -137,8 +135,7 @@ def _check_p(p) -> float:
 
 
 def _masked_views(X, p: float, g: torch.Generator):
-    """Unchecked core of :func:`masked_views` (the training loop calls it every step).
-    """
+    """Unchecked core of :func:`masked_views` (the training loop calls it each step)."""
     keep = (torch.rand(X.shape, generator=g, dtype=torch.float64) < p).to(X.device)
     return torch.where(keep, X, 0), torch.where(keep, 0, X)
 

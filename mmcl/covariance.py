@@ -57,8 +57,7 @@ def cross_covariance(X, Y, beta) -> torch.Tensor:
     n = X.shape[-2]
     if not isinstance(beta, torch.Tensor) or beta.shape[-2:] != (n, n):
         raise ValueError(
-            f"beta must be a tensor of shape (..., {n}, {n}), got "
-            f"{_describe(beta)}"
+            f"beta must be a tensor of shape (..., {n}, {n}), got {_describe(beta)}"
         )
     if beta.device != X.device:
         raise ValueError(f"beta is on {beta.device} but X is on {X.device}")

@@ -243,8 +243,7 @@ class ContrastiveFamily:
         return (self.phi(a).sum(-1) + self.phi(b).sum(-1)) / (2 * n)
 
     def weights(self, s: torch.Tensor) -> torch.Tensor:
-        """The contrastive weights beta(s), shape (..., n, n), by the general formula.
-        """
+        """The contrastive weights beta(s), shape (..., n, n), general formula."""
         n, off, D, E, a, b, c = self._args(s)
         pa, pb = self.dphi(a), self.dphi(b)
         dD = torch.where(off, self.dpsi(D), 0)

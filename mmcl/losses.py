@@ -50,8 +50,7 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
 
 
 def similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor:
-    """s_ij = <G1 x_i, G2 y_j>, shape (..., n, n); cosine similarities if ``normalize``.
-    """
+    """s_ij = <G1 x_i, G2 y_j>, shape (..., n, n); cosines if ``normalize``."""
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     return cross_similarities(G1, G2, X, Y, normalize=normalize)
 
@@ -85,8 +84,7 @@ def cross_similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor
 
 
 def regularizer(G1, G2, rho: float) -> torch.Tensor:
-    """R(G1, G2) = (rho/2) ||G1^T G2||_F^2, computed as (rho/2) tr((G1 G1^T)(G2 G2^T)).
-    """
+    """R(G1, G2) = (rho/2) ||G1^T G2||_F^2, computed as (rho/2) tr(G1 G1^T G2 G2^T)."""
     rho = check_real(rho, "rho", low=0.0)
     return (
         0.5

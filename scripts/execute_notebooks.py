@@ -1,7 +1,8 @@
-"""Execute chapter notebooks in place with a real Jupyter kernel, as nbval and the book expect.
+"""Execute chapter notebooks in place with a real Jupyter kernel, as nbval and the book
+expect.
 
-Usage: python scripts/execute_notebooks.py book/01_two_modalities.ipynb [...]
-Outputs (and widget state) are written back into each notebook; cells run with book/ as the
+Usage: python scripts/execute_notebooks.py book/01_two_modalities.ipynb [...] Outputs
+(and widget state) are written back into each notebook; cells run with book/ as the
 working directory, exactly as in the book build.
 """
 

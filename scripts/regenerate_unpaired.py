@@ -1,10 +1,13 @@
-"""Regenerate the saved results of the unpaired-data chapter (book/data/unpaired_*.json).
+"""Regenerate the saved results of the unpaired-data chapter
+(book/data/unpaired_*.json).
 
-    .venv/bin/python scripts/regenerate_unpaired.py --jobs 3      # every table, 3 processes
-    .venv/bin/python scripts/regenerate_unpaired.py --only paper  # one table (see TABLES)
+    .venv/bin/python scripts/regenerate_unpaired.py --jobs 3      # every table, 3
+    processes .venv/bin/python scripts/regenerate_unpaired.py --only paper  # one table
+    (see TABLES)
 
-Every number is seeded: a rerun gives the same table up to float rounding. The time each table
-took is printed and stored in its metadata; tests/test_unpaired.py re-runs the small "check" table.
+Every number is seeded: a rerun gives the same table up to float rounding. The time each
+table took is printed and stored in its metadata; tests/test_unpaired.py re-runs the
+small "check" table.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ def clip(rounds=1):
     )
 
 
-# table -> list of (setting, pool sizes, {method: callable(setting, Ns)}); each table is one JSON file
+# table -> list of (setting, pool sizes, {method: callable(setting, Ns)}); each table is
+# one JSON file
 TABLES = {
     "paper": [(PAPER, PAPER_NS, {"linear+mutual": linear("mutual")})],
     "paper_recipe": [

@@ -1,6 +1,7 @@
-"""book/api.md documents every public name: every module of ``mmcl.MODULES`` (whose ``__all__``
-make up ``mmcl.__all__``) plus the figure helpers, in layer order, and autodoc can document each
-name (a docstring, or a ``#:`` comment for a constant, defined in the module that lists it)."""
+"""book/api.md documents every public name: every module of ``mmcl.MODULES`` (whose
+``__all__`` make up ``mmcl.__all__``) plus the figure helpers, in layer order, and
+autodoc can document each name (a docstring, or a ``#:`` comment for a constant, defined
+in the module that lists it)."""
 
 import importlib
 import inspect
@@ -46,7 +47,8 @@ def test_every_public_name_has_documentation_autodoc_finds(modname):
     for name in module.__all__:
         obj = getattr(module, name)
         if inspect.isfunction(obj) or inspect.isclass(obj):
-            # autodoc skips members imported from elsewhere and members without a docstring
+            # autodoc skips members imported from elsewhere and members without a
+            # docstring
             assert obj.__module__ == modname, (
                 f"{modname}.{name} is defined in {obj.__module__}"
             )

@@ -1,4 +1,5 @@
-"""Unimodal baselines: PCA, diagonal deletion, HeteroPCA and masked contrastive learning."""
+"""Unimodal baselines: PCA, diagonal deletion, HeteroPCA and masked contrastive
+learning."""
 
 import numpy as np
 import pytest

@@ -1,5 +1,6 @@
-"""Memory-bounded CLIP (mmcl.blocked): blocked loss, normalisers, weights and S(beta) equal the
-dense computation, on every available device, and svd_iteration gives the same answer blocked."""
+"""Memory-bounded CLIP (mmcl.blocked): blocked loss, normalisers, weights and S(beta)
+equal the dense computation, on every available device, and svd_iteration gives the same
+answer blocked."""
 
 import pytest
 import torch
@@ -135,7 +136,8 @@ def test_blocked_input_errors():
 
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 def test_chapter6_agreement_claims(dtype, tol):
-    """The numbers chapter 6 prints: n = 1000, blocks of 128, tau = 0.5, true-subspace embeddings."""
+    """The numbers chapter 6 prints: n = 1000, blocks of 128, tau = 0.5, true-subspace
+    embeddings."""
     data = mmcl.make_multimodal(
         1000, 20, 15, 3, eta=0.8, noise=0.5, seed=0, dtype=dtype
     )

@@ -1,10 +1,12 @@
-"""The published book as a reader sees it: every page of ``_build/html`` in headless Chromium, offline.
+"""The published book as a reader sees it: every page of ``_build/html`` in headless
+Chromium, offline.
 
-``make test`` builds the book first and sets ``MMCL_BROWSER_TEST=required``: then a missing build or
-a missing Chromium is a failure; run alone (``pytest tests``) these tests skip without them.
-The checks themselves live in ``browser_check.py``. Besides the book, a one-page fixture book with
-a widget (``tests/browser_fixture/``, built here with the book's own ``_config.yml``) shows that
-widgets render offline, and mutated copies show that the check fails when a page is broken.
+``make test`` builds the book first and sets ``MMCL_BROWSER_TEST=required``: then a
+missing build or a missing Chromium is a failure; run alone (``pytest tests``) these
+tests skip without them. The checks themselves live in ``browser_check.py``. Besides the
+book, a one-page fixture book with a widget (``tests/browser_fixture/``, built here with
+the book's own ``_config.yml``) shows that widgets render offline, and mutated copies
+show that the check fails when a page is broken.
 """
 
 from __future__ import annotations
@@ -68,12 +70,14 @@ def test_every_toc_page_is_checked_and_photographed(book_report):
         assert (SHOTS / (page.replace("/", "__")[:-5] + ".png")).is_file()
 
 
-# --- the fixture book: a formula, a figure and a widget, built with the book's configuration ---
+# --- the fixture book: a formula, a figure and a widget, built with the book's
+# configuration ---
 
 
 @pytest.fixture(scope="module")
 def fixture_site(chromium, tmp_path_factory):
-    """Build tests/browser_fixture/ with the book's _config.yml (not executing: outputs are stored)."""
+    """Build tests/browser_fixture/ with the book's _config.yml (not executing: outputs
+    are stored)."""
     src = tmp_path_factory.mktemp("fixture_book")
     shutil.copytree(FIXTURE, src, dirs_exist_ok=True)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
@@ -108,7 +112,8 @@ def test_fixture_widget_formula_and_figure_render_offline(fixture_site):
 
 
 FORMULA = ("MathJax error", "raw TeX in the text", "not typeset")
-MUTATIONS = {  # page -> (how the fixture page is broken, what the check must say: one of these)
+# page -> (how the fixture page is broken, what the check must say: one of these)
+MUTATIONS = {
     "tex_error.html": (lambda h: h.replace(r"\frac{1}{n}", r"\frac{1}", 1), FORMULA),
     "unbalanced_brace.html": (
         lambda h: h.replace(r"\frac{1}{n}", r"\frac{1}{n", 1),
@@ -177,7 +182,8 @@ def test_check_fails_on_a_broken_page(mutated_report, page):
 
 
 def test_outside_request_never_reaches_the_network(fixture_site):
-    """With the page-level block off, the request is stopped by the browser's cut-off instead."""
+    """With the page-level block off, the request is stopped by the browser's cut-off
+    instead."""
     page = fixture_site / "outside_image.html"
     page.write_text(
         (fixture_site / "widget_page.html")
@@ -195,7 +201,8 @@ def test_outside_request_never_reaches_the_network(fixture_site):
 
 
 def test_a_broken_chapter_fails(book_report, tmp_path):
-    """A chapter of the real book, given a broken formula or a missing figure, fails the check."""
+    """A chapter of the real book, given a broken formula or a missing figure, fails the
+    check."""
     chapters = sorted(p for p in SITE.glob("book/[0-9]*.html"))
     if not chapters:
         _unavailable("the built book has no chapter page")

@@ -1,4 +1,5 @@
-"""The latent factor model: shapes, seeds, wrong pairs, unpaired pools and the population limit."""
+"""The latent factor model: shapes, seeds, wrong pairs, unpaired pools and the
+population limit."""
 
 import torch
 

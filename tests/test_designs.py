@@ -1,5 +1,5 @@
-"""Real-data designs: splits, re-matching, class pairs, noisy graphs, probes; and the chapter's
-pinned numbers that need only closed forms."""
+"""Real-data designs: splits, re-matching, class pairs, noisy graphs, probes; and the
+chapter's pinned numbers that need only closed forms."""
 
 import pytest
 import torch
@@ -155,8 +155,9 @@ def test_chapter_class_paired_and_graph_numbers():
 
 
 def test_chapter_experiment1_recipe_needs_shuffled_minibatches(pix_fou):
-    """The paper's recipe takes minibatches in data order; on class-sorted rows every batch is one
-    class and the class probe collapses (chapter 5: 0.198 sorted vs 0.685 shuffled, clean pairs)."""
+    """The paper's recipe takes minibatches in data order; on class-sorted rows every
+    batch is one class and the class probe collapses (chapter 5: 0.198 sorted vs 0.685
+    shuffled, clean pairs)."""
     X, Y, Xt, Yt, ytr, yte = pix_fou
     assert bool((ytr[:50] == ytr[0]).all())  # the split is sorted by class
     perm = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(3))

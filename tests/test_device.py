@@ -1,4 +1,5 @@
-"""Device logic: the default device, its overrides, and the solvers on every available device."""
+"""Device logic: the default device, its overrides, and the solvers on every available
+device."""
 
 import pytest
 import torch

@@ -1,4 +1,5 @@
-"""The loss family: gradient identity against autograd, closed forms against the general formula."""
+"""The loss family: gradient identity against autograd, closed forms against the general
+formula."""
 
 import math
 
@@ -9,7 +10,8 @@ import mmcl
 
 
 def custom_family():
-    # phi(u) = log(1 + u) (non-decreasing on u > -1), psi(u) = softplus(u) (positive, increasing)
+    # phi(u) = log(1 + u) (non-decreasing on u > -1), psi(u) = softplus(u) (positive,
+    # increasing)
     return mmcl.ContrastiveFamily(
         torch.log1p, torch.nn.functional.softplus, eps=0.5, name="custom"
     )
@@ -41,7 +43,8 @@ def rel_err(a, b):
 @pytest.mark.parametrize("name", FAMILIES)
 @pytest.mark.parametrize("rho", [0.0, 0.7])
 def test_gradient_identity_matches_autograd(name, rho, small64):
-    """grad_{G1} L = -G2 S(beta)^T + rho G2 G2^T G1 and grad_{G2} L = -G1 S + rho G1 G1^T G2."""
+    """grad_{G1} L = -G2 S(beta)^T + rho G2 G2^T G1 and grad_{G2} L = -G1 S + rho G1
+    G1^T G2."""
     fam = FAMILIES[name]()
     G1, G2 = rand_G(2, 7, 5)
     G1.requires_grad_(True)
@@ -135,7 +138,8 @@ def test_clip_weights_become_uniform_as_tau_grows():
     )
     beta = mmcl.clip_family(1e8).weights(s)
     lin = mmcl.linear_family().weights(s)
-    # tau -> inf: beta_ij -> 1/n, beta_ii -> 1 - 1/n = (n-1)/n, i.e. (n-1)/n times the linear weights
+    # tau -> inf: beta_ij -> 1/n, beta_ii -> 1 - 1/n = (n-1)/n, i.e. (n-1)/n times the
+    # linear weights
     assert torch.allclose(beta, lin * (5 / 6), atol=1e-7)
 
 

@@ -1,5 +1,5 @@
-"""Chapter 2 (loss to SVD): every number the chapter prints to check a claim, pinned here on the
-chapter's own data, plus unit tests of mmcl.experiments.loss_to_svd."""
+"""Chapter 2 (loss to SVD): every number the chapter prints to check a claim, pinned
+here on the chapter's own data, plus unit tests of mmcl.experiments.loss_to_svd."""
 
 import math
 
@@ -13,7 +13,8 @@ N, TAU, RHO = 400, 0.5, 1.0
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():
-    """As in the chapter: these small problems run fastest on one thread of a shared CPU."""
+    """As in the chapter: these small problems run fastest on one thread of a shared
+    CPU."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -22,7 +23,8 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def chapter():
-    """The chapter's data (chapter 1's model, n = 400, float64) and its random representation."""
+    """The chapter's data (chapter 1's model, n = 400, float64) and its random
+    representation."""
     data = mmcl.make_multimodal(
         n=N, d1=30, d2=20, r=3, eta=0.6, noise=0.5, seed=1, dtype=torch.float64
     )
@@ -69,7 +71,8 @@ def test_gradient_identity_to_rounding_error(loss, chapter):
 
 def test_gradient_relative_error_detects_a_wrong_formula(chapter):
     data, G1, G2, _ = chapter
-    # the formula omits the regulariser's term only if rho is dropped: compare rho=0.3 vs formula at 0
+    # the formula omits the regulariser's term only if rho is dropped: compare rho=0.3
+    # vs formula at 0
     from mmcl.experiments import loss_to_svd as analysis
 
     with torch.enable_grad():

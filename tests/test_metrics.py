@@ -60,7 +60,8 @@ def test_retrieval_accuracy_hand_case_and_chunks():
     Zy = torch.tensor([[1.0, 0.1], [1.0, 0.0], [1.0, 1.0]])
     # x0 -> y1 (cos 1) wrong, x1 -> y2 (cos .707 vs .0995) wrong, x2 -> y2 right
     assert math.isclose(float(mmcl.retrieval_accuracy(Zx, Zy)), 1 / 3, rel_tol=1e-6)
-    # inner product: x0 -> y1 or y2 tie (first: y0? 1.0,1.0,1.0 -> y0), x1 -> y2, x2 -> y2
+    # inner product: x0 -> y1 or y2 tie (first: y0? 1.0,1.0,1.0 -> y0), x1 -> y2, x2 ->
+    # y2
     assert math.isclose(
         float(mmcl.retrieval_accuracy(Zx, Zy, normalize=False)), 2 / 3, rel_tol=1e-6
     )

@@ -1,4 +1,5 @@
-"""Offline real-data loaders: shapes and pinned values, and clear errors for missing or corrupt files."""
+"""Offline real-data loaders: shapes and pinned values, and clear errors for missing or
+corrupt files."""
 
 import importlib.metadata
 

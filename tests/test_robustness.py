@@ -1,4 +1,5 @@
-"""The robustness trial: the 1/eta price of MMCL, the flat unimodal errors, and the z-score claim."""
+"""The robustness trial: the 1/eta price of MMCL, the flat unimodal errors, and the
+z-score claim."""
 
 import pytest
 import torch

@@ -1,4 +1,5 @@
-"""The experiment runner: seeds, batching, shapes, tables; and the slope / crossover helpers."""
+"""The experiment runner: seeds, batching, shapes, tables; and the slope / crossover
+helpers."""
 
 import math
 
@@ -124,7 +125,8 @@ def test_loglog_slope_and_crossover():
     assert mmcl.loglog_slope(x, 3 * x**-0.5) == pytest.approx(-0.5, abs=1e-12)
     a = 2.0 * x**-0.5  # falls like n^(-1/2)
     b = np.full(4, 0.05)  # a floor
-    # 2 / sqrt(n) = 0.05  <=>  n = 1600, where a == b: the crossing lies at the grid point itself
+    # 2 / sqrt(n) = 0.05  <=>  n = 1600, where a == b: the crossing lies at the grid
+    # point itself
     assert mmcl.crossover(x, a, b) == pytest.approx(1600.0)
     assert mmcl.crossover(x, a, np.full(4, 0.03)) == pytest.approx(4444.44, rel=1e-4)
     assert math.isnan(mmcl.crossover(x, a, np.full(4, 0.001)))

@@ -1,4 +1,5 @@
-"""The claims the unpaired-data chapter prints, checked on the saved tables (book/data/)."""
+"""The claims the unpaired-data chapter prints, checked on the saved tables
+(book/data/)."""
 
 from pathlib import Path
 

@@ -1,4 +1,5 @@
-"""Every public entry point rejects bad input with an error naming the argument and what is allowed."""
+"""Every public entry point rejects bad input with an error naming the argument and what
+is allowed."""
 
 import numpy as np
 import pytest

@@ -204,8 +204,7 @@ class ExperimentResult:
 
 
 def point_seed(seed: int, point: Mapping[str, object]) -> int:
-    """A reproducible 63-bit seed from a base seed and a grid point's parameter values.
-    """
+    """A reproducible 63-bit seed from a base seed and a grid point's parameters."""
     key = repr((int(seed), sorted((str(k), repr(v)) for k, v in point.items())))
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") >> 1
 

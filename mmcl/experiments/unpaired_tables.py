@@ -117,8 +117,7 @@ PUBLISHED_SEC51 = {
 
 
 def table_matrix(rows, Ns, **where) -> torch.Tensor:
-    """Values of the matching rows as a (replicates, len(Ns)) tensor (for plot_mean_se).
-    """
+    """Values of the matching rows as a (replicates, len(Ns)) tensor (plot_mean_se)."""
     return torch.stack([table_values(rows, N=N, **where) for N in Ns], dim=1)
 
 

@@ -195,8 +195,7 @@ def detection_quality(
         raise ValueError("mask must be a boolean tensor of shape (..., N, N')")
     if not isinstance(match, torch.Tensor) or match.shape != mask.shape[:-1]:
         raise ValueError(
-            f"match must have shape {tuple(mask.shape[:-1])}, "
-            f"got {_describe(match)}"
+            f"match must have shape {tuple(mask.shape[:-1])}, got {_describe(match)}"
         )
     hits = (
         mask.gather(-1, match.unsqueeze(-1).to(mask.device))

@@ -62,8 +62,7 @@ def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
 
 
 def reveal_pairs(X_unpaired, Y_unpaired, match) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pools with the hidden pairing restored: row k of both outputs is a true pair.
-    """
+    """The pools with their hidden pairing restored: row k of both is a true pair."""
     Yu = check_matrix(Y_unpaired, "Y_unpaired")
     idx = match.to(Yu.device).unsqueeze(-1).expand(*match.shape, Yu.shape[-1])
     return check_matrix(X_unpaired, "X_unpaired"), torch.gather(Yu, -2, idx)
