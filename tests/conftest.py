@@ -1,7 +1,14 @@
+import os
+
 import pytest
 import torch
 
 import mmcl
+
+# New tensors (make_multimodal without device=) go to the CPU in the tests, as the
+# stored numbers assume; tests that take the `device` fixture run on every available
+# device.
+os.environ.setdefault("MMCL_DEVICE", "cpu")
 
 # A fixture book for tests/test_browser.py (built there), not a chapter for nbval.
 collect_ignore = ["browser_fixture"]

@@ -106,3 +106,12 @@ def test_to_device_and_dtype(device):
     )
     cpu = mmcl.make_multimodal(20, 4, 3, 2, seed=0, dtype=torch.float64)
     assert torch.equal(d.X.cpu(), cpu.X)  # same numbers on every device
+
+
+def test_new_tensors_go_to_the_default_device(monkeypatch, device):
+    # make_multimodal(device=None) follows mmcl.default_device(), as the README says
+    monkeypatch.setenv("MMCL_DEVICE", device)
+    d = mmcl.make_multimodal(20, 4, 3, 2, seed=0)
+    assert d.X.device.type == device and d.U1.device.type == device
+    monkeypatch.delenv("MMCL_DEVICE")
+    assert mmcl.make_multimodal(20, 4, 3, 2, seed=0).X.device == mmcl.default_device()

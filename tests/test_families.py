@@ -187,3 +187,22 @@ def test_batched_loss_matches_per_replicate(reps64):
             G1, G2, reps64.X[k], reps64.Y[k], "clip", tau=0.5
         )
         assert math.isclose(float(batched[k]), float(single), rel_tol=1e-13)
+
+
+def test_one_clip_formula_everywhere():
+    # clip_loss, ClipFamily and blocked_loss all call clip_loss_from_normalizers,
+    # so they agree to rounding
+    g = torch.Generator().manual_seed(0)
+    zx = torch.randn(30, 4, generator=g, dtype=torch.float64)
+    zy = torch.randn(30, 4, generator=g, dtype=torch.float64)
+    s, tau = zx @ zy.T, 0.5
+    family = mmcl.clip_family(tau).loss_from_similarities(s)
+    blocked = mmcl.blocked_loss(zx, zy, "clip", tau=tau, block_size=7)
+    # tau * L(s / tau) rounds differently from the scaled formula: a few eps64 apart
+    assert torch.allclose(family, tau * mmcl.clip_loss(s / tau), rtol=1e-14, atol=0)
+    # the blocked column LSEs are streamed: rounding of order n * eps64, below 1e-13
+    assert torch.allclose(blocked, family, rtol=1e-13, atol=0)
+    lin = mmcl.linear_family().loss_from_similarities(s)
+    assert torch.allclose(
+        mmcl.linear_loss_of_embeddings(zx, zy), lin, rtol=1e-13, atol=0
+    )
