@@ -265,11 +265,12 @@ class PCA(_UnimodalEstimator):
 
     Attributes
     ----------
-    components_ : (d, r)  orthonormal top-r eigenvectors of the sample covariance.
-    eigenvalues_ : (r,)
-        the top-r eigenvalues.
-    mean_ : (d,)
-        the column means removed before fitting.
+    components_ : torch.Tensor
+        Tensor of shape (d, r): orthonormal top-r eigenvectors of the sample covariance.
+    eigenvalues_ : torch.Tensor
+        Tensor of shape (r,): the top-r eigenvalues.
+    mean_ : torch.Tensor
+        Tensor of shape (d,): the column means removed before fitting.
 
     See Also
     --------
@@ -359,12 +360,14 @@ class MaskedContrastive(_UnimodalEstimator):
 
     Attributes
     ----------
-    components_ : (d, r)
-        orthonormal basis of span G^T.
-    G_ : (r, d)
-    mean_ : (d,)
+    components_ : torch.Tensor
+        Tensor of shape (d, r): an orthonormal basis of span G^T.
+    G_ : torch.Tensor
+        Tensor of shape (r, d): the learned map.
+    mean_ : torch.Tensor
+        Tensor of shape (d,): the column means removed before fitting.
     history_ : dict
-        "loss" (n_steps,) per replicate.
+        "loss": tensor of shape (n_steps, ...), the loss at every step.
     """
 
     def __init__(

@@ -100,9 +100,19 @@ def clip_normalizers(
 
     Parameters
     ----------
-    zx, zy : (..., n, r)  the two embeddings (rows paired).
-    tau : float > 0  temperature.
-    block_size : int >= 1, optional  rows per block (default: :func:`auto_block_size`).
+    zx : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 1.
+    zy : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 2 (rows paired with zx).
+    tau : float
+        The temperature (> 0).
+    block_size : int, optional
+        Rows per block (default: :func:`auto_block_size`).
+
+    Returns
+    -------
+    ClipNormalizers
+        The row and column log-normalisers and the diagonal of the logits.
     """
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)

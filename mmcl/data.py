@@ -368,8 +368,43 @@ def make_multimodal(
 ) -> MultimodalSample:
     """One call: draw a :class:`MultimodalSample` from a :class:`LatentFactorModel`.
 
-    ``noise`` (and ``noise2``, default the same) are noise standard deviations, scalar
-    or per coordinate. Example: ``make_multimodal(300, 40, 39, 10, noise=0.3, seed=1)``.
+    Example: ``make_multimodal(300, 40, 39, 10, noise=0.3, seed=1)``.
+
+    Parameters
+    ----------
+    n : int
+        The number of pairs.
+    d1 : int
+        The dimension of modality 1.
+    d2 : int
+        The dimension of modality 2.
+    r : int
+        The latent dimension, r <= min(d1, d2).
+    eta : float, default=1.0
+        The fraction of true pairs, in [0, 1].
+    signal_cov : float or torch.Tensor, default=1.0
+        Sigma_z: a scalar, variances of shape (r,) or a matrix of shape (r, r).
+    noise : float or torch.Tensor, default=1.0
+        Noise standard deviations of modality 1: a scalar or a tensor of shape (d1,).
+    noise2 : float or torch.Tensor, optional
+        Those of modality 2 (default: ``noise``).
+    n_unpaired : int, default=0
+        The size N of the unpaired pools.
+    n_test : int, default=0
+        The number of clean test pairs.
+    replicates : int, optional
+        Independent replicates in a leading dimension.
+    seed : int or torch.Generator, default=0
+        The seed (draws happen on the CPU, then move).
+    dtype : torch.dtype, default=torch.float32
+        torch.float32 or torch.float64.
+    device : str or torch.device, optional
+        Where the tensors go (default: :func:`mmcl.device.default_device`).
+
+    Returns
+    -------
+    MultimodalSample
+        The pairs, their truth, the subspaces, and the optional pools and test pairs.
     """
     model = LatentFactorModel(
         d1,

@@ -50,7 +50,26 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
 
 
 def similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor:
-    """s_ij = <G1 x_i, G2 y_j>, shape (..., n, n); cosines if ``normalize``."""
+    """The similarities s_ij = <G1 x_i, G2 y_j> (cosines if ``normalize``).
+
+    Parameters
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1): the map of modality 1.
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2): the map of modality 2.
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    normalize : bool, default=False
+        Cosine similarities of the embeddings instead of inner products.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., n, n).
+    """
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     return cross_similarities(G1, G2, X, Y, normalize=normalize)
 
@@ -84,7 +103,22 @@ def cross_similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor
 
 
 def regularizer(G1, G2, rho: float) -> torch.Tensor:
-    """R(G1, G2) = (rho/2) ||G1^T G2||_F^2, computed as (rho/2) tr(G1 G1^T G2 G2^T)."""
+    """R(G1, G2) = (rho/2) ||G1^T G2||_F^2, computed as (rho/2) tr(G1 G1^T G2 G2^T).
+
+    Parameters
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1).
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2).
+    rho : float
+        The regularisation strength (>= 0).
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (...,).
+    """
     rho = check_real(rho, "rho", low=0.0)
     return (
         0.5
@@ -104,10 +138,34 @@ def contrastive_loss(
     rho: float = 0.0,
     normalize: bool = False,
 ) -> torch.Tensor:
-    """L(G1, G2) for a family member (``"clip"``, ``"linear"`` or a ContrastiveFamily).
+    """L(G1, G2) = L_family(s) + (rho/2) ||G1^T G2||_F^2 for a family member.
 
-    Returns a tensor of shape X.shape[:-2] (a scalar without replicates). Raises
-    FloatingPointError rather than returning NaN or inf (e.g. psi = exp overflowing).
+    Raises FloatingPointError rather than returning NaN or inf (e.g. psi = exp
+    overflowing).
+
+    Parameters
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1): the map of modality 1.
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2): the map of modality 2.
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature.
+    rho : float, default=0.0
+        The regularisation strength.
+    normalize : bool, default=False
+        Cosine similarities instead of inner products.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape X.shape[:-2] (a scalar without replicates).
     """
     family = get_family(loss, tau)
     s = similarities(G1, G2, X, Y, normalize=normalize)
@@ -121,9 +179,20 @@ def contrastive_loss(
 
 
 def clip_loss(logits: torch.Tensor) -> torch.Tensor:
-    """The standard CLIP loss of an (..., n, n) logits matrix whose diagonal holds the
-    positives: (cross_entropy(rows) + cross_entropy(columns)) / 2, each averaged over
-    the n pairs."""
+    """The standard CLIP loss: (cross_entropy(rows) + cross_entropy(columns)) / 2, each
+    averaged over the n pairs, computed by
+    :func:`mmcl.families.clip_loss_from_normalizers`.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Tensor of shape (..., n, n) whose diagonal holds the positives.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (...,).
+    """
     if (
         not isinstance(logits, torch.Tensor)
         or logits.ndim < 2

@@ -59,7 +59,20 @@ __all__ = [
 
 def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The one sign convention of the package: the entry of largest absolute value in
-    each column of U is positive; V (columns paired with U's) gets the same signs."""
+    each column of U is positive; V (columns paired with U's) gets the same signs.
+
+    Parameters
+    ----------
+    U : torch.Tensor
+        Tensor of shape (..., d1, r).
+    V : torch.Tensor
+        Tensor of shape (..., d2, r).
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        U and V with flipped column signs, of the same shapes.
+    """
     idx = U.abs().argmax(dim=-2, keepdim=True)
     signs = torch.sign(torch.gather(U, -2, idx))
     signs = torch.where(signs == 0, torch.ones_like(signs), signs)
@@ -69,21 +82,65 @@ def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 def truncated_svd(
     S: torch.Tensor, r: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top-r SVD of S (..., d1, d2): U (..., d1, r), sigma (..., r), V (..., d2, r),
-    signs flipped."""
+    """The top-r SVD of S, signs by :func:`svd_flip`.
+
+    Parameters
+    ----------
+    S : torch.Tensor
+        Tensor of shape (..., d1, d2).
+    r : int
+        The number of singular triplets kept.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        U of shape (..., d1, r), sigma of shape (..., r), V of shape (..., d2, r).
+    """
     U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
     U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
     return U, sig[..., :r], V
 
 
 def low_rank(U: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-    """The low-rank product U diag(w) V^T, shape (..., d1, d2), for U (..., d1, r),
-    w (..., r), V (..., d2, r): the one spelling of it in mmcl."""
+    """The low-rank product U diag(w) V^T: the one spelling of it in mmcl.
+
+    Parameters
+    ----------
+    U : torch.Tensor
+        Tensor of shape (..., d1, r).
+    w : torch.Tensor
+        Tensor of shape (..., r).
+    V : torch.Tensor
+        Tensor of shape (..., d2, r).
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d1, d2).
+    """
     return (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
 
 
 def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Balanced factors (G1, G2) with G1^T G2 = U diag(sigma / rho) V^T."""
+    """Balanced factors (G1, G2) with G1^T G2 = U diag(sigma / rho) V^T.
+
+    Parameters
+    ----------
+    U : torch.Tensor
+        Tensor of shape (..., d1, r).
+    sigma : torch.Tensor
+        Tensor of shape (..., r): singular values (negative ones count as 0).
+    V : torch.Tensor
+        Tensor of shape (..., d2, r).
+    rho : float, default=1.0
+        The regularisation strength.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        G1 = diag(sqrt(sigma / rho)) U^T of shape (..., r, d1) and G2 of shape
+        (..., r, d2).
+    """
     w = (sigma.clamp_min(0) / rho).sqrt().unsqueeze(-1)
     return w * U.transpose(-1, -2), w * V.transpose(-1, -2)
 
@@ -92,10 +149,26 @@ def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor
 class SolverResult:
     """What a solver returns.
 
-    G1 (..., r, d1), G2 (..., r, d2): the representation; U (..., d1, r), V (..., d2,
-    r): orthonormal bases of span G1^T and span G2^T; singular_values (..., r) of the
-    final S; n_iter, converged; history: per-iteration lists ("loss", "change", "time");
-    iterates: optional list of (G1, G2) along the way.
+    Attributes
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1): the map of modality 1.
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2): the map of modality 2.
+    U : torch.Tensor
+        Tensor of shape (..., d1, r): an orthonormal basis of span G1^T.
+    V : torch.Tensor
+        Tensor of shape (..., d2, r): an orthonormal basis of span G2^T.
+    singular_values : torch.Tensor
+        Tensor of shape (..., r): the top singular values of the final S.
+    n_iter : int
+        The iterations run.
+    converged : bool
+        Whether the tolerance was met.
+    history : dict
+        Per-iteration lists "loss", "change" and "time".
+    iterates : list
+        The recorded (G1, G2) along the way (optional).
     """
 
     G1: torch.Tensor
@@ -112,8 +185,25 @@ class SolverResult:
 
 
 def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
-    """Global minimiser of the linear loss: G1^T G2 = SVD_r(S_n) / rho (S_n centred,
-    unbiased)."""
+    """The global minimiser of the linear loss: G1^T G2 = SVD_r(S_n) / rho, with S_n the
+    centred, unbiased cross-covariance.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    r : int
+        The representation dimension, 1 <= r <= min(d1, d2).
+    rho : float, default=1.0
+        The regularisation strength (> 0); it scales G but not the subspaces.
+
+    Returns
+    -------
+    SolverResult
+        The balanced factors, their bases and the top singular values of S_n.
+    """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
     rho = check_rho(rho)
@@ -442,9 +532,44 @@ def minibatch_gradient(
 
     Each epoch visits the n pairs once in a seeded random order, in minibatches of
     ``batch_size`` pairs (the negatives of a pair are the other pairs of its minibatch,
-    as in CLIP training). ``history`` holds per epoch the mean minibatch loss, the
-    relative change of G1^T G2 and the elapsed time; ``record_iterates`` keeps (G1, G2)
-    after every epoch. init : None (small random factors from ``seed``) or (G1, G2).
+    as in CLIP training).
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    r : int
+        The representation dimension, 1 <= r <= min(d1, d2).
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature (> 0).
+    rho : float, default=1.0
+        The regularisation strength.
+    lr : float, default=2e-3
+        The learning rate.
+    batch_size : int, default=50
+        Pairs per minibatch (2 <= batch_size <= n).
+    n_epochs : int, default=100
+        Passes over the pairs.
+    optimizer : {"sgd", "adam"}, default="adam"
+        A plain gradient step or Adam (see ``OPTIMIZERS``).
+    normalize : bool, default=False
+        Cosine similarities instead of inner products.
+    init : tuple of torch.Tensor, optional
+        The start (G1, G2); default: small random factors drawn from ``seed``.
+    record_iterates : bool, default=False
+        Keep (G1, G2) after every epoch.
+    seed : int or torch.Generator, default=0
+        The seed of the start and of the minibatch order.
+
+    Returns
+    -------
+    SolverResult
+        With ``history`` holding per epoch the mean minibatch loss, the relative change
+        of G1^T G2 and the elapsed time.
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
@@ -509,6 +634,24 @@ def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:
         S_A = X^T A Y / sum(A) - xbar ybar^T
 
     (for A = I this is the centred cross-covariance up to the factor (n-1)/n).
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (n_x, d1): modality 1.
+    Y : torch.Tensor
+        Tensor of shape (n_y, d2): modality 2.
+    A : torch.Tensor
+        Tensor of shape (n_x, n_y): non-negative edge weights, at least one edge.
+    r : int
+        The representation dimension.
+    rho : float, default=1.0
+        The regularisation strength (> 0).
+
+    Returns
+    -------
+    SolverResult
+        The balanced factors, their bases and the top singular values of S_A.
     """
     X = check_matrix(X, "X", min_rows=2, batch=False)
     Y = check_matrix(Y, "Y", min_rows=2, batch=False)
