@@ -89,7 +89,30 @@ def centered_cross_covariance(X, Y) -> torch.Tensor:
 def contrastive_cross_covariance(
     G1, G2, X, Y, loss="clip", *, tau: float = 1.0, normalize: bool = False
 ) -> torch.Tensor:
-    """S(beta(G)) with beta computed from the current representation."""
+    """S(beta(G)) with beta computed from the current representation.
+
+    Parameters
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1).
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2).
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature.
+    normalize : bool, default=False
+        Cosine similarities instead of inner products.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d1, d2).
+    """
     family = get_family(loss, tau)
     s = similarities(G1, G2, X, Y, normalize=normalize)
     return cross_covariance(X, Y, family.weights(s))

@@ -41,7 +41,17 @@ __all__ = [
 
 
 def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
-    """A CPU ``torch.Generator`` from a seed (or pass one through)."""
+    """A CPU ``torch.Generator`` from a seed (or pass one through).
+
+    Parameters
+    ----------
+    seed : int or torch.Generator or None
+        A seed (None means 0) or a generator, returned unchanged.
+
+    Returns
+    -------
+    torch.Generator
+    """
     if isinstance(seed, torch.Generator):
         return seed
     g = torch.Generator()
@@ -86,7 +96,26 @@ def haar_orthonormal(
     d: int, r: int, *, batch: tuple[int, ...] = (), generator=None, dtype=torch.float64
 ) -> torch.Tensor:
     """First r columns of a Haar-distributed orthogonal d x d matrix, shape ``(*batch,
-    d, r)``."""
+    d, r)``.
+
+      Parameters
+      ----------
+      d : int
+          The ambient dimension.
+      r : int
+          The number of columns, r <= d.
+      batch : tuple of int, default=()
+          Leading (replicate) dimensions.
+      generator : int or torch.Generator, optional
+          The seed or generator of the draw.
+      dtype : torch.dtype, default=torch.float64
+          The dtype of the result.
+
+      Returns
+      -------
+      torch.Tensor
+          Tensor of shape (*batch, d, r) with orthonormal columns.
+    """
     g = make_generator(generator)
     A = torch.randn(*batch, d, d, generator=g, dtype=torch.float64)
     Q, R = torch.linalg.qr(A)
@@ -106,7 +135,26 @@ def heteroskedastic_noise_std(
 ) -> torch.Tensor:
     """Per-coordinate noise standard deviations with variances uniform on
     ``mean_var * [1 - spread, 1 + spread]`` (spread = 0: isotropic; spread -> 1: very
-    uneven)."""
+    uneven).
+
+      Parameters
+      ----------
+      d : int
+          The number of coordinates.
+      mean_var : float, default=1.0
+          The mean variance (> 0).
+      spread : float, default=0.0
+          The relative spread of the variances, in [0, 1).
+      generator : int or torch.Generator, optional
+          The seed or generator of the draw.
+      dtype : torch.dtype, default=torch.float64
+          The dtype of the result.
+
+      Returns
+      -------
+      torch.Tensor
+          Tensor of shape (d,): standard deviations.
+    """
     check_real(spread, "spread", low=0.0, high=1.0, high_open=True)
     check_real(mean_var, "mean_var", low=0.0, low_open=True)
     g = make_generator(generator)

@@ -321,7 +321,17 @@ class LinearFamily(ContrastiveFamily):
 
 
 def clip_family(tau: float = 1.0) -> ClipFamily:
-    """The CLIP preset with temperature tau > 0."""
+    """The CLIP preset with temperature tau > 0.
+
+    Parameters
+    ----------
+    tau : float, default=1.0
+        The temperature (> 0).
+
+    Returns
+    -------
+    ClipFamily
+    """
     return ClipFamily(tau)
 
 
@@ -331,7 +341,19 @@ def linear_family() -> LinearFamily:
 
 
 def get_family(loss="clip", tau: float = 1.0) -> ContrastiveFamily:
-    """Resolve ``"clip"``, ``"linear"`` or a :class:`ContrastiveFamily` instance."""
+    """Resolve ``"clip"``, ``"linear"`` or a :class:`ContrastiveFamily` instance.
+
+    Parameters
+    ----------
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The preset's name, or a member (returned unchanged).
+    tau : float, default=1.0
+        The CLIP temperature.
+
+    Returns
+    -------
+    ContrastiveFamily
+    """
     if isinstance(loss, ContrastiveFamily):
         return loss
     if loss == "clip":

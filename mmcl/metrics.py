@@ -34,7 +34,18 @@ __all__ = [
 
 
 def orthonormal_basis(A) -> torch.Tensor:
-    """An orthonormal basis (..., d, k) of the column span of A (..., d, k), k <= d."""
+    """An orthonormal basis (..., d, k) of the column span of A (..., d, k), k <= d.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Tensor of shape (..., d, k), k <= d (pass G.T for a representation G (r, d)).
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d, k) with orthonormal columns.
+    """
     A = check_matrix(A, "A")
     if A.shape[-1] > A.shape[-2]:
         raise ValueError(
@@ -51,6 +62,18 @@ def sin_theta_distance(A, B) -> torch.Tensor:
 
     Zero for equal spans, invariant to a change of basis, at most sqrt(r1). For a
     representation G1 of shape (r, d1), compare ``sin_theta_distance(G1.T, U1)``.
+
+    Parameters
+    ----------
+    A : torch.Tensor
+        Tensor of shape (..., d, r1): a basis (not necessarily orthonormal).
+    B : torch.Tensor
+        Tensor of shape (..., d, r2): another basis.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (...,).
     """
     A, B = check_matrix(A, "A"), check_matrix(B, "B")
     check_same_device(A=A, B=B)
@@ -73,6 +96,22 @@ def retrieval_accuracy(
     Zx (..., m, r), Zy (..., m, r) are paired embeddings; similarity is cosine
     (``normalize``) or the inner product. Works in row blocks of ``chunk`` so an m x m
     matrix is never stored.
+
+    Parameters
+    ----------
+    Zx : torch.Tensor
+        Tensor of shape (..., m, r): the embeddings of modality 1.
+    Zy : torch.Tensor
+        Tensor of shape (..., m, r): the embeddings of modality 2 (row i pairs row i).
+    normalize : bool, default=True
+        Cosine similarity instead of the inner product.
+    chunk : int, default=4096
+        Rows per block.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (...,): the accuracy.
     """
     Zx, Zy = check_matrix(Zx, "Zx"), check_matrix(Zy, "Zy")
     check_same_device(Zx=Zx, Zy=Zy)
@@ -97,7 +136,26 @@ def linear_probe_accuracy(
     Z_train, y_train, Z_test, y_test, *, ridge: float = 1e-3
 ) -> float:
     """Accuracy of a linear probe: ridge regression (with intercept) of one-hot labels
-    on the embeddings Z_train (n, r), predicting the arg-max class on Z_test (m, r)."""
+    on the embeddings Z_train (n, r), predicting the arg-max class on Z_test (m, r).
+
+    Parameters
+    ----------
+    Z_train : torch.Tensor
+        Tensor of shape (n, r): training embeddings.
+    y_train : torch.Tensor
+        Long tensor of shape (n,): their labels.
+    Z_test : torch.Tensor
+        Tensor of shape (m, r): test embeddings.
+    y_test : torch.Tensor
+        Long tensor of shape (m,): their labels.
+    ridge : float, default=1e-3
+        The ridge penalty, relative to n.
+
+    Returns
+    -------
+    float
+        The test accuracy.
+    """
     Z_train = check_matrix(Z_train, "Z_train", min_rows=2, batch=False)
     Z_test = check_matrix(Z_test, "Z_test", batch=False)
     y_train = check_labels(y_train, "y_train", Z_train.shape[0])
@@ -113,7 +171,24 @@ def linear_probe_accuracy(
 
 def class_retrieval_accuracy(Zx, Zy, labels_x, labels_y) -> float:
     """Fraction of rows of Zx (m, r) whose most cosine-similar row of Zy (m', r) has the
-    same label."""
+    same label.
+
+    Parameters
+    ----------
+    Zx : torch.Tensor
+        Tensor of shape (m, r): embeddings of modality 1.
+    Zy : torch.Tensor
+        Tensor of shape (m', r): embeddings of modality 2.
+    labels_x : torch.Tensor
+        Long tensor of shape (m,).
+    labels_y : torch.Tensor
+        Long tensor of shape (m',).
+
+    Returns
+    -------
+    float
+        The accuracy.
+    """
     Zx, Zy = check_matrix(Zx, "Zx", batch=False), check_matrix(Zy, "Zy", batch=False)
     lx = check_labels(labels_x, "labels_x", Zx.shape[0]).to(Zx.device)
     ly = check_labels(labels_y, "labels_y", Zy.shape[0]).to(Zx.device)
@@ -128,6 +203,26 @@ def prototype_accuracy(
     row of Zy per class; repeated for ``draws`` independent draws of the prototypes.
     Returns the accuracy of every draw, shape (draws,) (the paper's section 5.3 metric;
     chance 1/C).
+
+    Parameters
+    ----------
+    Zx : torch.Tensor
+        Tensor of shape (m, r): the embeddings to classify.
+    labels_x : torch.Tensor
+        Long tensor of shape (m,): their labels.
+    Zy : torch.Tensor
+        Tensor of shape (m', r): the embeddings the prototypes come from.
+    labels_y : torch.Tensor
+        Long tensor of shape (m',): their labels, every class 0..C-1 present.
+    draws : int, default=20
+        Independent draws of the prototypes.
+    seed : int or torch.Generator, default=0
+        The seed of the draws.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (draws,): the accuracy of every draw.
     """
     Zx, Zy = check_matrix(Zx, "Zx", batch=False), check_matrix(Zy, "Zy", batch=False)
     lx = check_labels(labels_x, "labels_x", Zx.shape[0]).to(Zx.device)

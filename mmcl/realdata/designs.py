@@ -36,6 +36,20 @@ def stratified_split(
     the rest after.
 
     Both index tensors are sorted by class, then by random order within the class.
+
+      Parameters
+      ----------
+      labels : torch.Tensor
+          Long tensor of shape (n,): class indices.
+      n_per_class : int
+          Training rows per class (fewer than the smallest class).
+      seed : int or torch.Generator, default=0
+          The seed of the draw.
+
+      Returns
+      -------
+      tuple of torch.Tensor
+          Long index tensors (train, rest).
     """
     labels = check_labels(labels, "labels")
     counts = torch.bincount(labels)
@@ -56,7 +70,20 @@ def center_scale(X_train, *others) -> tuple[torch.Tensor, ...]:
     """Centre every column on the training mean and divide by the training
     root-mean-square row norm, so that E||x||^2 = 1 on the training rows. Relative
     column scales are kept (unlike z-scoring), hence so is any heteroskedasticity.
-    Returns (X_train, *others) transformed."""
+    Returns (X_train, *others) transformed.
+
+      Parameters
+      ----------
+      X_train : torch.Tensor
+          Tensor of shape (n, d): the training rows.
+      *others : torch.Tensor
+          Tensors of shape (m, d) transformed the same way.
+
+      Returns
+      -------
+      tuple of torch.Tensor
+          (X_train, *others) centred and scaled.
+    """
     X_train = check_matrix(X_train, "X_train", min_rows=2, batch=False)
     mean = X_train.mean(0)
     scale = (X_train - mean).pow(2).sum(1).mean().sqrt().clamp_min(1e-300)
@@ -76,7 +103,22 @@ def rematch(Y, fraction: float, *, seed=0) -> tuple[torch.Tensor, torch.Tensor]:
     """Re-pair a random ``fraction`` of the rows of Y (n, d): the chosen rows are
     shifted cyclically in a random order, so every chosen row gets another row's
     partner. Returns (Y_rematched, is_true) with is_true (n,) bool marking the rows left
-    untouched."""
+    untouched.
+
+      Parameters
+      ----------
+      Y : torch.Tensor
+          Tensor of shape (n, d).
+      fraction : float
+          The fraction of rows to re-pair, in [0, 1].
+      seed : int or torch.Generator, default=0
+          The seed of the draw.
+
+      Returns
+      -------
+      tuple of torch.Tensor
+          Y_rematched of shape (n, d) and the boolean is_true of shape (n,).
+    """
     Y = check_matrix(Y, "Y", min_rows=2, batch=False)
     fraction = check_fraction(fraction, "fraction")
     n = Y.shape[0]
@@ -91,7 +133,22 @@ def rematch(Y, fraction: float, *, seed=0) -> tuple[torch.Tensor, torch.Tensor]:
 def class_pairs(labels_x, labels_y, *, seed=0) -> torch.Tensor:
     """For every row of modality 1, the index of a uniformly random row of modality 2
     with the same label (the class-paired design). Every label of ``labels_x`` must
-    occur in ``labels_y``."""
+    occur in ``labels_y``.
+
+      Parameters
+      ----------
+      labels_x : torch.Tensor
+          Long tensor of shape (n_x,): the classes of modality 1.
+      labels_y : torch.Tensor
+          Long tensor of shape (n_y,): the classes of modality 2.
+      seed : int or torch.Generator, default=0
+          The seed of the draw.
+
+      Returns
+      -------
+      torch.Tensor
+          Long tensor of shape (n_x,): indices into modality 2.
+    """
     lx, ly = check_labels(labels_x, "labels_x"), check_labels(labels_y, "labels_y")
     C = int(max(lx.max(), ly.max())) + 1
     if bool((torch.bincount(ly, minlength=C)[lx] == 0).any()):
@@ -104,7 +161,24 @@ def noisy_class_graph(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The class-level bipartite graph A_ij = 1[label_x_i == label_y_j] with every entry
     flipped independently with probability p. Returns (A_noisy, A_true), float64 of
-    shape (n_x, n_y)."""
+    shape (n_x, n_y).
+
+      Parameters
+      ----------
+      labels_x : torch.Tensor
+          Long tensor of shape (n_x,).
+      labels_y : torch.Tensor
+          Long tensor of shape (n_y,).
+      p : float
+          The flip probability, in [0, 1].
+      seed : int or torch.Generator, default=0
+          The seed of the draw.
+
+      Returns
+      -------
+      tuple of torch.Tensor
+          A_noisy and A_true, float64 tensors of shape (n_x, n_y).
+    """
     lx, ly = check_labels(labels_x, "labels_x"), check_labels(labels_y, "labels_y")
     p = check_fraction(p, "p")
     A = (lx[:, None] == ly[None, :]).double()
@@ -116,7 +190,22 @@ def cocluster_graph(A, n_clusters: int, *, seed=0) -> torch.Tensor:
     """Denoise a bipartite graph by spectral co-clustering (Dhillon, 2001;
     scikit-learn's ``SpectralCoclustering``): rows and columns are clustered jointly
     from the singular vectors of D1^{-1/2} A D2^{-1/2}, and the returned graph joins i
-    and j when they share a co-cluster."""
+    and j when they share a co-cluster.
+
+      Parameters
+      ----------
+      A : torch.Tensor
+          Tensor of shape (n_x, n_y): a non-negative graph, no empty row or column.
+      n_clusters : int
+          The number of co-clusters (>= 2).
+      seed : int, default=0
+          scikit-learn's random_state.
+
+      Returns
+      -------
+      torch.Tensor
+          Tensor of shape (n_x, n_y) with entries 0 or 1.
+    """
     from sklearn.cluster import SpectralCoclustering
 
     A = check_matrix(A, "A", min_rows=2, batch=False)

