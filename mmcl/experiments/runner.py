@@ -204,7 +204,19 @@ class ExperimentResult:
 
 
 def point_seed(seed: int, point: Mapping[str, object]) -> int:
-    """A reproducible 63-bit seed from a base seed and a grid point's parameters."""
+    """A reproducible 63-bit seed from a base seed and a grid point's parameters.
+
+    Parameters
+    ----------
+    seed : int
+        The base seed.
+    point : mapping
+        Parameter name -> value at the grid point.
+
+    Returns
+    -------
+    int
+    """
     key = repr((int(seed), sorted((str(k), repr(v)) for k, v in point.items())))
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "little") >> 1
 
@@ -277,7 +289,19 @@ def run_experiment(
 
 def loglog_slope(x, y) -> float:
     """Least-squares slope of log y against log x (positive x, y): the exponent a of y ~
-    x^a."""
+    x^a.
+
+      Parameters
+      ----------
+      x : array_like
+          Positive values, shape (k,), k >= 2.
+      y : array_like
+          Positive values, shape (k,).
+
+      Returns
+      -------
+      float
+    """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or x.size < 2:
         raise ValueError(
@@ -292,7 +316,23 @@ def crossover(x, a, b, *, log: bool = True) -> float:
     """The smallest x from which ``a < b`` holds at every larger grid point: the root of
     a - b interpolated linearly (in log x and log of the values when ``log``) between
     the last grid point where a >= b and the next. Returns x[0] if a < b everywhere and
-    nan if not at x[-1]."""
+    nan if not at x[-1].
+
+      Parameters
+      ----------
+      x : array_like
+          Increasing grid values, shape (k,).
+      a : array_like
+          The first curve, shape (k,).
+      b : array_like
+          The second curve, shape (k,).
+      log : bool, default=True
+          Interpolate in log x and log values.
+
+      Returns
+      -------
+      float
+    """
     x, a, b = (np.asarray(v, dtype=float) for v in (x, a, b))
     if not (x.shape == a.shape == b.shape) or x.ndim != 1 or x.size < 1:
         raise ValueError(

@@ -68,7 +68,17 @@ def tidy_rows(regime: str, method: str, N: int, values: dict) -> list[dict]:
 
 
 def save_table(path, rows: list[dict], meta: dict) -> None:
-    """Write rows (column-wise, compact) and metadata to a JSON file."""
+    """Write rows (column-wise, compact) and metadata to a JSON file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The JSON file.
+    rows : list of dict
+        A tidy table.
+    meta : dict
+        Metadata (``settings``: a list of UnpairedSetting).
+    """
     cols = list(rows[0])
     meta = {
         k: ([asdict(s) for s in v] if k == "settings" else v) for k, v in meta.items()
@@ -86,7 +96,18 @@ def save_table(path, rows: list[dict], meta: dict) -> None:
 
 
 def load_table(path) -> tuple[list[dict], dict]:
-    """Read a table written by :func:`save_table`: (rows, meta)."""
+    """Read a table written by :func:`save_table`: (rows, meta).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The JSON file.
+
+    Returns
+    -------
+    tuple
+        (rows, meta).
+    """
     with open(path) as f:
         blob = json.load(f)
     return [dict(zip(blob["columns"], r)) for r in blob["rows"]], blob["meta"]
@@ -94,7 +115,20 @@ def load_table(path) -> tuple[list[dict], dict]:
 
 def table_values(rows, **where) -> torch.Tensor:
     """Values of the rows matching ``where`` (e.g. method=..., N=..., quantity=...,
-    round=...), ordered by replicate, as a float64 tensor."""
+    round=...), ordered by replicate, as a float64 tensor.
+
+      Parameters
+      ----------
+      rows : list of dict
+          A tidy table.
+      **where
+          Column name -> required value.
+
+      Returns
+      -------
+      torch.Tensor
+          Float64 tensor of shape (replicates,).
+    """
     sel = [r for r in rows if all(r[k] == v for k, v in where.items())]
     sel.sort(key=lambda r: r["replicate"])
     return torch.tensor([r["value"] for r in sel], dtype=torch.float64)
@@ -117,7 +151,22 @@ PUBLISHED_SEC51 = {
 
 
 def table_matrix(rows, Ns, **where) -> torch.Tensor:
-    """Values of the matching rows as a (replicates, len(Ns)) tensor (plot_mean_se)."""
+    """Values of the matching rows as a (replicates, len(Ns)) tensor (plot_mean_se).
+
+    Parameters
+    ----------
+    rows : list of dict
+        A tidy table.
+    Ns : sequence of int
+        The pool sizes (columns).
+    **where
+        Column name -> required value.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (replicates, len(Ns)).
+    """
     return torch.stack([table_values(rows, N=N, **where) for N in Ns], dim=1)
 
 
@@ -126,7 +175,28 @@ def gap_closed(
 ) -> torch.Tensor:
     """Fraction of the paired-to-oracle gap closed, (mean after - mean before) / (mean
     oracle - mean before), per N; ``before``/``after``/``oracle`` are ``where`` filters
-    (quantity, round...)."""
+    (quantity, round...).
+
+      Parameters
+      ----------
+      rows : list of dict
+          A tidy table.
+      Ns : sequence of int
+          The pool sizes.
+      method : str
+          The method whose gap is measured.
+      before : dict
+          The filter of the paired-only values.
+      after : dict
+          The filter of the values after using the pools.
+      oracle : dict
+          The filter of the oracle's values.
+
+      Returns
+      -------
+      torch.Tensor
+          Tensor of shape (len(Ns),).
+    """
 
     def mean(flt, N):
         return table_values(rows, N=N, **flt).mean()

@@ -49,6 +49,24 @@ def pool_similarities(
     N, N').
 
     G1 (..., r, d1), G2 (..., r, d2); X_unpaired (..., N, d1), Y_unpaired (..., N', d2).
+
+      Parameters
+      ----------
+      G1 : torch.Tensor
+          Tensor of shape (..., r, d1).
+      G2 : torch.Tensor
+          Tensor of shape (..., r, d2).
+      X_unpaired : torch.Tensor
+          Tensor of shape (..., N, d1).
+      Y_unpaired : torch.Tensor
+          Tensor of shape (..., N', d2).
+      normalize : bool, default=True
+          Cosine similarities instead of inner products.
+
+      Returns
+      -------
+      torch.Tensor
+          Tensor of shape (..., N, N').
     """
     Xu = check_matrix(X_unpaired, "X_unpaired")
     Yu = check_matrix(Y_unpaired, "Y_unpaired")
@@ -147,7 +165,18 @@ def detect_pairs(S, method: str = "mutual", *, threshold: float = 0.1) -> torch.
 
 
 def detected_indices(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Row and column indices (k,), (k,) of the detected pairs of one (N, N') mask."""
+    """Row and column indices (k,), (k,) of the detected pairs of one (N, N') mask.
+
+    Parameters
+    ----------
+    mask : torch.Tensor
+        Boolean tensor of shape (N, N').
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        Long row and column indices, each of shape (k,).
+    """
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.ndim != 2:
         raise ValueError(
             "mask must be a boolean tensor of shape (N, N') (one replicate)"
@@ -157,7 +186,20 @@ def detected_indices(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def true_pair_mask(match: torch.Tensor, n_columns: int | None = None) -> torch.Tensor:
-    """The hidden truth as a mask (..., N, N'): entry (k, match[k]) is True."""
+    """The hidden truth as a mask (..., N, N'): entry (k, match[k]) is True.
+
+    Parameters
+    ----------
+    match : torch.Tensor
+        Long tensor of shape (..., N): the true partner of each row.
+    n_columns : int, optional
+        N' (default: N).
+
+    Returns
+    -------
+    torch.Tensor
+        Boolean tensor of shape (..., N, N').
+    """
     if not isinstance(match, torch.Tensor) or match.dtype != torch.long:
         raise TypeError("match must be a long tensor of shape (..., N)")
     n_columns = (

@@ -41,7 +41,26 @@ SOLVERS = ("linear", "clip")
 
 def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
     """Validate pairs X (..., n, d1), Y (..., n, d2), pools (..., N, d1), (..., N', d2),
-    match (..., N)."""
+    match (..., N).
+
+      Parameters
+      ----------
+      X : torch.Tensor
+          Tensor of shape (..., n, d1).
+      Y : torch.Tensor
+          Tensor of shape (..., n, d2).
+      X_unpaired : torch.Tensor
+          Tensor of shape (..., N, d1).
+      Y_unpaired : torch.Tensor
+          Tensor of shape (..., N', d2).
+      match : torch.Tensor, optional
+          Long tensor of shape (..., N).
+
+      Returns
+      -------
+      tuple of torch.Tensor
+          (X, Y, X_unpaired, Y_unpaired) as tensors.
+    """
     X, Y = check_pair(X, Y)
     Xu = check_matrix(X_unpaired, "X_unpaired")
     Yu = check_matrix(Y_unpaired, "Y_unpaired")
@@ -62,7 +81,22 @@ def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
 
 
 def reveal_pairs(X_unpaired, Y_unpaired, match) -> tuple[torch.Tensor, torch.Tensor]:
-    """The pools with their hidden pairing restored: row k of both is a true pair."""
+    """The pools with their hidden pairing restored: row k of both is a true pair.
+
+    Parameters
+    ----------
+    X_unpaired : torch.Tensor
+        Tensor of shape (..., N, d1).
+    Y_unpaired : torch.Tensor
+        Tensor of shape (..., N, d2), shuffled.
+    match : torch.Tensor
+        Long tensor of shape (..., N): the hidden truth.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        The pools, of shapes (..., N, d1) and (..., N, d2), with rows paired.
+    """
     Yu = check_matrix(Y_unpaired, "Y_unpaired")
     idx = match.to(Yu.device).unsqueeze(-1).expand(*match.shape, Yu.shape[-1])
     return check_matrix(X_unpaired, "X_unpaired"), torch.gather(Yu, -2, idx)
@@ -78,7 +112,30 @@ def fit_pairs(
     rho: float = 1.0,
     max_iter: int = 30,
 ):
-    """(G1, G2) fitted on pairs by the linear closed form or the CLIP SVD-iteration."""
+    """(G1, G2) fitted on pairs by the linear closed form or the CLIP SVD-iteration.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d1).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2).
+    r : int
+        The representation dimension.
+    solver : {"linear", "clip"}, default="linear"
+        The linear closed form or the CLIP SVD-iteration.
+    tau : float, default=1.0
+        The CLIP temperature.
+    rho : float, default=1.0
+        The regularisation strength.
+    max_iter : int, default=30
+        The SVD-iteration's most iterations.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        G1 of shape (..., r, d1) and G2 of shape (..., r, d2).
+    """
     if solver == "linear":
         res = linear_closed_form(X, Y, r, rho=rho)
     elif solver == "clip":
@@ -230,7 +287,26 @@ def representation_accuracy(
     G1, G2, X_test, Y_test, *, chunk: int = 256
 ) -> torch.Tensor:
     """Top-1 test retrieval accuracy (cosine) of (G1, G2) on test pairs, shape
-    X_test.shape[:-2]."""
+    X_test.shape[:-2].
+
+      Parameters
+      ----------
+      G1 : torch.Tensor
+          Tensor of shape (..., r, d1).
+      G2 : torch.Tensor
+          Tensor of shape (..., r, d2).
+      X_test : torch.Tensor
+          Tensor of shape (..., m, d1).
+      Y_test : torch.Tensor
+          Tensor of shape (..., m, d2).
+      chunk : int, default=256
+          Rows per block.
+
+      Returns
+      -------
+      torch.Tensor
+          Tensor of shape (...,).
+    """
     return retrieval_accuracy(
         X_test @ G1.transpose(-1, -2), Y_test @ G2.transpose(-1, -2), chunk=chunk
     )
