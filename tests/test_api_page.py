@@ -57,3 +57,30 @@ def test_every_public_name_has_documentation_autodoc_finds(modname):
             ), f"{modname}.{name} has no docstring"
         else:
             assert name in attr_docs, f"constant {modname}.{name} needs a '#:' comment"
+
+
+def entries_missing(obj) -> list[str]:
+    """Parameters of ``obj`` without their own numpydoc entry line ``name : type``."""
+    doc = obj.__doc__ or ""
+    prefix = {"VAR_POSITIONAL": "*", "VAR_KEYWORD": "**"}
+    missing = []
+    for p in inspect.signature(obj).parameters.values():
+        name = prefix.get(p.kind.name, "") + p.name
+        if p.name != "self" and not re.search(
+            rf"^\s*{re.escape(name)}( :|$)", doc, re.M
+        ):
+            missing.append(name)
+    return missing
+
+
+def test_every_parameter_has_its_own_entry():
+    missing = []
+    for module in mmcl.MODULES:
+        for name in module.__all__:
+            obj = getattr(module, name)
+            checked = inspect.isfunction(obj) or (
+                inspect.isclass(obj) and "Parameters" in (obj.__doc__ or "")
+            )
+            if checked:
+                missing += [f"{name}: {p}" for p in entries_missing(obj)]
+    assert not missing, missing
