@@ -59,15 +59,15 @@ def sample_covariance(X) -> torch.Tensor:
     """The unbiased centred covariance Sigma_hat = 1/(n-1) sum_i (x_i - xbar)(x_i -
     xbar)^T, shape (..., d, d), for X (..., n, d).
 
-      Parameters
-      ----------
-      X : torch.Tensor
-          Tensor of shape (..., n, d): one modality (replicates batched in front).
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d): one modality (replicates batched in front).
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (..., d, d).
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d, d).
     """
     return centered_cross_covariance(X, X)
 
@@ -76,15 +76,15 @@ def delete_diagonal(M: torch.Tensor) -> torch.Tensor:
     """Delta(M) = M - Diag(M): the square matrix (..., d, d) with its diagonal set to
     zero.
 
-      Parameters
-      ----------
-      M : torch.Tensor
-          Tensor of shape (..., d, d).
+    Parameters
+    ----------
+    M : torch.Tensor
+        Tensor of shape (..., d, d).
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (..., d, d).
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d, d).
     """
     M = check_matrix(M, "M")
     return M - torch.diag_embed(torch.diagonal(M, dim1=-2, dim2=-1))
@@ -95,17 +95,17 @@ def top_eigenvectors(M: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tenso
     d), in decreasing order, signs by :func:`mmcl.solvers.svd_flip`; returns (vectors,
     eigenvalues (..., r)).
 
-      Parameters
-      ----------
-      M : torch.Tensor
-          Tensor of shape (..., d, d), symmetric.
-      r : int
-          The dimension of the subspace.
+    Parameters
+    ----------
+    M : torch.Tensor
+        Tensor of shape (..., d, d), symmetric.
+    r : int
+        The dimension of the subspace.
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          Eigenvectors of shape (..., d, r) and eigenvalues of shape (..., r).
+    Returns
+    -------
+    tuple of torch.Tensor
+        Eigenvectors of shape (..., d, r) and eigenvalues of shape (..., r).
     """
     M = check_matrix(M, "M")
     r = check_rank(r, M.shape[-1], M.shape[-2])
@@ -186,21 +186,21 @@ def hetero_pca(X, r: int, *, tol: float = 1e-6, max_iter: int = 200) -> torch.Te
     best rank-r approximation; stops when ||N_{t+1} - N_t||_F / ||N_t||_F < tol in every
     replicate.
 
-      Parameters
-      ----------
-      X : torch.Tensor
-          Tensor of shape (..., n, d): one modality (replicates batched in front).
-      r : int
-          The dimension of the subspace.
-      tol : float, default=1e-6
-          The tolerance on the relative change.
-      max_iter : int, default=200
-          The most iterations.
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d): one modality (replicates batched in front).
+    r : int
+        The dimension of the subspace.
+    tol : float, default=1e-6
+        The tolerance on the relative change.
+    max_iter : int, default=200
+        The most iterations.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (..., d, r) with orthonormal columns.
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d, r) with orthonormal columns.
     """
     X, r = _check_data(X, r)
     return _hetero_pca(sample_covariance(X), r, tol, max_iter)[0]
@@ -224,19 +224,19 @@ def masked_views(
     (..., n, d), with A = diag(a), a_k ~ Bernoulli(p) independently per row and
     coordinate.
 
-      Parameters
-      ----------
-      X : torch.Tensor
-          Tensor of shape (..., n, d): one modality (replicates batched in front).
-      p : float, default=0.5
-          The keep probability, in (0, 1).
-      generator : int or torch.Generator, optional
-          The seed or generator of the masks.
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d): one modality (replicates batched in front).
+    p : float, default=0.5
+        The keep probability, in (0, 1).
+    generator : int or torch.Generator, optional
+        The seed or generator of the masks.
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          The two views, tensors of shape (..., n, d).
+    Returns
+    -------
+    tuple of torch.Tensor
+        The two views, tensors of shape (..., n, d).
     """
     return _masked_views(check_matrix(X, "X"), _check_p(p), make_generator(generator))
 
@@ -250,21 +250,21 @@ def masked_contrastive_loss(G, A, B, *, rho: float = 1.0) -> torch.Tensor:
     s_ij = <G a_i, G b_j>; the linear loss of :mod:`mmcl.families` with G1 = G2 = G,
     computed in O(n d r) without the n x n similarity matrix. Shape A.shape[:-2].
 
-      Parameters
-      ----------
-      G : torch.Tensor
-          Tensor of shape (..., r, d).
-      A : torch.Tensor
-          Tensor of shape (..., n, d): the first views.
-      B : torch.Tensor
-          Tensor of shape (..., n, d): the second views.
-      rho : float, default=1.0
-          The regularisation strength.
+    Parameters
+    ----------
+    G : torch.Tensor
+        Tensor of shape (..., r, d).
+    A : torch.Tensor
+        Tensor of shape (..., n, d): the first views.
+    B : torch.Tensor
+        Tensor of shape (..., n, d): the second views.
+    rho : float, default=1.0
+        The regularisation strength.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (...,).
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (...,).
     """
     Za, Zb = A @ G.transpose(-1, -2), B @ G.transpose(-1, -2)
     return linear_loss_of_embeddings(Za, Zb) + regularizer(G, G, rho)
@@ -275,17 +275,17 @@ def masked_contrastive_target(X, p: float = 0.5) -> torch.Tensor:
     centred X: M = p(1-p) (n-1)/n [Delta(Sigma_hat) + Sigma_hat / (n-1)], so the
     minimisers span its top eigenvectors: diagonal deletion up to an O(1/n) term.
 
-      Parameters
-      ----------
-      X : torch.Tensor
-          Tensor of shape (..., n, d): one modality (replicates batched in front).
-      p : float, default=0.5
-          The keep probability, in (0, 1).
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d): one modality (replicates batched in front).
+    p : float, default=0.5
+        The keep probability, in (0, 1).
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (..., d, d).
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d, d).
     """
     X = check_matrix(X, "X", min_rows=2)
     p = _check_p(p)
@@ -343,27 +343,27 @@ def masked_contrastive(
     :func:`masked_contrastive_target`, so training lands on (nearly) the
     diagonal-deletion subspace.
 
-      Parameters
-      ----------
-      X : torch.Tensor
-          Tensor of shape (..., n, d): one modality (replicates batched in front).
-      r : int
-          The dimension of the subspace.
-      p : float, default=0.5
-          The keep probability, in (0, 1).
-      rho : float, default=1.0
-          The regularisation strength (> 0).
-      lr : float, default=0.05
-          Adam's initial learning rate.
-      n_steps : int, default=400
-          The number of steps.
-      seed : int or torch.Generator, default=0
-          The seed of the start and the masks.
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d): one modality (replicates batched in front).
+    r : int
+        The dimension of the subspace.
+    p : float, default=0.5
+        The keep probability, in (0, 1).
+    rho : float, default=1.0
+        The regularisation strength (> 0).
+    lr : float, default=0.05
+        Adam's initial learning rate.
+    n_steps : int, default=400
+        The number of steps.
+    seed : int or torch.Generator, default=0
+        The seed of the start and the masks.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (..., d, r) with orthonormal columns.
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d, r) with orthonormal columns.
     """
     X, r = _check_data(X, r)
     return _masked_contrastive(X, r, p, rho, lr, n_steps, seed)[0]
@@ -418,7 +418,7 @@ class PCA(_UnimodalEstimator):
     See Also
     --------
     DiagonalDeletion, HeteroPCA, MaskedContrastive, sklearn.decomposition.PCA
-    (components_ transposed)
+    (``components_`` transposed)
 
     Examples
     --------

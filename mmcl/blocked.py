@@ -69,18 +69,18 @@ def auto_block_size(n: int, batch: int = 1, entries: int = BLOCK_ENTRIES) -> int
     """Rows per block so that one (batch, block, n) slab of logits holds about
     ``entries`` numbers.
 
-      Parameters
-      ----------
-      n : int
-          The number of pairs.
-      batch : int, default=1
-          The number of replicates.
-      entries : int, default=BLOCK_ENTRIES
-          The target size of one slab.
+    Parameters
+    ----------
+    n : int
+        The number of pairs.
+    batch : int, default=1
+        The number of replicates.
+    entries : int, default=BLOCK_ENTRIES
+        The target size of one slab.
 
-      Returns
-      -------
-      int
+    Returns
+    -------
+    int
     """
     n = check_int(n, "n", low=1)
     batch = check_int(batch, "batch", low=1)
@@ -163,26 +163,26 @@ def blocked_loss(
     also returns the :class:`ClipNormalizers`, which :func:`blocked_cross_covariance`
     reuses.
 
-      Parameters
-      ----------
-      zx : torch.Tensor
-          Tensor of shape (..., n, r): the embeddings of modality 1.
-      zy : torch.Tensor
-          Tensor of shape (..., n, r): the embeddings of modality 2.
-      loss : {"clip", "linear"}, default="clip"
-          The preset.
-      tau : float, default=1.0
-          The CLIP temperature.
-      block_size : int, optional
-          Rows per block (default: :func:`auto_block_size`).
-      return_normalizers : bool, default=False
-          Also return the CLIP log-normalisers.
+    Parameters
+    ----------
+    zx : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 1.
+    zy : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 2.
+    loss : {"clip", "linear"}, default="clip"
+        The preset.
+    tau : float, default=1.0
+        The CLIP temperature.
+    block_size : int, optional
+        Rows per block (default: :func:`auto_block_size`).
+    return_normalizers : bool, default=False
+        Also return the CLIP log-normalisers.
 
-      Returns
-      -------
-      torch.Tensor or tuple
-          The loss, a tensor of shape (...,); with ``return_normalizers`` the pair
-          (loss, ClipNormalizers or None).
+    Returns
+    -------
+    torch.Tensor or tuple
+        The loss, a tensor of shape (...,); with ``return_normalizers`` the pair
+        (loss, ClipNormalizers or None).
     """
     family = get_family(loss, tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
@@ -216,23 +216,23 @@ def iter_clip_weights(
     n)) block by block, equal to ``ClipFamily(tau).weights(zx @ zy^T)`` restricted to
     those rows.
 
-      Parameters
-      ----------
-      zx : torch.Tensor
-          Tensor of shape (..., n, r).
-      zy : torch.Tensor
-          Tensor of shape (..., n, r).
-      tau : float
-          The temperature.
-      block_size : int, optional
-          Rows per block.
-      normalizers : ClipNormalizers, optional
-          The log-normalisers if already computed.
+    Parameters
+    ----------
+    zx : torch.Tensor
+        Tensor of shape (..., n, r).
+    zy : torch.Tensor
+        Tensor of shape (..., n, r).
+    tau : float
+        The temperature.
+    block_size : int, optional
+        Rows per block.
+    normalizers : ClipNormalizers, optional
+        The log-normalisers if already computed.
 
-      Yields
-      ------
-      tuple
-          A slice of rows and the weights of those rows, a tensor of shape (..., b, n).
+    Yields
+    ------
+    tuple
+        A slice of rows and the weights of those rows, a tensor of shape (..., b, n).
     """
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)

@@ -98,23 +98,23 @@ def haar_orthonormal(
     """First r columns of a Haar-distributed orthogonal d x d matrix, shape ``(*batch,
     d, r)``.
 
-      Parameters
-      ----------
-      d : int
-          The ambient dimension.
-      r : int
-          The number of columns, r <= d.
-      batch : tuple of int, default=()
-          Leading (replicate) dimensions.
-      generator : int or torch.Generator, optional
-          The seed or generator of the draw.
-      dtype : torch.dtype, default=torch.float64
-          The dtype of the result.
+    Parameters
+    ----------
+    d : int
+        The ambient dimension.
+    r : int
+        The number of columns, r <= d.
+    batch : tuple of int, default=()
+        Leading (replicate) dimensions.
+    generator : int or torch.Generator, optional
+        The seed or generator of the draw.
+    dtype : torch.dtype, default=torch.float64
+        The dtype of the result.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (*batch, d, r) with orthonormal columns.
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape ``(*batch, d, r)`` with orthonormal columns.
     """
     g = make_generator(generator)
     A = torch.randn(*batch, d, d, generator=g, dtype=torch.float64)
@@ -137,23 +137,23 @@ def heteroskedastic_noise_std(
     ``mean_var * [1 - spread, 1 + spread]`` (spread = 0: isotropic; spread -> 1: very
     uneven).
 
-      Parameters
-      ----------
-      d : int
-          The number of coordinates.
-      mean_var : float, default=1.0
-          The mean variance (> 0).
-      spread : float, default=0.0
-          The relative spread of the variances, in [0, 1).
-      generator : int or torch.Generator, optional
-          The seed or generator of the draw.
-      dtype : torch.dtype, default=torch.float64
-          The dtype of the result.
+    Parameters
+    ----------
+    d : int
+        The number of coordinates.
+    mean_var : float, default=1.0
+        The mean variance (> 0).
+    spread : float, default=0.0
+        The relative spread of the variances, in [0, 1).
+    generator : int or torch.Generator, optional
+        The seed or generator of the draw.
+    dtype : torch.dtype, default=torch.float64
+        The dtype of the result.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (d,): standard deviations.
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (d,): standard deviations.
     """
     check_real(spread, "spread", low=0.0, high=1.0, high_open=True)
     check_real(mean_var, "mean_var", low=0.0, low_open=True)

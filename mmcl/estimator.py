@@ -58,9 +58,9 @@ class MMCL:
     G2_ : torch.Tensor
         Tensor of shape (r, d2): the learned map of modality 2.
     x_weights_ : torch.Tensor
-        Tensor of shape (d1, r): an orthonormal basis of the row space of G1_.
+        Tensor of shape (d1, r): an orthonormal basis of the row space of ``G1_``.
     y_weights_ : torch.Tensor
-        Tensor of shape (d2, r): an orthonormal basis of the row space of G2_.
+        Tensor of shape (d2, r): an orthonormal basis of the row space of ``G2_``.
     singular_values_ : torch.Tensor
         Tensor of shape (r,).
     n_iter_ : int

@@ -8,7 +8,7 @@ For similarities s (n x n, s_ij = <G1 x_i, G2 y_j>) a member (phi, psi, eps) has
 
 with c = 1 ("sum" over negatives) or c = 1/(n-1) ("mean"). With W = dL/ds the
 contrastive weights are beta_ii = -n W_ii and beta_ij = n W_ij (i != j), all >= 0 when
-phi, psi are non-decreasing:
+phi, psi are non-decreasing::
 
     beta_ij = c/2 [phi'(a_i) psi'(s_ij - s_ii) + phi'(b_j) psi'(s_ij - s_jj)]   (i != j)
     beta_ii = c/2 [phi'(a_i) sum_{k!=i} psi'(s_ik - s_ii)

@@ -32,21 +32,21 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
     """Validate G1 (..., r, d1), G2 (..., r, d2) against data X (..., n, d1), Y (..., n,
     d2).
 
-      Parameters
-      ----------
-      G1 : torch.Tensor
-          Tensor of shape (..., r, d1).
-      G2 : torch.Tensor
-          Tensor of shape (..., r, d2).
-      X : torch.Tensor
-          Tensor of shape (..., n, d1).
-      Y : torch.Tensor
-          Tensor of shape (..., n, d2).
+    Parameters
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1).
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2).
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          (G1, G2, X, Y) as tensors.
+    Returns
+    -------
+    tuple of torch.Tensor
+        (G1, G2, X, Y) as tensors.
     """
     X, Y = check_pair(X, Y)
     G1 = check_matrix(G1, "G1")

@@ -67,27 +67,27 @@ def gradient_relative_error(
     Shapes: G1 (..., r, d1), G2 (..., r, d2), X (..., n, d1), Y (..., n, d2); returns a
     tensor of shape X.shape[:-2] broadcast with G's.
 
-      Parameters
-      ----------
-      G1 : torch.Tensor
-          Tensor of shape (..., r, d1).
-      G2 : torch.Tensor
-          Tensor of shape (..., r, d2).
-      X : torch.Tensor
-          Tensor of shape (..., n, d1).
-      Y : torch.Tensor
-          Tensor of shape (..., n, d2).
-      loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
-          The family member.
-      tau : float, default=1.0
-          The CLIP temperature.
-      rho : float, default=0.0
-          The regularisation strength.
+    Parameters
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1).
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2).
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature.
+    rho : float, default=0.0
+        The regularisation strength.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (...,).
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (...,).
     """
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     with torch.enable_grad():
@@ -117,29 +117,29 @@ def update_alignment(
     * distance: ||sin Theta(span G1^T, span U)||_F with U the top-r left singular
       vectors of S(beta).
 
-      Parameters
-      ----------
-      G1 : torch.Tensor
-          Tensor of shape (..., r, d1).
-      G2 : torch.Tensor
-          Tensor of shape (..., r, d2).
-      X : torch.Tensor
-          Tensor of shape (..., n, d1).
-      Y : torch.Tensor
-          Tensor of shape (..., n, d2).
-      loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
-          The family member.
-      tau : float, default=1.0
-          The CLIP temperature.
-      rho : float, default=1.0
-          The regularisation strength (> 0).
-      lr : float, default=0.1
-          The step size.
+    Parameters
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1).
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2).
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature.
+    rho : float, default=1.0
+        The regularisation strength (> 0).
+    lr : float, default=0.1
+        The step size.
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          cos_svd, cos_full and distance, each of shape (...,).
+    Returns
+    -------
+    tuple of torch.Tensor
+        cos_svd, cos_full and distance, each of shape (...,).
     """
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
@@ -190,15 +190,15 @@ def effective_negatives(beta: torch.Tensor) -> torch.Tensor:
     counts the negatives that carry the weight. 1 means uniform weights (the linear
     loss), 1/(n-1) one hard negative per row.
 
-      Parameters
-      ----------
-      beta : torch.Tensor
-          Tensor of shape (..., n, n): contrastive weights.
+    Parameters
+    ----------
+    beta : torch.Tensor
+        Tensor of shape (..., n, n): contrastive weights.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (...,).
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (...,).
     """
     n = check_similarities(beta)
     off = offdiag_mask(beta)
@@ -216,17 +216,17 @@ def stack_iterates(
     """Every ``every``-th recorded iterate of a solver, stacked: G1 (T, ..., r, d1), G2
     (T, ..., r, d2).
 
-      Parameters
-      ----------
-      result : SolverResult
-          A solver's result with recorded iterates.
-      every : int, default=1
-          Keep every k-th iterate.
+    Parameters
+    ----------
+    result : SolverResult
+        A solver's result with recorded iterates.
+    every : int, default=1
+        Keep every k-th iterate.
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          G1 of shape (T, ..., r, d1) and G2 of shape (T, ..., r, d2).
+    Returns
+    -------
+    tuple of torch.Tensor
+        G1 of shape (T, ..., r, d1) and G2 of shape (T, ..., r, d2).
     """
     every = check_int(every, "every")
     if not isinstance(result, SolverResult) or not result.iterates:
@@ -247,17 +247,17 @@ def relative_error_path(result: SolverResult, M_ref) -> torch.Tensor:
     """||M_t - M_ref||_F / ||M_ref||_F for every recorded iterate M_t = G1_t^T G2_t:
     shape (T, ...).
 
-      Parameters
-      ----------
-      result : SolverResult
-          A solver's result with recorded iterates.
-      M_ref : torch.Tensor
-          Tensor of shape (..., d1, d2): the reference.
+    Parameters
+    ----------
+    result : SolverResult
+        A solver's result with recorded iterates.
+    M_ref : torch.Tensor
+        Tensor of shape (..., d1, d2): the reference.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (T, ...).
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (T, ...).
     """
     M_ref = check_matrix(M_ref, "M_ref")
     M = _iterate_products(result)
@@ -274,19 +274,19 @@ def iterations_to_tolerance(
     ``result.history["time"]``); returns ``(-1, nan)`` if the tolerance was never
     reached.
 
-      Parameters
-      ----------
-      result : SolverResult
-          A solver's result with recorded iterates.
-      M_ref : torch.Tensor
-          Tensor of shape (..., d1, d2): the reference.
-      tol : float
-          The relative tolerance (> 0).
+    Parameters
+    ----------
+    result : SolverResult
+        A solver's result with recorded iterates.
+    M_ref : torch.Tensor
+        Tensor of shape (..., d1, d2): the reference.
+    tol : float
+        The relative tolerance (> 0).
 
-      Returns
-      -------
-      tuple
-          (iterations, seconds), or (-1, nan).
+    Returns
+    -------
+    tuple
+        (iterations, seconds), or (-1, nan).
     """
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     err = relative_error_path(result, M_ref)
@@ -339,32 +339,32 @@ def solver_race(
     :func:`iterations_to_tolerance`); ``sin_theta`` compares the final span G1^T of the
     two runs. One replicate (X (n, d1), Y (n, d2)).
 
-      Parameters
-      ----------
-      X : torch.Tensor
-          Tensor of shape (n, d1).
-      Y : torch.Tensor
-          Tensor of shape (n, d2).
-      r : int
-          The representation dimension.
-      loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
-          The family member.
-      tau : float, default=1.0
-          The CLIP temperature.
-      rho : float, default=1.0
-          The regularisation strength.
-      lr : float, default=0.5
-          Gradient descent's step size.
-      n_steps : int, default=400
-          The most iterations of each solver.
-      tol : float, default=1e-6
-          The relative distance to M* that ends the race.
-      seed : int or torch.Generator, default=0
-          The seed of the common start.
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (n, d1).
+    Y : torch.Tensor
+        Tensor of shape (n, d2).
+    r : int
+        The representation dimension.
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature.
+    rho : float, default=1.0
+        The regularisation strength.
+    lr : float, default=0.5
+        Gradient descent's step size.
+    n_steps : int, default=400
+        The most iterations of each solver.
+    tol : float, default=1e-6
+        The relative distance to M* that ends the race.
+    seed : int or torch.Generator, default=0
+        The seed of the common start.
 
-      Returns
-      -------
-      SolverRace
+    Returns
+    -------
+    SolverRace
     """
     X, Y = check_pair(X, Y)
     if X.ndim != 2:

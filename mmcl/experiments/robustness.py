@@ -22,7 +22,7 @@ from ..solvers import linear_closed_form
 
 __all__ = ["METHODS", "robustness_trial"]
 
-#: Method name -> estimator of span U1 from (X, Y, r): MMCL and the unimodal baselines.
+#: Method name -> estimator of span U1 from (X, Y, r), MMCL and the unimodal baselines.
 METHODS = {
     "MMCL": lambda X, Y, r: linear_closed_form(X, Y, r).U,
     "PCA": lambda X, Y, r: baselines.pca(X, r),

@@ -132,9 +132,9 @@ class ExperimentResult:
     grid : dict
         Parameter name -> list of its values, in the config's order.
     values : dict
-        Metric name -> numpy array of shape (*grid_shape, replicates).
+        Metric name -> numpy array of shape ``(*grid_shape, replicates)``.
     seeds : numpy.ndarray
-        Array of shape (*grid_shape,): the seed each grid point used.
+        Array of shape ``(*grid_shape,)``: the seed each grid point used.
     seconds : float
         The wall-clock time of the whole run.
     """
@@ -291,16 +291,16 @@ def loglog_slope(x, y) -> float:
     """Least-squares slope of log y against log x (positive x, y): the exponent a of y ~
     x^a.
 
-      Parameters
-      ----------
-      x : array_like
-          Positive values, shape (k,), k >= 2.
-      y : array_like
-          Positive values, shape (k,).
+    Parameters
+    ----------
+    x : array_like
+        Positive values, shape (k,), k >= 2.
+    y : array_like
+        Positive values, shape (k,).
 
-      Returns
-      -------
-      float
+    Returns
+    -------
+    float
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     if x.shape != y.shape or x.ndim != 1 or x.size < 2:
@@ -318,20 +318,20 @@ def crossover(x, a, b, *, log: bool = True) -> float:
     the last grid point where a >= b and the next. Returns x[0] if a < b everywhere and
     nan if not at x[-1].
 
-      Parameters
-      ----------
-      x : array_like
-          Increasing grid values, shape (k,).
-      a : array_like
-          The first curve, shape (k,).
-      b : array_like
-          The second curve, shape (k,).
-      log : bool, default=True
-          Interpolate in log x and log values.
+    Parameters
+    ----------
+    x : array_like
+        Increasing grid values, shape (k,).
+    a : array_like
+        The first curve, shape (k,).
+    b : array_like
+        The second curve, shape (k,).
+    log : bool, default=True
+        Interpolate in log x and log values.
 
-      Returns
-      -------
-      float
+    Returns
+    -------
+    float
     """
     x, a, b = (np.asarray(v, dtype=float) for v in (x, a, b))
     if not (x.shape == a.shape == b.shape) or x.ndim != 1 or x.size < 1:

@@ -63,18 +63,18 @@ def draw_setting(setting: UnpairedSetting, N: int, dtype=torch.float32):
     """The replicates for pool size N (seeded by the setting's seed and N; fresh U1, U2
     each).
 
-      Parameters
-      ----------
-      setting : UnpairedSetting
-          The data of the experiment.
-      N : int
-          The pool size.
-      dtype : torch.dtype, default=torch.float32
-          The dtype of the data.
+    Parameters
+    ----------
+    setting : UnpairedSetting
+        The data of the experiment.
+    N : int
+        The pool size.
+    dtype : torch.dtype, default=torch.float32
+        The dtype of the data.
 
-      Returns
-      -------
-      MultimodalSample
+    Returns
+    -------
+    MultimodalSample
     """
     N = check_int(N, "N", low=1)
     return make_multimodal(
@@ -120,27 +120,27 @@ def run_spectral(
     and ``n_detected`` (rounds, R), and with ``oracles`` also ``oracle`` and
     ``oracle_U`` (R,).
 
-      Parameters
-      ----------
-      setting : UnpairedSetting
-          The data of the experiment.
-      N : int
-          The pool size.
-      solver : {"linear", "clip"}, default="linear"
-          The spectral solver.
-      detector : str, default="mutual"
-          One of ``DETECTORS``.
-      rounds : int, default=2
-          Detect-and-refit rounds.
-      threshold : float, default=0.1
-          The margin of the "threshold" detector.
-      oracles : bool, default=True
-          Also compute the oracles.
+    Parameters
+    ----------
+    setting : UnpairedSetting
+        The data of the experiment.
+    N : int
+        The pool size.
+    solver : {"linear", "clip"}, default="linear"
+        The spectral solver.
+    detector : str, default="mutual"
+        One of ``DETECTORS``.
+    rounds : int, default=2
+        Detect-and-refit rounds.
+    threshold : float, default=0.1
+        The margin of the "threshold" detector.
+    oracles : bool, default=True
+        Also compute the oracles.
 
-      Returns
-      -------
-      dict
-          Quantity name -> tensor (see above).
+    Returns
+    -------
+    dict
+        Quantity name -> tensor (see above).
     """
     data = draw_setting(
         setting, N, torch.float64 if solver == "linear" else torch.float32
@@ -179,21 +179,21 @@ def run_recipe(
     ``recipe`` passes on to :func:`mmcl.unpaired.recipe.paper_recipe` (blocks,
     positives, epochs, batch_size...).
 
-      Parameters
-      ----------
-      setting : UnpairedSetting
-          The data of the experiment.
-      Ns : sequence of int
-          The pool sizes.
-      seed : int, default=0
-          The initialisation of the recipe.
-      **recipe
-          Passed on to :func:`mmcl.unpaired.recipe.paper_recipe`.
+    Parameters
+    ----------
+    setting : UnpairedSetting
+        The data of the experiment.
+    Ns : sequence of int
+        The pool sizes.
+    seed : int, default=0
+        The initialisation of the recipe.
+    **recipe
+        Passed on to :func:`mmcl.unpaired.recipe.paper_recipe`.
 
-      Returns
-      -------
-      dict
-          N -> dict of tensors of shape (R,).
+    Returns
+    -------
+    dict
+        N -> dict of tensors of shape (R,).
     """
     Ns = [check_int(N, "N") for N in Ns]
     draws = [draw_setting(setting, N) for N in Ns]
@@ -282,23 +282,23 @@ def run_grid(
     Returns a tidy table: a list of dicts with keys regime, method, N, quantity, round,
     replicate, value. ``progress`` prints one line per method with its time to stderr.
 
-      Parameters
-      ----------
-      regime : str
-          The experiment's name.
-      setting : UnpairedSetting
-          The data of the experiment.
-      Ns : sequence of int
-          The pool sizes.
-      methods : dict
-          Name -> callable(setting, Ns) returning N -> dict of tensors.
-      progress : bool, default=True
-          Print one line per method to stderr.
+    Parameters
+    ----------
+    regime : str
+        The experiment's name.
+    setting : UnpairedSetting
+        The data of the experiment.
+    Ns : sequence of int
+        The pool sizes.
+    methods : dict
+        Name -> callable(setting, Ns) returning N -> dict of tensors.
+    progress : bool, default=True
+        Print one line per method to stderr.
 
-      Returns
-      -------
-      list of dict
-          The tidy rows.
+    Returns
+    -------
+    list of dict
+        The tidy rows.
     """
     rows = []
     for name, fn in methods.items():

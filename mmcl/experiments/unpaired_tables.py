@@ -117,17 +117,17 @@ def table_values(rows, **where) -> torch.Tensor:
     """Values of the rows matching ``where`` (e.g. method=..., N=..., quantity=...,
     round=...), ordered by replicate, as a float64 tensor.
 
-      Parameters
-      ----------
-      rows : list of dict
-          A tidy table.
-      **where
-          Column name -> required value.
+    Parameters
+    ----------
+    rows : list of dict
+        A tidy table.
+    **where
+        Column name -> required value.
 
-      Returns
-      -------
-      torch.Tensor
-          Float64 tensor of shape (replicates,).
+    Returns
+    -------
+    torch.Tensor
+        Float64 tensor of shape (replicates,).
     """
     sel = [r for r in rows if all(r[k] == v for k, v in where.items())]
     sel.sort(key=lambda r: r["replicate"])
@@ -177,25 +177,25 @@ def gap_closed(
     oracle - mean before), per N; ``before``/``after``/``oracle`` are ``where`` filters
     (quantity, round...).
 
-      Parameters
-      ----------
-      rows : list of dict
-          A tidy table.
-      Ns : sequence of int
-          The pool sizes.
-      method : str
-          The method whose gap is measured.
-      before : dict
-          The filter of the paired-only values.
-      after : dict
-          The filter of the values after using the pools.
-      oracle : dict
-          The filter of the oracle's values.
+    Parameters
+    ----------
+    rows : list of dict
+        A tidy table.
+    Ns : sequence of int
+        The pool sizes.
+    method : str
+        The method whose gap is measured.
+    before : dict
+        The filter of the paired-only values.
+    after : dict
+        The filter of the values after using the pools.
+    oracle : dict
+        The filter of the oracle's values.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (len(Ns),).
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (len(Ns),).
     """
 
     def mean(flt, N):

@@ -37,19 +37,19 @@ def stratified_split(
 
     Both index tensors are sorted by class, then by random order within the class.
 
-      Parameters
-      ----------
-      labels : torch.Tensor
-          Long tensor of shape (n,): class indices.
-      n_per_class : int
-          Training rows per class (fewer than the smallest class).
-      seed : int or torch.Generator, default=0
-          The seed of the draw.
+    Parameters
+    ----------
+    labels : torch.Tensor
+        Long tensor of shape (n,): class indices.
+    n_per_class : int
+        Training rows per class (fewer than the smallest class).
+    seed : int or torch.Generator, default=0
+        The seed of the draw.
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          Long index tensors (train, rest).
+    Returns
+    -------
+    tuple of torch.Tensor
+        Long index tensors (train, rest).
     """
     labels = check_labels(labels, "labels")
     counts = torch.bincount(labels)
@@ -70,19 +70,19 @@ def center_scale(X_train, *others) -> tuple[torch.Tensor, ...]:
     """Centre every column on the training mean and divide by the training
     root-mean-square row norm, so that E||x||^2 = 1 on the training rows. Relative
     column scales are kept (unlike z-scoring), hence so is any heteroskedasticity.
-    Returns (X_train, *others) transformed.
+    Returns ``(X_train, *others)`` transformed.
 
-      Parameters
-      ----------
-      X_train : torch.Tensor
-          Tensor of shape (n, d): the training rows.
-      *others : torch.Tensor
-          Tensors of shape (m, d) transformed the same way.
+    Parameters
+    ----------
+    X_train : torch.Tensor
+        Tensor of shape (n, d): the training rows.
+    *others : torch.Tensor
+        Tensors of shape (m, d) transformed the same way.
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          (X_train, *others) centred and scaled.
+    Returns
+    -------
+    tuple of torch.Tensor
+        ``(X_train, *others)`` centred and scaled.
     """
     X_train = check_matrix(X_train, "X_train", min_rows=2, batch=False)
     mean = X_train.mean(0)
@@ -105,19 +105,19 @@ def rematch(Y, fraction: float, *, seed=0) -> tuple[torch.Tensor, torch.Tensor]:
     partner. Returns (Y_rematched, is_true) with is_true (n,) bool marking the rows left
     untouched.
 
-      Parameters
-      ----------
-      Y : torch.Tensor
-          Tensor of shape (n, d).
-      fraction : float
-          The fraction of rows to re-pair, in [0, 1].
-      seed : int or torch.Generator, default=0
-          The seed of the draw.
+    Parameters
+    ----------
+    Y : torch.Tensor
+        Tensor of shape (n, d).
+    fraction : float
+        The fraction of rows to re-pair, in [0, 1].
+    seed : int or torch.Generator, default=0
+        The seed of the draw.
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          Y_rematched of shape (n, d) and the boolean is_true of shape (n,).
+    Returns
+    -------
+    tuple of torch.Tensor
+        Y_rematched of shape (n, d) and the boolean is_true of shape (n,).
     """
     Y = check_matrix(Y, "Y", min_rows=2, batch=False)
     fraction = check_fraction(fraction, "fraction")
@@ -135,19 +135,19 @@ def class_pairs(labels_x, labels_y, *, seed=0) -> torch.Tensor:
     with the same label (the class-paired design). Every label of ``labels_x`` must
     occur in ``labels_y``.
 
-      Parameters
-      ----------
-      labels_x : torch.Tensor
-          Long tensor of shape (n_x,): the classes of modality 1.
-      labels_y : torch.Tensor
-          Long tensor of shape (n_y,): the classes of modality 2.
-      seed : int or torch.Generator, default=0
-          The seed of the draw.
+    Parameters
+    ----------
+    labels_x : torch.Tensor
+        Long tensor of shape (n_x,): the classes of modality 1.
+    labels_y : torch.Tensor
+        Long tensor of shape (n_y,): the classes of modality 2.
+    seed : int or torch.Generator, default=0
+        The seed of the draw.
 
-      Returns
-      -------
-      torch.Tensor
-          Long tensor of shape (n_x,): indices into modality 2.
+    Returns
+    -------
+    torch.Tensor
+        Long tensor of shape (n_x,): indices into modality 2.
     """
     lx, ly = check_labels(labels_x, "labels_x"), check_labels(labels_y, "labels_y")
     C = int(max(lx.max(), ly.max())) + 1
@@ -163,21 +163,21 @@ def noisy_class_graph(
     flipped independently with probability p. Returns (A_noisy, A_true), float64 of
     shape (n_x, n_y).
 
-      Parameters
-      ----------
-      labels_x : torch.Tensor
-          Long tensor of shape (n_x,).
-      labels_y : torch.Tensor
-          Long tensor of shape (n_y,).
-      p : float
-          The flip probability, in [0, 1].
-      seed : int or torch.Generator, default=0
-          The seed of the draw.
+    Parameters
+    ----------
+    labels_x : torch.Tensor
+        Long tensor of shape (n_x,).
+    labels_y : torch.Tensor
+        Long tensor of shape (n_y,).
+    p : float
+        The flip probability, in [0, 1].
+    seed : int or torch.Generator, default=0
+        The seed of the draw.
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          A_noisy and A_true, float64 tensors of shape (n_x, n_y).
+    Returns
+    -------
+    tuple of torch.Tensor
+        A_noisy and A_true, float64 tensors of shape (n_x, n_y).
     """
     lx, ly = check_labels(labels_x, "labels_x"), check_labels(labels_y, "labels_y")
     p = check_fraction(p, "p")
@@ -192,19 +192,19 @@ def cocluster_graph(A, n_clusters: int, *, seed=0) -> torch.Tensor:
     from the singular vectors of D1^{-1/2} A D2^{-1/2}, and the returned graph joins i
     and j when they share a co-cluster.
 
-      Parameters
-      ----------
-      A : torch.Tensor
-          Tensor of shape (n_x, n_y): a non-negative graph, no empty row or column.
-      n_clusters : int
-          The number of co-clusters (>= 2).
-      seed : int, default=0
-          scikit-learn's random_state.
+    Parameters
+    ----------
+    A : torch.Tensor
+        Tensor of shape (n_x, n_y): a non-negative graph, no empty row or column.
+    n_clusters : int
+        The number of co-clusters (>= 2).
+    seed : int, default=0
+        scikit-learn's random_state.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (n_x, n_y) with entries 0 or 1.
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (n_x, n_y) with entries 0 or 1.
     """
     from sklearn.cluster import SpectralCoclustering
 

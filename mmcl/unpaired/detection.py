@@ -4,16 +4,13 @@ Given a representation (G1, G2) and two pools X_u (N, d1), Y_u (N', d2) whose pa
 hidden, score every cross-modal candidate by its cosine similarity and declare some
 candidates pairs:
 
-* ``"topm"``        the paper's rule: the m largest entries of the m x m' block (m =
-  min(N, N')),
-                    not forced to one per row or column;
-* ``"mutual"``      mutual nearest neighbours: j is i's best match and i is j's best
-  match;
-* ``"assignment"``  the optimal one-to-one assignment maximising total similarity
-                    (``scipy.optimize.linear_sum_assignment``);
-* ``"threshold"``   i's best match, kept only if it beats i's second best by at least
-  ``threshold``
-                    (a confidence margin).
+* ``"topm"``, the paper's rule: the m largest entries of the m x m' block
+  (m = min(N, N')), not forced to one per row or column;
+* ``"mutual"``, mutual nearest neighbours: j is i's best match and i is j's best match;
+* ``"assignment"``, the optimal one-to-one assignment maximising total similarity
+  (``scipy.optimize.linear_sum_assignment``);
+* ``"threshold"``, i's best match, kept only if it beats i's second best by at least
+  ``threshold`` (a confidence margin).
 
 Every detector returns a boolean mask (..., N, N') of detected pairs;
 ``detection_quality`` scores it against the hidden truth (precision: detected pairs that
@@ -50,23 +47,23 @@ def pool_similarities(
 
     G1 (..., r, d1), G2 (..., r, d2); X_unpaired (..., N, d1), Y_unpaired (..., N', d2).
 
-      Parameters
-      ----------
-      G1 : torch.Tensor
-          Tensor of shape (..., r, d1).
-      G2 : torch.Tensor
-          Tensor of shape (..., r, d2).
-      X_unpaired : torch.Tensor
-          Tensor of shape (..., N, d1).
-      Y_unpaired : torch.Tensor
-          Tensor of shape (..., N', d2).
-      normalize : bool, default=True
-          Cosine similarities instead of inner products.
+    Parameters
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1).
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2).
+    X_unpaired : torch.Tensor
+        Tensor of shape (..., N, d1).
+    Y_unpaired : torch.Tensor
+        Tensor of shape (..., N', d2).
+    normalize : bool, default=True
+        Cosine similarities instead of inner products.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (..., N, N').
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., N, N').
     """
     Xu = check_matrix(X_unpaired, "X_unpaired")
     Yu = check_matrix(Y_unpaired, "Y_unpaired")

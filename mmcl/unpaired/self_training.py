@@ -43,23 +43,23 @@ def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
     """Validate pairs X (..., n, d1), Y (..., n, d2), pools (..., N, d1), (..., N', d2),
     match (..., N).
 
-      Parameters
-      ----------
-      X : torch.Tensor
-          Tensor of shape (..., n, d1).
-      Y : torch.Tensor
-          Tensor of shape (..., n, d2).
-      X_unpaired : torch.Tensor
-          Tensor of shape (..., N, d1).
-      Y_unpaired : torch.Tensor
-          Tensor of shape (..., N', d2).
-      match : torch.Tensor, optional
-          Long tensor of shape (..., N).
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d1).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2).
+    X_unpaired : torch.Tensor
+        Tensor of shape (..., N, d1).
+    Y_unpaired : torch.Tensor
+        Tensor of shape (..., N', d2).
+    match : torch.Tensor, optional
+        Long tensor of shape (..., N).
 
-      Returns
-      -------
-      tuple of torch.Tensor
-          (X, Y, X_unpaired, Y_unpaired) as tensors.
+    Returns
+    -------
+    tuple of torch.Tensor
+        (X, Y, X_unpaired, Y_unpaired) as tensors.
     """
     X, Y = check_pair(X, Y)
     Xu = check_matrix(X_unpaired, "X_unpaired")
@@ -289,23 +289,23 @@ def representation_accuracy(
     """Top-1 test retrieval accuracy (cosine) of (G1, G2) on test pairs, shape
     X_test.shape[:-2].
 
-      Parameters
-      ----------
-      G1 : torch.Tensor
-          Tensor of shape (..., r, d1).
-      G2 : torch.Tensor
-          Tensor of shape (..., r, d2).
-      X_test : torch.Tensor
-          Tensor of shape (..., m, d1).
-      Y_test : torch.Tensor
-          Tensor of shape (..., m, d2).
-      chunk : int, default=256
-          Rows per block.
+    Parameters
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1).
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2).
+    X_test : torch.Tensor
+        Tensor of shape (..., m, d1).
+    Y_test : torch.Tensor
+        Tensor of shape (..., m, d2).
+    chunk : int, default=256
+        Rows per block.
 
-      Returns
-      -------
-      torch.Tensor
-          Tensor of shape (...,).
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (...,).
     """
     return retrieval_accuracy(
         X_test @ G1.transpose(-1, -2), Y_test @ G2.transpose(-1, -2), chunk=chunk
