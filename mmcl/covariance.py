@@ -1,7 +1,7 @@
 """The contrastive cross-covariance S(beta) and the gradient it gives (book chapter 2).
 
-    S(beta) = (1/n) [ sum_i beta_ii x_i y_i^T - sum_{i!=j} beta_ij x_i y_j^T ] = (1/n)
-    X^T B Y,
+    S(beta) = (1/n) [ sum_i beta_ii x_i y_i^T - sum_{i!=j} beta_ij x_i y_j^T ]
+    = (1/n) X^T B Y,
 
 with B = diag(beta_ii) - offdiag(beta). With beta frozen at its current value,
 grad_{G1} L = -G2 S^T + rho G2 G2^T G1 and grad_{G2} L = -G1 S + rho G1 G1^T G2.

@@ -1,18 +1,19 @@
-"""Diagnostics of the loss-to-SVD view (book chapter 2): they measure, they do not
-train.
+"""Chapter 2's diagnostics of the loss-to-SVD view: they measure, they do not train.
 
-* ``gradient_relative_error``  autograd gradient versus the S(beta) formula.
-* ``update_alignment``          does a gradient step head for SVD_r(S(beta_t)) / rho,
-  the minimiser of the step's surrogate, and how far is span G1^T from the top-r
-  singular subspace of S(beta_t).
-* ``clip_weights_sweep``, ``effective_negatives``  beta for several temperatures, and
+* ``gradient_relative_error``: autograd's gradient against the S(beta) formula;
+* ``update_alignment``: does a gradient step head for SVD_r(S(beta_t)) / rho, the
+  minimiser of the step's surrogate, and how far is span G1^T from the top-r singular
+  subspace of S(beta_t);
+* ``clip_weights_sweep``, ``effective_negatives``: beta for several temperatures, and
   how evenly each row spreads its negative weight (1: uniform, 1/(n-1): one hard
-  negative).
-* ``relative_error_path``, ``iterations_to_tolerance``  a solver's distance to a
+  negative);
+* ``relative_error_path``, ``iterations_to_tolerance``: a solver's distance to a
   reference M* along its iterates, and the iterations and seconds it needed to come
-  within a tolerance.
-* ``solver_race``               SVD-iteration versus gradient descent to the same
-  tolerance.
+  within a tolerance;
+* ``solver_race``: SVD-iteration against gradient descent to the same tolerance.
+
+The general definition of the weights, ``weights_from_loss``, is in
+:mod:`mmcl.families`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The paper's gradient recipe for unpaired data (its section 5.1), batched over
-replicates.
+"""Chapter 4: the paper's gradient recipe for unpaired data (its section 5.1), batched
+over replicates.
 
 Bias-free linear maps G1, G2, L2-normalised outputs, cosine similarity / tau, AdamW.
 First some epochs of the CLIP loss on the pairs (batches of m, positives on the
