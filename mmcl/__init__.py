@@ -24,6 +24,8 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
 plotting``).
 """
 
+from importlib import import_module as _import_module
+
 # 1. data
 from .data import *  # noqa: F403
 from .device import *  # noqa: F403
@@ -89,7 +91,9 @@ MODULES = (
     baselines,
     metrics,
     unpaired.detection,
-    unpaired._self_training_module,
+    _import_module(
+        ".unpaired.self_training", __name__
+    ),  # the attribute is the function
     unpaired.recipe,
     experiments.runner,
     experiments.loss_to_svd,
