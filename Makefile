@@ -23,6 +23,9 @@ PORTABLE := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 # every machine (reductions do not depend on the core count), and no oversubscription on small
 # problems. `make bench` keeps the caller's setting.
 book test unit nbval portable browser execute: export OMP_NUM_THREADS := 1
+# The stored chapter outputs are CPU numbers: chapters and tests draw new tensors on the CPU
+# even where CUDA is present (the unit tests still run on every device through their fixture).
+book test unit nbval portable browser execute: export MMCL_DEVICE := cpu
 
 env: $(STAMP) $(NPM_STAMP)
 

@@ -1,4 +1,6 @@
-"""What the committed chapter notebooks may hold: text outputs only, and no rounding noise."""
+"""What the committed chapter notebooks may hold: text outputs only, and no rounding
+noise."""
+
 import json
 import os
 import re
@@ -9,8 +11,8 @@ import torch
 
 CHAPTERS = sorted((Path(__file__).resolve().parents[1] / "book").glob("*.ipynb"))
 IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
-# A number in scientific notation below 1e-6 (e.g. 2.3e-16) is rounding noise unless the line
-# states it as a tolerance ("below 1e-12: True", "to 1e-8").
+# A number in scientific notation below 1e-6 (e.g. 2.3e-16) is rounding noise unless the
+# line states it as a tolerance ("below 1e-12: True", "to 1e-8").
 SCI = re.compile(r"\b\d(?:\.\d+)?e-(\d+)\b")
 TOLERANCE_WORDS = ("below", "under", "tol", "to 1e", "<", "within", "at most")
 
@@ -28,9 +30,13 @@ def test_chapters_exist():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_committed_notebooks_carry_text_outputs_only(path):
-    images = [i for i, out in _outputs(path) for m in IMAGE_MIMES if m in out.get("data", {})]
-    assert not images, (f"{path.name}: image outputs in cells {images}; execute chapters with "
-                        "`make execute` (scripts/execute_notebooks.py drops them)")
+    images = [
+        i for i, out in _outputs(path) for m in IMAGE_MIMES if m in out.get("data", {})
+    ]
+    assert not images, (
+        f"{path.name}: image outputs in cells {images}; execute chapters with "
+        "`make execute` (scripts/execute_notebooks.py drops them)"
+    )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
@@ -47,7 +53,7 @@ def test_no_rounding_noise_printed(path):
 
 
 def test_second_kernel_set_is_really_in_force():
-    """Under `make portable` the portable ATen kernels must really be the ones running."""
+    """Under `make portable` the portable ATen kernels must really be the ones run."""
     if os.environ.get("ATEN_CPU_CAPABILITY") != "default":
         pytest.skip("runs under the second kernel set (make portable)")
     assert torch.backends.cpu.get_cpu_capability().lower() == "default"
