@@ -118,3 +118,60 @@ def test_bad_input_names_the_argument(kwargs, name):
     args.update(kwargs)
     with pytest.raises((ValueError, TypeError), match=name):
         mmcl.cross_covariance_deviation_bound(**args)
+
+
+def _psd_eckart_young(M, r):
+    """The proposition's minimiser sum_{i<=r} max(lambda_i, 0) u_i u_i^T (algebraic)."""
+    lam, vec = torch.linalg.eigh(M)  # ascending
+    lam, vec = lam.flip(-1)[:r].clamp(min=0), vec.flip(-1)[:, :r]
+    return vec @ torch.diag(lam) @ vec.T
+
+
+def test_psd_eckart_young_beats_every_gradient_start():
+    g = torch.Generator().manual_seed(3)
+    A = torch.randn(6, 6, generator=g, dtype=torch.float64)
+    M = A + A.T
+    M = M - torch.diag(torch.diagonal(M))  # trace 0, indefinite like Delta(Sigma_hat)
+    r = 2
+    lam = torch.linalg.eigvalsh(M).flip(0)
+    best = float(((M - _psd_eckart_young(M, r)) ** 2).sum())
+    want = float((lam[:r].clamp(max=0) ** 2).sum() + (lam[r:] ** 2).sum())
+    assert best == pytest.approx(want, rel=1e-12)  # float64, O(10) numbers
+    for seed in range(3):
+        G = torch.randn(
+            r, 6, generator=torch.Generator().manual_seed(seed), dtype=M.dtype
+        )
+        G.requires_grad_(True)
+        opt = torch.optim.LBFGS(
+            [G], max_iter=300, tolerance_grad=1e-12, line_search_fn="strong_wolfe"
+        )
+
+        def closure():
+            opt.zero_grad()
+            loss = ((M - G.T @ G) ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        reached = float(((M - G.T @ G) ** 2).sum().detach())
+        # no start goes below the proposition's minimum (slack: 1e-9 of an O(10) value)
+        assert reached >= want - 1e-9
+
+
+def test_population_bias_of_diagonal_deletion_is_within_the_bound():
+    U = mmcl.make_multimodal(2, 20, 3, 3, replicates=50, seed=5, dtype=torch.float64).U1
+    A = U @ U.mT
+    lam, vec = torch.linalg.eigh(
+        A - torch.diag_embed(torch.diagonal(A, dim1=-2, dim2=-1))
+    )
+    bias = mmcl.sin_theta_distance(vec[..., -3:], U)
+    c = torch.diagonal(A, dim1=-2, dim2=-1).max(-1).values
+    assert bool((c < 1).all())
+    assert bool((bias <= 3**0.5 * c / (1 - c)).all())
+    # the floor does not depend on the signal scale s: Delta(s A) = s Delta(A)
+    lam2, vec2 = torch.linalg.eigh(
+        5 * A - torch.diag_embed(5 * torch.diagonal(A, dim1=-2, dim2=-1))
+    )
+    torch.testing.assert_close(
+        mmcl.sin_theta_distance(vec2[..., -3:], U), bias, rtol=1e-9, atol=1e-12
+    )
