@@ -12,12 +12,12 @@ STAMP  := $(VENV)/.installed-stamp
 NPM_STAMP := node_modules/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: env book test unit nbval browser execute bench clean chromium
+.PHONY: env book test unit nbval browser execute bench clean chromium lab
 
 # One BLAS/OpenMP thread for everything that executes chapters or tests: the same stored outputs on
 # every machine (reductions do not depend on the core count), and no oversubscription on small
 # problems. `make bench` keeps the caller's setting.
-book test unit nbval browser execute: export OMP_NUM_THREADS := 1
+book test unit nbval browser execute lab: export OMP_NUM_THREADS := 1
 
 env: $(STAMP) $(NPM_STAMP)
 
@@ -47,6 +47,12 @@ test: env chromium
 
 unit: env
 	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py
+
+# The chapters live in JupyterLab, in the pinned environment: the kernel is .venv's Python (mmcl
+# installed editable, so changes to mmcl show after a kernel restart) and the widgets are live.
+# LAB_ARGS passes options on, e.g. LAB_ARGS="--no-browser --port=8890".
+lab: env
+	$(BIN)/jupyter lab book/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # The browser test alone, on the book already built in _build/html.
 browser: env chromium
