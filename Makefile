@@ -2,8 +2,9 @@
 #   make book   create .venv if missing, install the pinned environment, build the HTML book
 #   make test   the same set-up (plus Debian's chromium when missing), then every test: build with
 #               warnings as errors, unit tests, the browser test of every built page (offline,
-#               screenshots in _build/screenshots/) and strict nbval on every chapter notebook
-#               (pytest's summary is the last line)
+#               screenshots in _build/screenshots/), a chapter run live in JupyterLab and strict
+#               nbval on every chapter notebook (pytest's summary is the last line)
+#   make lab    the same set-up, then the chapters in JupyterLab (the .venv kernel, live widgets)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -12,12 +13,12 @@ STAMP  := $(VENV)/.installed-stamp
 NPM_STAMP := node_modules/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: env book test unit nbval browser execute bench clean chromium lab
+.PHONY: env book test unit nbval browser live execute bench clean chromium lab
 
 # One BLAS/OpenMP thread for everything that executes chapters or tests: the same stored outputs on
 # every machine (reductions do not depend on the core count), and no oversubscription on small
 # problems. `make bench` keeps the caller's setting.
-book test unit nbval browser execute lab: export OMP_NUM_THREADS := 1
+book test unit nbval browser live execute lab: export OMP_NUM_THREADS := 1
 
 env: $(STAMP) $(NPM_STAMP)
 
@@ -46,7 +47,7 @@ test: env chromium
 	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests book $(NBVAL)
 
 unit: env
-	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py
+	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py --ignore=tests/test_live_lab.py
 
 # The chapters live in JupyterLab, in the pinned environment: the kernel is .venv's Python (mmcl
 # installed editable, so changes to mmcl show after a kernel restart) and the widgets are live.
@@ -57,6 +58,10 @@ lab: env
 # The browser test alone, on the book already built in _build/html.
 browser: env chromium
 	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests/test_browser.py
+
+# The live test alone: chapter 4 run in JupyterLab through Chromium (tests/test_live_lab.py).
+live: env chromium
+	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests/test_live_lab.py
 
 nbval: env
 	$(BIN)/python -m pytest book $(NBVAL)

@@ -101,6 +101,17 @@ def _stop(server: subprocess.Popen) -> list[int]:
     return [p.pid for p in alive]
 
 
+def _kill_browsers() -> None:
+    """Kill the Playwright driver(s) this process started, and their Chromium."""
+    for p in psutil.Process().children():
+        try:
+            if "playwright" in " ".join(p.cmdline()):
+                for q in [p] + p.children(recursive=True):
+                    q.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
 def _pgid(p: psutil.Process) -> int | None:
     try:
         return os.getpgid(p.pid)
@@ -137,8 +148,9 @@ def lab(tmp_path):
     with open(log, "wb") as out:
         server = subprocess.Popen(cmd, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT,
                                   stdin=subprocess.DEVNULL, start_new_session=True)
-    # a hard stop: if the test is still running at the deadline, the server goes, and every wait fails
-    watchdog = threading.Timer(TIME_LIMIT + 5, lambda: server.poll() is None and _stop(server))
+    # the hard stop: a test still running past the deadline loses the server, its kernel and the
+    # browser, so whatever it waits for fails at once (and its clean-up runs)
+    watchdog = threading.Timer(TIME_LIMIT + 5, lambda: (_kill_browsers(), _stop(server)))
     watchdog.daemon = True
     watchdog.start()
     url = f"http://127.0.0.1:{port}"
@@ -186,7 +198,8 @@ KERNEL_INFO_JS = f"""async () => {{
     'import json, sys, mmcl; print(json.dumps([sys.prefix, sys.executable, mmcl.__file__]))',
     silent: false, store_history: false}});
   future.onIOPub = m => {{ if (m.header.msg_type === 'stream') text += m.content.text; }};
-  await future.done;
+  await Promise.race([future.done, new Promise((_, no) => setTimeout(
+    () => no(new Error('the kernel did not answer in 30 s')), 30000))]);
   return text;
 }}"""
 # Every widget view rendered: its controls and, in its Output, a loaded figure.
@@ -215,11 +228,13 @@ def test_chapter_runs_live_in_jupyterlab(lab):
     from playwright.sync_api import TimeoutError as PlaywrightTimeout, sync_playwright
 
     outside: list[str] = []
+    uncaught: list[str] = []
     with bc._Serve(bc._Sinkhole()) as sinkhole, sync_playwright() as p:
         browser = p.chromium.launch(executable_path=bc.find_chromium(), headless=True,
                                     args=bc.browser_args(sinkhole.server_address[1]))
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("pageerror", lambda e: uncaught.append(str(e)[:300]))
             page.route("**/*", lambda r: r.continue_() if r.request.url.startswith(
                 (lab.url, "data:", "blob:")) else (outside.append(r.request.url), r.abort())[1])
             page.goto(f"{lab.url}/lab/tree/{CHAPTER}?token={lab.token}", timeout=lab.left_ms(90))
@@ -283,6 +298,7 @@ def test_chapter_runs_live_in_jupyterlab(lab):
         finally:
             browser.close()
     assert not outside, f"JupyterLab's page asked for something outside the server: {outside}"
+    assert not uncaught, f"uncaught exceptions in JupyterLab's page: {uncaught}"
     print(f"\nlive lab: {CHAPTER}: server up in {lab.up - lab.started:.1f} s, notebook open with an "
           f"idle kernel {opened_at - lab.up:.1f} s, run all {ran_at - opened_at:.1f} s, checks "
           f"{time.monotonic() - ran_at:.1f} s; {n_widgets} widget(s), {value_before} -> {value_after}; "
