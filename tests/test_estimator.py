@@ -13,8 +13,8 @@ def test_fit_transform_shapes_and_attributes():
     zx, zy = est.transform(d.X, d.Y)
     assert zx.shape == (300, 3) and zy.shape == (300, 3)
     assert est.G1_.shape == (3, 10) and est.x_weights_.shape == (10, 3) and est.singular_values_.shape == (3,)
-    assert torch.allclose(est.transform_x(d.X), zx)
-    assert float(mmcl.sin_theta_distance(est.x_weights_, d.U1)) < 0.3
+    assert torch.allclose(est.transform_x(d.X), zx, rtol=1e-6, atol=1e-6)  # one float32 product, ~eps32
+    assert float(mmcl.sin_theta_distance(est.x_weights_, d.U1)) < 0.3  # sampling error ~ sqrt(d / n) ~ 0.2 at most
     assert float(mmcl.retrieval_accuracy(zx, zy)) > 0.1
 
 
