@@ -24,7 +24,10 @@ def test_numpy_input_and_clip_solver():
     assert est.converged_ and est.n_iter_ > 1
     gd = mmcl.MMCL(2, loss="clip", tau=0.5, solver="gd", max_iter=3000,
                    solver_options={"lr": 0.05}).fit(d.X, d.Y)
-    assert float(mmcl.sin_theta_distance(gd.x_weights_, est.x_weights_)) < 1e-3
+    # both stop at relative change tol = 1e-8 (the estimator's default): GD, contracting by q ~ 0.99 per
+    # step, ends ~1e-8 / (1 - q) = 1e-6 from the fixed point (7e-7 measured), the SVD-iteration much
+    # closer; 1e-5 allows q up to 0.999 (and a few for Wedin's ||M|| / sigma_r)
+    assert float(mmcl.sin_theta_distance(gd.x_weights_, est.x_weights_)) < 1e-5
 
 
 def test_fit_transform_equals_fit_then_transform():

@@ -90,7 +90,10 @@ def test_svd_iteration_reaches_a_fixed_point_and_matches_gradient_descent(tau, d
     assert float(g1.norm()) < 1e-9 and float(g2.norm()) < 1e-9
     gd = mmcl.gradient_descent(data.X, data.Y, 3, "clip", tau=tau, rho=1.0, lr=0.05, n_steps=4000,
                                init=(0.5 * it.G1 + 0.1, 0.5 * it.G2), tol=1e-12)
-    assert float(mmcl.sin_theta_distance(gd.G1.T, it.G1.T)) < 1e-5
+    # GD stops at relative change 1e-12 and contracts by q per step (q ~ 0.993 at tau = 0.5): it ends
+    # within 1e-12 / (1 - q) of M*, and Wedin (||M|| / sigma_3 < 3) turns that into sinTheta ~ 2e-10
+    # (measured 2.3e-10 and 9e-11); 1e-8 allows q up to 0.9997. The SVD-iteration adds ~1e-11.
+    assert gd.converged and float(mmcl.sin_theta_distance(gd.G1.T, it.G1.T)) < 1e-8
 
 
 def test_svd_iteration_for_linear_loss_is_the_closed_form(data):
