@@ -1,39 +1,64 @@
-"""Memory-bounded CLIP: loss, log-normalisers, weights beta and S(beta) in blocks (chapter 6).
+"""Memory-bounded CLIP: loss, log-normalisers, weights beta and S(beta) in blocks
+(chapter 6).
 
-With embeddings zx = X G1^T (n, r) and zy = Y G2^T (n, r), the logits l_ij = <zx_i, zy_j> / tau
-are formed one block of rows at a time, never as the whole n x n matrix:
+With embeddings zx = X G1^T (n, r) and zy = Y G2^T (n, r), the logits l_ij = <zx_i,
+zy_j> / tau are formed one block of rows at a time, never as the whole n x n matrix:
 
 * one pass gives the row log-normalisers r_i = LSE_j l_ij exactly and the column ones
   c_j = LSE_i l_ij by a streaming (running-maximum) log-sum-exp, hence the CLIP loss
   L = tau / (2n) sum_i (r_i + c_i - 2 l_ii);
-* a second pass gives S(beta) = (1/n) X^T (I - A) Y with A = (P + Q) / 2, P_ij = exp(l_ij - r_i),
-  Q_ij = exp(l_ij - c_j): the CLIP weights are beta_ij = A_ij (i != j) and beta_ii = 1 - A_ii.
+* a second pass gives S(beta) = (1/n) X^T (I - A) Y with A = (P + Q) / 2, P_ij =
+  exp(l_ij - r_i), Q_ij = exp(l_ij - c_j): the CLIP weights are beta_ij = A_ij (i != j)
+  and beta_ii = 1 - A_ii.
 
-Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The linear
-preset needs no blocks at all (its loss uses only row and column sums; S(beta) = S_n).
+Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The
+linear preset needs no blocks at all (its loss uses only row and column sums; S(beta) =
+S_n).
 """
+
 from __future__ import annotations
 
 from typing import Iterator, NamedTuple
 
 import torch
 
-from ._validation import check_int, check_matrix, check_pair, check_same_device, check_tau
+from ._validation import (
+    check_int,
+    check_matrix,
+    check_pair,
+    check_same_device,
+    check_tau,
+)
 from .covariance import centered_cross_covariance
-from .families import ClipFamily, ContrastiveFamily, LinearFamily, get_family
+from .families import (
+    ClipFamily,
+    ContrastiveFamily,
+    LinearFamily,
+    clip_loss_from_normalizers,
+    get_family,
+    linear_loss_of_embeddings,
+)
 
-__all__ = ["ClipNormalizers", "auto_block_size", "clip_normalizers", "blocked_loss",
-           "iter_clip_weights", "blocked_cross_covariance", "DENSE_LIMIT"]
+__all__ = [
+    "ClipNormalizers",
+    "auto_block_size",
+    "clip_normalizers",
+    "blocked_loss",
+    "iter_clip_weights",
+    "blocked_cross_covariance",
+    "DENSE_LIMIT",
+]
 
-#: entries of one block of logits (per replicate and all replicates together) used by default
-BLOCK_ENTRIES = 2 ** 23
+#: entries of one block of logits (per replicate and all replicates together) used by
+#: default
+BLOCK_ENTRIES = 2**23
 #: svd_iteration stays dense while replicates * n * n is at most this many entries
-DENSE_LIMIT = 2 ** 24
+DENSE_LIMIT = 2**24
 
 
 class ClipNormalizers(NamedTuple):
-    """Row and column log-normalisers r_i = LSE_j l_ij, c_j = LSE_i l_ij and the diagonal l_ii of
-    the logits l = zx zy^T / tau; each of shape (..., n)."""
+    """Row and column log-normalisers r_i = LSE_j l_ij, c_j = LSE_i l_ij and the
+    diagonal l_ii of the logits l = zx zy^T / tau; each of shape (..., n)."""
 
     row: torch.Tensor
     col: torch.Tensor
@@ -41,7 +66,22 @@ class ClipNormalizers(NamedTuple):
 
 
 def auto_block_size(n: int, batch: int = 1, entries: int = BLOCK_ENTRIES) -> int:
-    """Rows per block so that one (batch, block, n) slab of logits holds about ``entries`` numbers."""
+    """Rows per block so that one (batch, block, n) slab of logits holds about
+    ``entries`` numbers.
+
+    Parameters
+    ----------
+    n : int
+        The number of pairs.
+    batch : int, default=1
+        The number of replicates.
+    entries : int, default=BLOCK_ENTRIES
+        The target size of one slab.
+
+    Returns
+    -------
+    int
+    """
     n = check_int(n, "n", low=1)
     batch = check_int(batch, "batch", low=1)
     return max(1, min(n, entries // (n * batch)))
@@ -52,8 +92,10 @@ def _check_embeddings(zx, zy, block_size):
     zy = check_matrix(zy, "zy", min_rows=2)
     check_same_device(zx=zx, zy=zy)
     if zx.shape != zy.shape:
-        raise ValueError(f"zx and zy must have the same shape (..., n, r), got {tuple(zx.shape)} "
-                         f"and {tuple(zy.shape)}")
+        raise ValueError(
+            f"zx and zy must have the same shape (..., n, r), got {tuple(zx.shape)} "
+            f"and {tuple(zy.shape)}"
+        )
     n, batch = zx.shape[-2], zx[..., 0, 0].numel()
     if block_size is None:
         return zx, zy, auto_block_size(n, batch)
@@ -65,14 +107,26 @@ def _blocks(n: int, block: int) -> Iterator[slice]:
         yield slice(start, min(start + block, n))
 
 
-def clip_normalizers(zx, zy, tau: float, *, block_size: int | None = None) -> ClipNormalizers:
+def clip_normalizers(
+    zx, zy, tau: float, *, block_size: int | None = None
+) -> ClipNormalizers:
     """The log-normalisers of the logits zx zy^T / tau in one pass over blocks of rows.
 
     Parameters
     ----------
-    zx, zy : (..., n, r)  the two embeddings (rows paired).
-    tau : float > 0  temperature.
-    block_size : int >= 1, optional  rows per block (default: :func:`auto_block_size`).
+    zx : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 1.
+    zy : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 2 (rows paired with zx).
+    tau : float
+        The temperature (> 0).
+    block_size : int, optional
+        Rows per block (default: :func:`auto_block_size`).
+
+    Returns
+    -------
+    ClipNormalizers
+        The row and column log-normalisers and the diagonal of the logits.
     """
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
@@ -85,47 +139,108 @@ def clip_normalizers(zx, zy, tau: float, *, block_size: int | None = None) -> Cl
         logits = zx[..., rows, :] @ zyt  # (..., b, n)
         row[..., rows] = torch.logsumexp(logits, -1)
         new_max = torch.maximum(col_max, logits.amax(-2))
-        col_sum = col_sum * torch.exp(col_max - new_max) + torch.exp(logits - new_max.unsqueeze(-2)).sum(-2)
+        col_sum = col_sum * torch.exp(col_max - new_max) + torch.exp(
+            logits - new_max.unsqueeze(-2)
+        ).sum(-2)
         col_max = new_max
     diag = (zx * zy).sum(-1) / tau
     return ClipNormalizers(row, col_max + torch.log(col_sum), diag)
 
 
-def blocked_loss(zx, zy, loss="clip", *, tau: float = 1.0, block_size: int | None = None,
-                 return_normalizers: bool = False):
-    """The family loss L(s) of s = zx zy^T (no regulariser) without forming s; shape zx.shape[:-2].
+def blocked_loss(
+    zx,
+    zy,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    block_size: int | None = None,
+    return_normalizers: bool = False,
+):
+    """The family loss L(s) of s = zx zy^T (no regulariser) without forming s; shape
+    zx.shape[:-2].
 
-    Supports the ``"clip"`` and ``"linear"`` presets. With ``return_normalizers`` (CLIP) also
-    returns the :class:`ClipNormalizers`, which :func:`blocked_cross_covariance` reuses.
+    Supports the ``"clip"`` and ``"linear"`` presets. With ``return_normalizers`` (CLIP)
+    also returns the :class:`ClipNormalizers`, which :func:`blocked_cross_covariance`
+    reuses.
+
+    Parameters
+    ----------
+    zx : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 1.
+    zy : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 2.
+    loss : {"clip", "linear"}, default="clip"
+        The preset.
+    tau : float, default=1.0
+        The CLIP temperature.
+    block_size : int, optional
+        Rows per block (default: :func:`auto_block_size`).
+    return_normalizers : bool, default=False
+        Also return the CLIP log-normalisers.
+
+    Returns
+    -------
+    torch.Tensor or tuple
+        The loss, a tensor of shape (...,); with ``return_normalizers`` the pair
+        (loss, ClipNormalizers or None).
     """
     family = get_family(loss, tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
-    n = zx.shape[-2]
     if isinstance(family, ClipFamily):
         norms = clip_normalizers(zx, zy, family.tau, block_size=block)
-        value = family.tau * (norms.row + norms.col - 2 * norms.diag).sum(-1) / (2 * n)
+        value = clip_loss_from_normalizers(norms.row, norms.col, norms.diag, family.tau)
     elif isinstance(family, LinearFamily):
-        norms = None
-        tr = (zx * zy).sum((-1, -2))
-        total = (zx.sum(-2) * zy.sum(-2)).sum(-1)
-        value = -tr / n + (total - tr) / (n * (n - 1))
+        norms, value = None, linear_loss_of_embeddings(zx, zy)
     else:
         raise _unsupported(family)
     return (value, norms) if return_normalizers else value
 
 
 def _unsupported(family: ContrastiveFamily) -> TypeError:
-    return TypeError(f"blocked computation supports the 'clip' and 'linear' presets, got {family!r}; "
-                     "use the dense functions for other family members")
+    return TypeError(
+        "blocked computation supports the 'clip' and 'linear' presets, got "
+        f"{family!r}; "
+        "use the dense functions for other family members"
+    )
 
 
-def iter_clip_weights(zx, zy, tau: float, *, block_size: int | None = None,
-                      normalizers: ClipNormalizers | None = None):
-    """Yield ``(rows, beta_block)``: the CLIP weights beta[..., rows, :] (shape (..., b, n)) block
-    by block, equal to ``ClipFamily(tau).weights(zx @ zy^T)`` restricted to those rows."""
+def iter_clip_weights(
+    zx,
+    zy,
+    tau: float,
+    *,
+    block_size: int | None = None,
+    normalizers: ClipNormalizers | None = None,
+):
+    """Yield ``(rows, beta_block)``: the CLIP weights beta[..., rows, :] (shape (..., b,
+    n)) block by block, equal to ``ClipFamily(tau).weights(zx @ zy^T)`` restricted to
+    those rows.
+
+    Parameters
+    ----------
+    zx : torch.Tensor
+        Tensor of shape (..., n, r).
+    zy : torch.Tensor
+        Tensor of shape (..., n, r).
+    tau : float
+        The temperature.
+    block_size : int, optional
+        Rows per block.
+    normalizers : ClipNormalizers, optional
+        The log-normalisers if already computed.
+
+    Yields
+    ------
+    tuple
+        A slice of rows and the weights of those rows, a tensor of shape (..., b, n).
+    """
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
-    norms = normalizers if normalizers is not None else clip_normalizers(zx, zy, tau, block_size=block)
+    norms = (
+        normalizers
+        if normalizers is not None
+        else clip_normalizers(zx, zy, tau, block_size=block)
+    )
     zyt = zy.transpose(-1, -2) / tau
     n = zx.shape[-2]
     for rows in _blocks(n, block):
@@ -143,34 +258,69 @@ def _avg_block(logits, norms: ClipNormalizers, rows: slice) -> torch.Tensor:
     return logits.add_(q).mul_(0.5)
 
 
-def blocked_cross_covariance(X, Y, zx, zy, loss="clip", *, tau: float = 1.0,
-                             block_size: int | None = None,
-                             normalizers: ClipNormalizers | None = None) -> torch.Tensor:
+def blocked_cross_covariance(
+    X,
+    Y,
+    zx,
+    zy,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    block_size: int | None = None,
+    normalizers: ClipNormalizers | None = None,
+) -> torch.Tensor:
     """S(beta(s)) for s = zx zy^T, shape (..., d1, d2), without forming s or beta.
 
     Parameters
     ----------
-    X, Y : (..., n, d1), (..., n, d2)  paired data.  zx, zy : (..., n, r)  their embeddings.
-    loss : "clip" or "linear".  tau : CLIP temperature.  block_size : rows per block.
-    normalizers : the CLIP log-normalisers if already computed (from :func:`blocked_loss`).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, paired with X.
+    zx : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of X.
+    zy : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of Y.
+    loss : {"clip", "linear"}, default="clip"
+        The preset.
+    tau : float, default=1.0
+        The CLIP temperature.
+    block_size : int, optional
+        Rows per block (default: :func:`auto_block_size`).
+    normalizers : ClipNormalizers, optional
+        The CLIP log-normalisers if already computed (by :func:`blocked_loss`).
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d1, d2).
     """
     X, Y = check_pair(X, Y)
     family = get_family(loss, tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
     check_same_device(X=X, zx=zx)
     if zx.shape[:-1] != X.shape[:-1]:
-        raise ValueError(f"zx must have shape (..., n, r) with (..., n) = {tuple(X.shape[:-1])}, "
-                         f"got {tuple(zx.shape)}")
+        raise ValueError(
+            f"zx must have shape (..., n, r) with (..., n) = {tuple(X.shape[:-1])}, "
+            f"got {tuple(zx.shape)}"
+        )
     if isinstance(family, LinearFamily):
         return centered_cross_covariance(X, Y)
     if not isinstance(family, ClipFamily):
         raise _unsupported(family)
-    norms = normalizers if normalizers is not None else clip_normalizers(zx, zy, family.tau,
-                                                                         block_size=block)
+    norms = (
+        normalizers
+        if normalizers is not None
+        else clip_normalizers(zx, zy, family.tau, block_size=block)
+    )
     zyt = zy.transpose(-1, -2) / family.tau
     n = X.shape[-2]
-    S = torch.zeros(*X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device)
+    S = torch.zeros(
+        *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
+    )
     for rows in _blocks(n, block):
         avg = _avg_block(zx[..., rows, :] @ zyt, norms, rows)
-        S += X[..., rows, :].transpose(-1, -2) @ (Y[..., rows, :] - avg @ Y)  # (I - A)[rows] Y
+        S += X[..., rows, :].transpose(-1, -2) @ (
+            Y[..., rows, :] - avg @ Y
+        )  # (I - A)[rows] Y
     return S / n

