@@ -12,12 +12,12 @@ STAMP  := $(VENV)/.installed-stamp
 NPM_STAMP := node_modules/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: env book test unit nbval browser execute bench clean chromium
+.PHONY: env book test unit nbval browser execute bench clean chromium emoji
 
 # One BLAS/OpenMP thread for everything that executes chapters or tests: the same stored outputs on
 # every machine (reductions do not depend on the core count), and no oversubscription on small
 # problems. `make bench` keeps the caller's setting.
-book test unit nbval browser execute: export OMP_NUM_THREADS := 1
+book test unit nbval browser execute emoji: export OMP_NUM_THREADS := 1
 
 env: $(STAMP) $(NPM_STAMP)
 
@@ -37,26 +37,37 @@ chromium:
 	@command -v chromium >/dev/null || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
 
-book: env
+# Debian's colour emoji font and Unicode's emoji list for the images-and-captions chapter
+# (mmcl.emoji), installed when missing (as root, or with sudo); then the rendered emoji are cached
+# (mmcl.emoji.emoji_cache_dir: $MMCL_CACHE_DIR, else the user cache directory).
+EMOJI_FILES := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf /usr/share/unicode/emoji/emoji-test.txt
+emoji: env
+	@for f in $(EMOJI_FILES); do test -f $$f || missing=1; done; \
+	  test -z "$$missing" || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive \
+	  $$SUDO apt-get install -y fonts-noto-color-emoji unicode-data; }
+	$(BIN)/python -c "import mmcl; mmcl.load_emoji()"
+
+book: env emoji
 	$(BIN)/jupyter-book build .
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
-test: env chromium
+test: env chromium emoji
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests book $(NBVAL)
 
-unit: env
+unit: env emoji
 	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py
 
 # The browser test alone, on the book already built in _build/html.
 browser: env chromium
 	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests/test_browser.py
 
-nbval: env
+nbval: env emoji
 	$(BIN)/python -m pytest book $(NBVAL)
 
 # Re-execute every chapter notebook in place with a real kernel (after changing a chapter or mmcl).
-execute: env
+execute: env emoji
 	$(BIN)/python scripts/execute_notebooks.py book/*.ipynb
 
 # The benchmark of chapter 6 (tens of minutes on 2 cores; BENCH_ARGS=--quick for a few minutes).

