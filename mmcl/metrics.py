@@ -35,23 +35,34 @@ def sin_theta_distance(A, B) -> torch.Tensor:
     return sq.clamp_min(0).sqrt()
 
 
-def retrieval_accuracy(Zx, Zy, *, normalize: bool = True, chunk: int = 4096) -> torch.Tensor:
-    """Top-1 retrieval accuracy: the fraction of i whose most similar Zy row is row i.
+def retrieval_accuracy(Zx, Zy, *, k: int = 1, normalize: bool = True,
+                       chunk: int = 4096) -> torch.Tensor:
+    """Top-k retrieval accuracy: the fraction of i for which row i of Zy is among the k rows most
+    similar to row i of Zx.
 
     Zx (..., m, r), Zy (..., m, r) are paired embeddings; similarity is cosine (``normalize``)
-    or the inner product. Works in row blocks of ``chunk`` so an m x m matrix is never stored.
+    or the inner product. Ties count against the target: i is retrieved when fewer than k other
+    rows are at least as similar as row i (so identical candidates cannot win by their order).
+    Works in row blocks of ``chunk`` so an m x m matrix is never stored.
     """
     Zx, Zy = check_matrix(Zx, "Zx"), check_matrix(Zy, "Zy")
     check_same_device(Zx=Zx, Zy=Zy)
     if Zx.shape != Zy.shape:
         raise ValueError(f"Zx and Zy must have the same shape (..., m, r), got {tuple(Zx.shape)} and {tuple(Zy.shape)}")
     chunk = check_int(chunk, "chunk")
+    m = Zx.shape[-2]
+    k = check_int(k, "k", low=1, high=m)
     if normalize:
         Zx, Zy = F.normalize(Zx, dim=-1), F.normalize(Zy, dim=-1)
-    m = Zx.shape[-2]
+    # a tie is a difference below the rounding error of an r-term dot product of unit vectors
+    # (at most about r * eps), with a factor 8 of headroom
+    tol = 8 * Zx.shape[-1] * torch.finfo(Zx.dtype).eps
     hits = torch.zeros(Zx.shape[:-2], dtype=torch.long, device=Zx.device)
     for start in range(0, m, chunk):
-        sim = Zx[..., start:start + chunk, :] @ Zy.transpose(-1, -2)
+        sim = Zx[..., start:start + chunk, :] @ Zy.transpose(-1, -2)       # (..., c, m)
         target = torch.arange(start, start + sim.shape[-2], device=Zx.device)
-        hits += (sim.argmax(-1) == target).sum(-1)
+        own = sim.gather(-1, target.expand(*sim.shape[:-1]).unsqueeze(-1))  # (..., c, 1)
+        scale = 1.0 if normalize else own.abs().clamp_min(1.0)
+        rank = (sim >= own - tol * scale).sum(-1) - 1                       # others as similar
+        hits += (rank < k).sum(-1)
     return hits.to(Zx.dtype) / m
