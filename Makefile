@@ -46,7 +46,7 @@ emoji: env
 	  test -z "$$missing" || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive \
 	  $$SUDO apt-get install -y fonts-noto-color-emoji unicode-data; }
-	$(BIN)/python -c "import mmcl; mmcl.load_emoji()"
+	$(BIN)/python -c "import mmcl; mmcl.load_emoji(image_pca=128)"
 
 book: env emoji
 	$(BIN)/jupyter-book build .

@@ -263,17 +263,39 @@ class EmojiCorpus:
         return torch.from_numpy(counts.toarray()).to(self.Y.dtype)
 
 
-def _image_features(images: np.ndarray, n_components, dtype) -> torch.Tensor:
-    """Pixels in [0, 1], (n, size*size*3); with ``n_components`` their top principal scores."""
+def _pca_scores(P: torch.Tensor, k: int) -> torch.Tensor:
+    """Top-k principal scores of the rows of P (n, p), float64, from the n x n Gram matrix (n < p):
+    P_c P_c^T = U diag(s^2) U^T gives the scores U diag(s) and the axes V = P_c^T U diag(1/s),
+    whose signs follow the package's convention (:func:`mmcl.solvers.svd_flip`)."""
+    from .solvers import svd_flip
+
+    Pc = P - P.mean(0)
+    evals, U = torch.linalg.eigh(Pc @ Pc.T)                  # ascending
+    U, s = U[:, -k:].flip(-1), evals[-k:].flip(-1).clamp_min(0).sqrt()
+    V = Pc.T @ U / s.clamp_min(1e-300)                      # (p, k) principal axes
+    V, U = svd_flip(V, U)
+    return U * s
+
+
+def _image_features(images: np.ndarray, n_components, digest: str, cache_dir,
+                    dtype) -> torch.Tensor:
+    """Pixels in [0, 1], (n, size*size*3); with ``n_components`` their top principal scores
+    (cached beside the images, keyed by the images' hash)."""
     P = torch.from_numpy(images.reshape(images.shape[0], -1)).to(torch.float64) / 255
     if n_components is None:
         return P.to(dtype)
-    from .solvers import truncated_svd
-
-    k = check_int(n_components, "image_pca", low=1, high=min(P.shape))
-    Pc = P - P.mean(0)
-    V = truncated_svd(Pc.T, k)[0]                   # (pixels, k), signs fixed by svd_flip
-    return (Pc @ V).to(dtype)
+    k = check_int(n_components, "image_pca", low=1, high=min(P.shape) - 1)
+    path = emoji_cache_dir(cache_dir) / f"emoji-pca{k}-{digest[:24]}.npy"
+    try:
+        Z = np.load(path)
+        if Z.shape != (P.shape[0], k) or not np.isfinite(Z).all():
+            raise ValueError("stale cache")
+    except (OSError, ValueError):
+        Z = _pca_scores(P, k).numpy()
+        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
+        np.save(tmp, Z)
+        os.replace(tmp, path)
+    return torch.from_numpy(Z).to(dtype)
 
 
 def load_emoji(*, size: int = 32, image_pca: int | None = None, text: str = "words",
@@ -312,6 +334,7 @@ def load_emoji(*, size: int = 32, image_pca: int | None = None, text: str = "wor
     subgroup_names = list(dict.fromkeys(r.subgroup for r in records))
     groups = torch.tensor([group_names.index(r.group) for r in records])
     subgroups = torch.tensor([subgroup_names.index(r.subgroup) for r in records])
-    return EmojiCorpus(_image_features(images, image_pca, dtype), Y, images,
+    X = _image_features(images, image_pca, digest, cache_dir, dtype)
+    return EmojiCorpus(X, Y, images,
                        [r.chars for r in records], captions, groups, subgroups, group_names,
                        subgroup_names, digest, text, skipped)
