@@ -14,8 +14,8 @@ another colour and the caption with a tone suffix), and sequences of several cod
 families, flags, keycaps), which need a text shaper to become one picture; Pillow's basic layout
 (the same on every machine) would draw them as several pictures side by side.
 
-Rendering is exact integer arithmetic in Pillow, so the images are the same bytes on every
-machine; :func:`load_emoji` caches them under a cache directory, keyed by a hash of the font file,
+Rendering runs in Pillow's fixed-point code (no BLAS, no torch), so the images are the same
+bytes on every machine with the same font and Pillow; :func:`load_emoji` caches them under a cache directory, keyed by a hash of the font file,
 the emoji list and the rendering settings, and checks the stored arrays against their own hash.
 Featurisation is then cheap: pixels (optionally a PCA fitted on all images) and caption vectors
 from scikit-learn's vectorisers (a bag of words or character n-grams).
@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -198,15 +200,25 @@ def _cached_images(records, size, font: Path, cache_dir) -> tuple[np.ndarray, st
                 images, digest = f["images"], str(f["digest"])
             if images.shape == (len(records), size, size, 3) and _sha256(images.tobytes()) == digest:
                 return images, digest
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             pass                                    # unreadable or stale: render again
     images = render_emojis([r.chars for r in records], size=size, font_path=font)
     digest = _sha256(images.tobytes())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
-    np.savez_compressed(tmp, images=images, digest=np.array(digest))
-    os.replace(tmp, path)                           # atomic: readers never see half a file
+    _save(path, lambda tmp: np.savez_compressed(tmp, images=images, digest=np.array(digest)))
     return images, digest
+
+
+def _save(path: Path, write) -> None:
+    """Write a cache file atomically (readers never see half a file); a cache directory that
+    cannot be written only costs the cache, with a warning."""
+    tmp = path.with_suffix(f".{os.getpid()}.tmp{path.suffix}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write(tmp)
+        os.replace(tmp, path)
+    except OSError as err:
+        warnings.warn(f"could not cache the emoji arrays in {path.parent} ({err}); set "
+                      f"${CACHE_ENV} or pass cache_dir= a writable folder", stacklevel=3)
 
 
 def caption_vectorizer(captions, text: str = "words"):
@@ -290,11 +302,9 @@ def _image_features(images: np.ndarray, n_components, digest: str, cache_dir,
         Z = np.load(path)
         if Z.shape != (P.shape[0], k) or not np.isfinite(Z).all():
             raise ValueError("stale cache")
-    except (OSError, ValueError):
+    except (OSError, ValueError, EOFError):
         Z = _pca_scores(P, k).numpy()
-        tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-        np.save(tmp, Z)
-        os.replace(tmp, path)
+        _save(path, lambda tmp: np.save(tmp, Z))
     return torch.from_numpy(Z).to(dtype)
 
 

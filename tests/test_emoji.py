@@ -208,3 +208,11 @@ def test_zero_shot_accuracy_and_prompts():
         mmcl.zero_shot_accuracy(Zx, torch.tensor([0, 1, 2]), Zc)
     assert mmcl.class_prompts(["Smileys & Emotion", "animal-mammal"]) == [
         "smileys and emotion", "animal mammal"]
+
+
+def test_unwritable_cache_warns_and_still_loads(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("a file, not a folder")
+    with pytest.warns(UserWarning, match="could not cache"):
+        c = mmcl.load_emoji(emoji_test=_small_test_file(tmp_path), cache_dir=blocked, size=8)
+    assert c.images.shape == (3, 8, 8, 3)
