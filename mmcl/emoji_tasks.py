@@ -73,13 +73,17 @@ def class_prompts(names) -> list[str]:
 
 def zero_shot_accuracy(Zx, labels, Zc) -> torch.Tensor:
     """Fraction of rows of Zx (..., m, r) whose most cosine-similar class embedding (row of
-    Zc (..., C, r)) is their label (labels (m,) long)."""
+    Zc (..., C, r)) is their label (labels (m,) long). Ties count against the label, as in
+    :func:`mmcl.retrieval_accuracy`: class names with the same features (a bag of words drops
+    unknown words) cannot win by their order."""
     Zx, Zc = check_matrix(Zx, "Zx"), check_matrix(Zc, "Zc")
     labels = _check_labels(labels, "labels", Zx.shape[-2]).to(Zx.device)
     if int(labels.max()) >= Zc.shape[-2]:
         raise ValueError(f"labels must be below the number of classes {Zc.shape[-2]}")
-    pred = (F.normalize(Zx, dim=-1) @ F.normalize(Zc, dim=-1).transpose(-1, -2)).argmax(-1)
-    return (pred == labels).to(Zx.dtype).mean(-1)
+    sim = F.normalize(Zx, dim=-1) @ F.normalize(Zc, dim=-1).transpose(-1, -2)   # (..., m, C)
+    own = sim.gather(-1, labels.expand(*sim.shape[:-1]).unsqueeze(-1))          # (..., m, 1)
+    tol = 8 * Zx.shape[-1] * torch.finfo(Zx.dtype).eps   # rounding of an r-term dot product
+    return ((sim >= own - tol).sum(-1) == 1).to(Zx.dtype).mean(-1)
 
 
 def rank_images(G1, G2, X, q, k: int = 8) -> torch.Tensor:
