@@ -204,6 +204,8 @@ def test_zero_shot_accuracy_and_prompts():
     Zx = torch.tensor([[1.0, 0.0], [0.0, 2.0], [1.0, 1.1]])
     Zc = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     assert float(mmcl.zero_shot_accuracy(Zx, torch.tensor([0, 1, 0]), Zc)) == pytest.approx(2 / 3)
+    twins = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])     # classes 0 and 1 identical
+    assert float(mmcl.zero_shot_accuracy(Zx[:2], torch.tensor([0, 2]), twins)) == 0.5
     with pytest.raises(ValueError, match="number of classes"):
         mmcl.zero_shot_accuracy(Zx, torch.tensor([0, 1, 2]), Zc)
     assert mmcl.class_prompts(["Smileys & Emotion", "animal-mammal"]) == [
