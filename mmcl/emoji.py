@@ -1,25 +1,28 @@
-"""Real images with real captions, fully offline: the emoji of Debian's colour emoji font.
+"""Real images with real captions, fully offline: the emoji of Debian's colour font.
 
-* Images: Debian's ``fonts-noto-color-emoji`` ships ``NotoColorEmoji.ttf``, a colour bitmap font
-  with one 136 x 128 picture per emoji; Pillow draws it (only at size 109, the bitmap's size) on a
-  transparent canvas, which we put on white, pad to a square and shrink to ``size`` x ``size`` by
-  box averaging.
-* Captions and labels: Debian's ``unicode-data`` ships Unicode's ``emoji-test.txt``, which lists
-  every emoji with its CLDR short name ("grinning face", "red apple"), group ("Food & Drink") and
-  subgroup ("food-fruit").
+* Images: Debian's ``fonts-noto-color-emoji`` ships ``NotoColorEmoji.ttf``, a colour
+  bitmap font with one 136 x 128 picture per emoji; Pillow draws it (only at size 109,
+  the bitmap's size) on a transparent canvas, which we put on white, pad to a square
+  and shrink to ``size`` x ``size`` by box averaging.
+* Captions and labels: Debian's ``unicode-data`` ships Unicode's ``emoji-test.txt``,
+  which lists every emoji with its CLDR short name ("grinning face", "red apple"),
+  group ("Food & Drink") and subgroup ("food-fruit").
 
-The corpus is every fully-qualified emoji that is a single code point (optionally followed by the
-emoji presentation selector U+FE0F). Set aside: skin-tone variants (they repeat a picture with
-another colour and the caption with a tone suffix), and sequences of several code points (ZWJ
-families, flags, keycaps), which need a text shaper to become one picture; Pillow's basic layout
-(the same on every machine) would draw them as several pictures side by side.
+The corpus is every fully-qualified emoji that is a single code point (optionally
+followed by the emoji presentation selector U+FE0F). Set aside: skin-tone variants
+(they repeat a picture with another colour and the caption with a tone suffix), and
+sequences of several code points (ZWJ families, flags, keycaps), which need a text
+shaper to become one picture; Pillow's basic layout (the same on every machine) would
+draw them as several pictures side by side.
 
-Rendering runs in Pillow's fixed-point code (no BLAS, no torch), so the images are the same
-bytes on every machine with the same font and Pillow; :func:`load_emoji` caches them under a cache directory, keyed by a hash of the font file,
-the emoji list and the rendering settings, and checks the stored arrays against their own hash.
-Featurisation is then cheap: pixels (optionally a PCA fitted on all images) and caption vectors
-from scikit-learn's vectorisers (a bag of words or character n-grams).
+Rendering runs in Pillow's fixed-point code (no BLAS, no torch), so the images are the
+same bytes on every machine with the same font and Pillow; :func:`load_emoji` caches
+them under a cache directory, keyed by a hash of the font file, the emoji list and the
+rendering settings, and checks the stored arrays against their own hash. Featurisation
+is then cheap: pixels (optionally a PCA fitted on all images, cached too) and caption
+vectors from scikit-learn's vectorisers (a bag of words or character n-grams).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -35,19 +38,31 @@ import torch
 
 from ._validation import check_int
 
-__all__ = ["FONT_PACKAGE", "DATA_PACKAGE", "TEXT_FEATURES", "EmojiRecord", "EmojiCorpus",
-           "emoji_font_path", "emoji_test_path", "read_emoji_test", "render_emoji",
-           "render_emojis", "emoji_cache_dir", "caption_vectorizer", "load_emoji"]
+__all__ = [
+    "FONT_PACKAGE",
+    "DATA_PACKAGE",
+    "TEXT_FEATURES",
+    "EmojiRecord",
+    "EmojiCorpus",
+    "emoji_font_path",
+    "emoji_test_path",
+    "read_emoji_test",
+    "render_emoji",
+    "render_emojis",
+    "emoji_cache_dir",
+    "caption_vectorizer",
+    "load_emoji",
+]
 
 FONT_PACKAGE = "fonts-noto-color-emoji"
 DATA_PACKAGE = "unicode-data"
 _FONT_FILE = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 _TEST_FILE = Path("/usr/share/unicode/emoji/emoji-test.txt")
-_FONT_SIZE = 109            # the one size of the bitmap strike
-_CANVAS = (136, 128)        # width, height of one glyph at that size
+_FONT_SIZE = 109  # the one size of the bitmap strike
+_CANVAS = (136, 128)  # width, height of one glyph at that size
 _SKIN_TONES = range(0x1F3FB, 0x1F400)
 _VS16 = 0xFE0F
-_FORMAT = 1                 # bump when the rendering or the cache layout changes
+_FORMAT = 1  # bump when the rendering or the cache layout changes
 CACHE_ENV = "MMCL_CACHE_DIR"
 #: Caption featurisers: name -> scikit-learn vectoriser settings (binary counts).
 TEXT_FEATURES = {
@@ -57,24 +72,33 @@ TEXT_FEATURES = {
 
 
 def _install_hint(package: str) -> str:
-    return f"install Debian's {package} package: `apt-get install {package}` (make does this)"
+    return (
+        f"install Debian's {package} package: `apt-get install {package}` "
+        "(make does this)"
+    )
 
 
 def emoji_font_path(path=None) -> Path:
-    """The colour emoji font: ``path`` if given, else Debian's ``NotoColorEmoji.ttf``."""
+    """The colour emoji font: ``path`` if given, else Debian's
+    ``NotoColorEmoji.ttf``."""
     p = _FONT_FILE if path is None else Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"emoji font not found: {p}; {_install_hint(FONT_PACKAGE)}, "
-                                "or pass font_path= a copy of NotoColorEmoji.ttf")
+        raise FileNotFoundError(
+            f"emoji font not found: {p}; {_install_hint(FONT_PACKAGE)}, "
+            "or pass font_path= a copy of NotoColorEmoji.ttf"
+        )
     return p
 
 
 def emoji_test_path(path=None) -> Path:
-    """Unicode's ``emoji-test.txt``: ``path`` if given, else the copy in Debian's unicode-data."""
+    """Unicode's ``emoji-test.txt``: ``path`` if given, else the copy in Debian's
+    unicode-data."""
     p = _TEST_FILE if path is None else Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"emoji list not found: {p}; {_install_hint(DATA_PACKAGE)}, "
-                                "or pass emoji_test= a copy of Unicode's emoji-test.txt")
+        raise FileNotFoundError(
+            f"emoji list not found: {p}; {_install_hint(DATA_PACKAGE)}, "
+            "or pass emoji_test= a copy of Unicode's emoji-test.txt"
+        )
     return p
 
 
@@ -89,14 +113,15 @@ class EmojiRecord:
 
 
 def _parse_line(line: str):
-    """(code points, status, name) of one data line of emoji-test.txt, or None for a comment."""
+    """(code points, status, name) of one data line of emoji-test.txt, or None for a
+    comment."""
     if not line.strip() or line.startswith("#"):
         return None
     try:
         points, rest = line.split(";", 1)
         status, comment = rest.split("#", 1)
         codes = [int(c, 16) for c in points.split()]
-        name = comment.split(None, 2)[2].strip()      # '<emoji> E<version> <name>'
+        name = comment.split(None, 2)[2].strip()  # '<emoji> E<version> <name>'
     except (ValueError, IndexError) as err:
         raise ValueError(f"not an emoji-test.txt data line: {line.strip()!r}") from err
     return codes, status.strip(), name
@@ -105,7 +130,8 @@ def _parse_line(line: str):
 def read_emoji_test(path=None) -> tuple[list[EmojiRecord], dict[str, int]]:
     """The corpus's emoji, in the file's (CLDR) order, and how many were set aside.
 
-    Returns (records, skipped) with skipped = {"skin tone": k1, "sequence": k2}: fully-qualified
+    Returns (records, skipped) with skipped = {"skin tone": k1, "sequence": k2}:
+    fully-qualified
     emoji with a skin-tone modifier, and other multi-code-point sequences.
     """
     p = emoji_test_path(path)
@@ -129,11 +155,15 @@ def read_emoji_test(path=None) -> tuple[list[EmojiRecord], dict[str, int]]:
         elif len([c for c in codes if c != _VS16]) != 1:
             skipped["sequence"] += 1
         elif group is None or subgroup is None:
-            raise ValueError(f"corrupt emoji list {p}: an emoji before any group/subgroup line")
+            raise ValueError(
+                f"corrupt emoji list {p}: an emoji before any group/subgroup line"
+            )
         else:
             records.append(EmojiRecord("".join(map(chr, codes)), name, group, subgroup))
     if not records:
-        raise ValueError(f"corrupt emoji list {p}: no fully-qualified single emoji found")
+        raise ValueError(
+            f"corrupt emoji list {p}: no fully-qualified single emoji found"
+        )
     return records, skipped
 
 
@@ -142,14 +172,19 @@ def _font(path: str):
     from PIL import ImageFont
 
     try:
-        return ImageFont.truetype(path, _FONT_SIZE, layout_engine=ImageFont.Layout.BASIC)
+        return ImageFont.truetype(
+            path, _FONT_SIZE, layout_engine=ImageFont.Layout.BASIC
+        )
     except OSError as err:
-        raise ValueError(f"cannot read the emoji font {path} as a {_FONT_SIZE}-pixel bitmap font "
-                         f"({err}); {_install_hint(FONT_PACKAGE)}") from err
+        raise ValueError(
+            f"cannot read the emoji font {path} as a {_FONT_SIZE}-pixel bitmap font "
+            f"({err}); {_install_hint(FONT_PACKAGE)}"
+        ) from err
 
 
 def render_emoji(chars: str, *, size: int = 32, font_path=None) -> np.ndarray:
-    """One emoji on white, shape (size, size, 3) uint8: drawn at 136 x 128, padded to 136 x 136,
+    """One emoji on white, shape (size, size, 3) uint8: drawn at 136 x 128, padded to
+    136 x 136,
     shrunk by box averaging."""
     from PIL import Image, ImageDraw
 
@@ -158,9 +193,11 @@ def render_emoji(chars: str, *, size: int = 32, font_path=None) -> np.ndarray:
     size = check_int(size, "size", low=4, high=_CANVAS[0])
     font = _font(str(emoji_font_path(font_path)))
     glyph = Image.new("RGBA", _CANVAS, (255, 255, 255, 0))
-    # U+FE0F only asks for the emoji picture; the basic layout would draw it as a second glyph
-    ImageDraw.Draw(glyph).text((0, 0), chars.replace(chr(_VS16), ""), font=font,
-                               embedded_color=True)
+    # U+FE0F only asks for the emoji picture; the basic layout would draw it as a
+    # second glyph
+    ImageDraw.Draw(glyph).text(
+        (0, 0), chars.replace(chr(_VS16), ""), font=font, embedded_color=True
+    )
     square = Image.new("RGBA", (_CANVAS[0], _CANVAS[0]), (255, 255, 255, 255))
     square.alpha_composite(glyph, ((0, (_CANVAS[0] - _CANVAS[1]) // 2)))
     small = square.convert("RGB").resize((size, size), Image.Resampling.BOX)
@@ -188,28 +225,45 @@ def _sha256(data: bytes) -> str:
 
 
 def _cached_images(records, size, font: Path, cache_dir) -> tuple[np.ndarray, str]:
-    """The rendered images and their sha256, from the cache when it holds them intact."""
+    """The rendered images and their sha256, from the cache when it holds them
+    intact."""
     from PIL import __version__ as pillow_version
 
-    key = _sha256("\n".join([f"format {_FORMAT}", f"size {size}", f"pillow {pillow_version}",
-                             _sha256(font.read_bytes()), *(r.chars for r in records)]).encode())
+    key = _sha256(
+        "\n".join(
+            [
+                f"format {_FORMAT}",
+                f"size {size}",
+                f"pillow {pillow_version}",
+                _sha256(font.read_bytes()),
+                *(r.chars for r in records),
+            ]
+        ).encode()
+    )
     path = emoji_cache_dir(cache_dir) / f"emoji-{key[:24]}.npz"
     if path.is_file():
         try:
             with np.load(path) as f:
                 images, digest = f["images"], str(f["digest"])
-            if images.shape == (len(records), size, size, 3) and _sha256(images.tobytes()) == digest:
+            if (
+                images.shape == (len(records), size, size, 3)
+                and _sha256(images.tobytes()) == digest
+            ):
                 return images, digest
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            pass                                    # unreadable or stale: render again
+            pass  # unreadable or stale: render again
     images = render_emojis([r.chars for r in records], size=size, font_path=font)
     digest = _sha256(images.tobytes())
-    _save(path, lambda tmp: np.savez_compressed(tmp, images=images, digest=np.array(digest)))
+    _save(
+        path,
+        lambda tmp: np.savez_compressed(tmp, images=images, digest=np.array(digest)),
+    )
     return images, digest
 
 
 def _save(path: Path, write) -> None:
-    """Write a cache file atomically (readers never see half a file); a cache directory that
+    """Write a cache file atomically (readers never see half a file); a cache directory
+    that
     cannot be written only costs the cache, with a warning."""
     tmp = path.with_suffix(f".{os.getpid()}.tmp{path.suffix}")
     try:
@@ -217,8 +271,11 @@ def _save(path: Path, write) -> None:
         write(tmp)
         os.replace(tmp, path)
     except OSError as err:
-        warnings.warn(f"could not cache the emoji arrays in {path.parent} ({err}); set "
-                      f"${CACHE_ENV} or pass cache_dir= a writable folder", stacklevel=3)
+        warnings.warn(
+            f"could not cache the emoji arrays in {path.parent} ({err}); set "
+            f"${CACHE_ENV} or pass cache_dir= a writable folder",
+            stacklevel=3,
+        )
 
 
 def caption_vectorizer(captions, text: str = "words"):
@@ -227,7 +284,9 @@ def caption_vectorizer(captions, text: str = "words"):
 
     if text not in TEXT_FEATURES:
         raise ValueError(f"text must be one of {sorted(TEXT_FEATURES)}, got {text!r}")
-    return CountVectorizer(binary=True, lowercase=True, **TEXT_FEATURES[text]).fit(list(captions))
+    return CountVectorizer(binary=True, lowercase=True, **TEXT_FEATURES[text]).fit(
+        list(captions)
+    )
 
 
 @dataclass
@@ -240,7 +299,8 @@ class EmojiCorpus:
     Y : (n, d2)  caption features (binary bag of words or character n-grams).
     images : (n, size, size, 3) uint8  the pictures, for display.
     chars, captions : list of n str  the emoji and their CLDR short names.
-    groups, subgroups : (n,) long  label indices into ``group_names``, ``subgroup_names``.
+    groups, subgroups : (n,) long  label indices into ``group_names``,
+    ``subgroup_names``.
     digest : sha256 of ``images`` (the same on every machine).
     skipped : how many emoji were set aside (skin tones, multi-code-point sequences).
     """
@@ -264,10 +324,15 @@ class EmojiCorpus:
     @property
     def vocabulary(self) -> list:
         """The caption features' names (words or character n-grams), in column order."""
-        return caption_vectorizer(self.captions, self.text).get_feature_names_out().tolist()
+        return (
+            caption_vectorizer(self.captions, self.text)
+            .get_feature_names_out()
+            .tolist()
+        )
 
     def encode_text(self, texts) -> torch.Tensor:
-        """New texts (queries, class names) in the caption features' columns, (m, d2); words
+        """New texts (queries, class names) in the caption features' columns, (m, d2);
+        words
         that no caption contains are dropped."""
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise TypeError("texts must be a list of strings")
@@ -276,22 +341,26 @@ class EmojiCorpus:
 
 
 def _pca_scores(P: torch.Tensor, k: int) -> torch.Tensor:
-    """Top-k principal scores of the rows of P (n, p), float64, from the n x n Gram matrix (n < p):
-    P_c P_c^T = U diag(s^2) U^T gives the scores U diag(s) and the axes V = P_c^T U diag(1/s),
+    """Top-k principal scores of the rows of P (n, p), float64, from the n x n Gram
+    matrix (n < p):
+    P_c P_c^T = U diag(s^2) U^T gives the scores U diag(s) and the axes V = P_c^T U
+    diag(1/s),
     whose signs follow the package's convention (:func:`mmcl.solvers.svd_flip`)."""
     from .solvers import svd_flip
 
     Pc = P - P.mean(0)
-    evals, U = torch.linalg.eigh(Pc @ Pc.T)                  # ascending
+    evals, U = torch.linalg.eigh(Pc @ Pc.T)  # ascending
     U, s = U[:, -k:].flip(-1), evals[-k:].flip(-1).clamp_min(0).sqrt()
-    V = Pc.T @ U / s.clamp_min(1e-300)                      # (p, k) principal axes
+    V = Pc.T @ U / s.clamp_min(1e-300)  # (p, k) principal axes
     V, U = svd_flip(V, U)
     return U * s
 
 
-def _image_features(images: np.ndarray, n_components, digest: str, cache_dir,
-                    dtype) -> torch.Tensor:
-    """Pixels in [0, 1], (n, size*size*3); with ``n_components`` their top principal scores
+def _image_features(
+    images: np.ndarray, n_components, digest: str, cache_dir, dtype
+) -> torch.Tensor:
+    """Pixels in [0, 1], (n, size*size*3); with ``n_components`` their top principal
+    scores
     (cached beside the images, keyed by the images' hash)."""
     P = torch.from_numpy(images.reshape(images.shape[0], -1)).to(torch.float64) / 255
     if n_components is None:
@@ -308,26 +377,37 @@ def _image_features(images: np.ndarray, n_components, digest: str, cache_dir,
     return torch.from_numpy(Z).to(dtype)
 
 
-def load_emoji(*, size: int = 32, image_pca: int | None = None, text: str = "words",
-               cache_dir=None, font_path=None, emoji_test=None,
-               dtype=torch.float64) -> EmojiCorpus:
+def load_emoji(
+    *,
+    size: int = 32,
+    image_pca: int | None = None,
+    text: str = "words",
+    cache_dir=None,
+    font_path=None,
+    emoji_test=None,
+    dtype=torch.float64,
+) -> EmojiCorpus:
     """The emoji corpus: rendered images, caption features and labels.
 
     Parameters
     ----------
     size : int, default=32  side of the square images (4..136).
-    image_pca : int, optional  keep this many principal components of the pixels (a fixed PCA
+    image_pca : int, optional  keep this many principal components of the pixels (a
+    fixed PCA
         fitted on every image of the corpus; it sees no caption and no label).
-    text : {"words", "chars"}  binary bag of words, or binary character 2- to 4-grams (n-grams
+    text : {"words", "chars"}  binary bag of words, or binary character 2- to 4-grams
+    (n-grams
         within word boundaries, seen in at least two captions).
     cache_dir : path, optional  where rendered images are cached (default
         :func:`emoji_cache_dir`: $MMCL_CACHE_DIR, else the user cache directory).
-    font_path, emoji_test : paths, optional  the font and the emoji list (default: Debian's).
+    font_path, emoji_test : paths, optional  the font and the emoji list (default:
+    Debian's).
     dtype : torch.float32 or torch.float64.
 
     Raises
     ------
-    FileNotFoundError  the font or the emoji list is missing (the message names the Debian package).
+    FileNotFoundError  the font or the emoji list is missing (the message names the
+    Debian package).
     """
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
@@ -345,6 +425,17 @@ def load_emoji(*, size: int = 32, image_pca: int | None = None, text: str = "wor
     groups = torch.tensor([group_names.index(r.group) for r in records])
     subgroups = torch.tensor([subgroup_names.index(r.subgroup) for r in records])
     X = _image_features(images, image_pca, digest, cache_dir, dtype)
-    return EmojiCorpus(X, Y, images,
-                       [r.chars for r in records], captions, groups, subgroups, group_names,
-                       subgroup_names, digest, text, skipped)
+    return EmojiCorpus(
+        X,
+        Y,
+        images,
+        [r.chars for r in records],
+        captions,
+        groups,
+        subgroups,
+        group_names,
+        subgroup_names,
+        digest,
+        text,
+        skipped,
+    )
