@@ -184,8 +184,7 @@ def _font(path: str):
 
 def render_emoji(chars: str, *, size: int = 32, font_path=None) -> np.ndarray:
     """One emoji on white, shape (size, size, 3) uint8: drawn at 136 x 128, padded to
-    136 x 136,
-    shrunk by box averaging."""
+    136 x 136, shrunk by box averaging."""
     from PIL import Image, ImageDraw
 
     if not isinstance(chars, str) or not chars:
@@ -263,8 +262,7 @@ def _cached_images(records, size, font: Path, cache_dir) -> tuple[np.ndarray, st
 
 def _save(path: Path, write) -> None:
     """Write a cache file atomically (readers never see half a file); a cache directory
-    that
-    cannot be written only costs the cache, with a warning."""
+    that cannot be written only costs the cache, with a warning."""
     tmp = path.with_suffix(f".{os.getpid()}.tmp{path.suffix}")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -332,8 +330,7 @@ class EmojiCorpus:
 
     def encode_text(self, texts) -> torch.Tensor:
         """New texts (queries, class names) in the caption features' columns, (m, d2);
-        words
-        that no caption contains are dropped."""
+        words that no caption contains are dropped."""
         if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
             raise TypeError("texts must be a list of strings")
         counts = caption_vectorizer(self.captions, self.text).transform(list(texts))
@@ -342,10 +339,9 @@ class EmojiCorpus:
 
 def _pca_scores(P: torch.Tensor, k: int) -> torch.Tensor:
     """Top-k principal scores of the rows of P (n, p), float64, from the n x n Gram
-    matrix (n < p):
-    P_c P_c^T = U diag(s^2) U^T gives the scores U diag(s) and the axes V = P_c^T U
-    diag(1/s),
-    whose signs follow the package's convention (:func:`mmcl.solvers.svd_flip`)."""
+    matrix (n < p): P_c P_c^T = U diag(s^2) U^T gives the scores U diag(s) and the axes
+    V = P_c^T U diag(1/s), whose signs follow the package's convention
+    (:func:`mmcl.solvers.svd_flip`)."""
     from .solvers import svd_flip
 
     Pc = P - P.mean(0)
@@ -360,8 +356,7 @@ def _image_features(
     images: np.ndarray, n_components, digest: str, cache_dir, dtype
 ) -> torch.Tensor:
     """Pixels in [0, 1], (n, size*size*3); with ``n_components`` their top principal
-    scores
-    (cached beside the images, keyed by the images' hash)."""
+    scores (cached beside the images, keyed by the images' hash)."""
     P = torch.from_numpy(images.reshape(images.shape[0], -1)).to(torch.float64) / 255
     if n_components is None:
         return P.to(dtype)

@@ -1,13 +1,12 @@
 """Designs and scores on the emoji corpus (book chapter on images and captions).
 
 * :func:`emoji_split`: held-out emoji, both modalities centred and scaled on the
-training rows
-  (:func:`mmcl.realtasks.center_scale`), with the same transform for new texts;
+  training rows (:func:`mmcl.realtasks.center_scale`), the same transform for new texts;
 * :func:`retrieval_scores`: image -> caption and caption -> image retrieval, top-k;
 * :func:`zero_shot_accuracy`: classify images by the nearest embedded class name, as
-CLIP does;
+  CLIP does;
 * :func:`class_prompts`, :func:`rank_images`: class names as captions, a text query's
-best images;
+  best images;
 * :func:`plot_emoji_grid`: a grid of emoji with their captions.
 """
 
@@ -39,8 +38,7 @@ __all__ = [
 @dataclass
 class EmojiSplit:
     """Training and held-out emoji: X, Y (n_train, d); X_test, Y_test (n_test, d), all
-    centred and
-    scaled on the training rows; ``train``, ``test`` index the corpus."""
+    centred and scaled on the training rows; ``train``, ``test`` index the corpus."""
 
     corpus: object
     train: torch.Tensor
@@ -60,8 +58,7 @@ class EmojiSplit:
 
 def emoji_split(corpus, n_test: int, *, seed=0) -> EmojiSplit:
     """Hold out ``n_test`` random emoji (a seeded permutation); centre and scale both
-    modalities
-    on the others."""
+    modalities on the others."""
     n = len(corpus)
     n_test = check_int(n_test, "n_test", low=1, high=n - 2)
     perm = torch.randperm(n, generator=make_generator(seed))
@@ -73,8 +70,7 @@ def emoji_split(corpus, n_test: int, *, seed=0) -> EmojiSplit:
 
 def retrieval_scores(Zx, Zy, ks=(1, 5)) -> dict[str, torch.Tensor]:
     """Top-k retrieval both ways among m held-out pairs (cosine): keys
-    ``"image->caption@k"`` and
-    ``"caption->image@k"``; chance is k / m."""
+    ``"image->caption@k"`` and ``"caption->image@k"``; chance is k / m."""
     out = {}
     for name, (a, b) in (("image->caption", (Zx, Zy)), ("caption->image", (Zy, Zx))):
         for k in ks:
@@ -89,13 +85,10 @@ def class_prompts(names) -> list[str]:
 
 
 def zero_shot_accuracy(Zx, labels, Zc) -> torch.Tensor:
-    """Fraction of rows of Zx (..., m, r) whose most cosine-similar class embedding
-    (row of
-    Zc (..., C, r)) is their label (labels (m,) long). Ties count against the label, as
-    in
-    :func:`mmcl.retrieval_accuracy`: class names with the same features (a bag of words
-    drops
-    unknown words) cannot win by their order."""
+    """Fraction of rows of Zx (..., m, r) whose most cosine-similar class embedding (row
+    of Zc (..., C, r)) is their label (labels (m,) long). Ties count against the label,
+    as in :func:`mmcl.retrieval_accuracy`: class names with the same features (a bag of
+    words drops unknown words) cannot win by their order."""
     Zx, Zc = check_matrix(Zx, "Zx"), check_matrix(Zc, "Zc")
     labels = _check_labels(labels, "labels", Zx.shape[-2]).to(Zx.device)
     if int(labels.max()) >= Zc.shape[-2]:
@@ -112,8 +105,7 @@ def zero_shot_accuracy(Zx, labels, Zc) -> torch.Tensor:
 
 def rank_images(G1, G2, X, q, k: int = 8) -> torch.Tensor:
     """Indices of the k rows of X (m, d1) whose embeddings G1 x are most cosine-similar
-    to the
-    embedded query G2 q (q of shape (d2,)), best first."""
+    to the embedded query G2 q (q of shape (d2,)), best first."""
     X = check_matrix(X, "X", batch=False)
     k = check_int(k, "k", low=1, high=X.shape[0])
     s = F.normalize(X @ G1.T, dim=1) @ F.normalize(G2 @ q.reshape(-1).to(X), dim=0)
@@ -130,8 +122,7 @@ def plot_emoji_grid(
     wrap: int = 14,
 ):
     """Images (k, s, s, 3) uint8 in a grid, each titled with its caption (wrapped).
-    Returns the
-    figure."""
+    Returns the figure."""
     import matplotlib.pyplot as plt
 
     images = np.asarray(images)
