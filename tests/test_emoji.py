@@ -1,6 +1,6 @@
 """mmcl.realdata.emoji: the offline emoji corpus (shapes, pinned hash, cache, clear
-errors, the same images under portable CPU kernels) and the numbers the images-and-captions chapter
-states.
+errors, the same images under portable CPU kernels) and the numbers the
+images-and-captions chapter states.
 
 The corpus needs Debian's fonts-noto-color-emoji and unicode-data (``make`` installs
 both)."""
