@@ -30,8 +30,8 @@ from .covariance import (centered_cross_covariance, contrastive_cross_covariance
 from .data import (LatentFactorModel, MultimodalSample, haar_orthonormal, heteroskedastic_noise_std,
                    make_generator, make_multimodal)
 from .estimator import MMCL, NotFittedError
-from .families import (ClipFamily, ContrastiveFamily, LinearFamily, clip_family, get_family,
-                       linear_family)
+from .families import (ClipFamily, ContrastiveFamily, LinearFamily, SiglipFamily, clip_family,
+                       get_family, linear_family, siglip_family)
 from .losses import ContrastiveLoss, clip_loss, contrastive_loss, regularizer, similarities
 from .metrics import orthonormal_basis, retrieval_accuracy, sin_theta_distance
 from .solvers import (SolverResult, factorize, gradient_descent, linear_closed_form,
@@ -68,8 +68,8 @@ __all__ = [
     "centered_cross_covariance", "contrastive_cross_covariance", "contrastive_gradient",
     "cross_covariance", "LatentFactorModel", "MultimodalSample", "haar_orthonormal",
     "heteroskedastic_noise_std", "make_generator", "make_multimodal", "MMCL", "NotFittedError",
-    "ClipFamily", "ContrastiveFamily", "LinearFamily", "clip_family", "get_family",
-    "linear_family", "ContrastiveLoss", "clip_loss", "contrastive_loss", "regularizer",
+    "ClipFamily", "ContrastiveFamily", "LinearFamily", "SiglipFamily", "clip_family", "get_family",
+    "linear_family", "siglip_family", "ContrastiveLoss", "clip_loss", "contrastive_loss", "regularizer",
     "similarities", "orthonormal_basis", "retrieval_accuracy", "sin_theta_distance",
     "SolverResult", "factorize", "gradient_descent", "linear_closed_form", "minibatch_gradient",
     "svd_flip", "svd_iteration", "truncated_svd", "ClipNormalizers", "auto_block_size",

@@ -10,7 +10,8 @@ are formed one block of rows at a time, never as the whole n x n matrix:
   Q_ij = exp(l_ij - c_j): the CLIP weights are beta_ij = A_ij (i != j) and beta_ii = 1 - A_ii.
 
 Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The linear
-preset needs no blocks at all (its loss uses only row and column sums; S(beta) = S_n).
+preset needs no blocks at all (its loss uses only row and column sums; S(beta) = S_n). The
+sigmoid (SigLIP) preset needs one pass: its weights sigmoid(l_ij z_ij) are local, no normaliser.
 """
 from __future__ import annotations
 
@@ -20,15 +21,17 @@ import torch
 
 from ._validation import check_int, check_matrix, check_pair, check_same_device, check_tau
 from .covariance import centered_cross_covariance
-from .families import ClipFamily, ContrastiveFamily, LinearFamily, get_family
+from .families import ClipFamily, ContrastiveFamily, LinearFamily, SiglipFamily, get_family
 
 __all__ = ["ClipNormalizers", "auto_block_size", "clip_normalizers", "blocked_loss",
-           "iter_clip_weights", "blocked_cross_covariance", "DENSE_LIMIT"]
+           "iter_clip_weights", "blocked_cross_covariance", "DENSE_LIMIT", "BLOCKED_FAMILIES"]
 
 #: entries of one block of logits (per replicate and all replicates together) used by default
 BLOCK_ENTRIES = 2 ** 23
 #: svd_iteration stays dense while replicates * n * n is at most this many entries
 DENSE_LIMIT = 2 ** 24
+#: the family presets computed in blocks here
+BLOCKED_FAMILIES = (ClipFamily, LinearFamily, SiglipFamily)
 
 
 class ClipNormalizers(NamedTuple):
@@ -95,7 +98,7 @@ def blocked_loss(zx, zy, loss="clip", *, tau: float = 1.0, block_size: int | Non
                  return_normalizers: bool = False):
     """The family loss L(s) of s = zx zy^T (no regulariser) without forming s; shape zx.shape[:-2].
 
-    Supports the ``"clip"`` and ``"linear"`` presets. With ``return_normalizers`` (CLIP) also
+    Supports the ``"clip"``, ``"linear"`` and ``"siglip"`` presets. With ``return_normalizers`` (CLIP) also
     returns the :class:`ClipNormalizers`, which :func:`blocked_cross_covariance` reuses.
     """
     family = get_family(loss, tau)
@@ -109,14 +112,35 @@ def blocked_loss(zx, zy, loss="clip", *, tau: float = 1.0, block_size: int | Non
         tr = (zx * zy).sum((-1, -2))
         total = (zx.sum(-2) * zy.sum(-2)).sum(-1)
         value = -tr / n + (total - tr) / (n * (n - 1))
+    elif isinstance(family, SiglipFamily):
+        norms = None
+        value = _siglip_loss(zx, zy, family, block)
     else:
         raise _unsupported(family)
     return (value, norms) if return_normalizers else value
 
 
 def _unsupported(family: ContrastiveFamily) -> TypeError:
-    return TypeError(f"blocked computation supports the 'clip' and 'linear' presets, got {family!r}; "
+    return TypeError(f"blocked computation supports the 'clip', 'linear' and 'siglip' presets, got {family!r}; "
                      "use the dense functions for other family members")
+
+
+def _siglip_signed_block(zx, zy, family: SiglipFamily, rows: slice) -> torch.Tensor:
+    """l_ij z_ij on a block of rows (..., b, n): z = zx zy^T / tau + bias, sign + on the diagonal."""
+    z = zx[..., rows, :] @ zy.transpose(-1, -2) / family.tau + family.bias  # (..., b, n)
+    local = torch.arange(rows.stop - rows.start, device=zx.device)
+    idx = torch.arange(rows.start, rows.stop, device=zx.device)
+    z.neg_()
+    z[..., local, idx] = -z[..., local, idx]
+    return z
+
+
+def _siglip_loss(zx, zy, family: SiglipFamily, block: int) -> torch.Tensor:
+    """tau / n sum_ij softplus(-l_ij z_ij), accumulated over blocks of rows."""
+    total = torch.zeros(zx.shape[:-2], dtype=zx.dtype, device=zx.device)
+    for rows in _blocks(zx.shape[-2], block):
+        total += torch.nn.functional.softplus(-_siglip_signed_block(zx, zy, family, rows)).sum((-1, -2))
+    return family.tau * total / zx.shape[-2]
 
 
 def iter_clip_weights(zx, zy, tau: float, *, block_size: int | None = None,
@@ -151,7 +175,7 @@ def blocked_cross_covariance(X, Y, zx, zy, loss="clip", *, tau: float = 1.0,
     Parameters
     ----------
     X, Y : (..., n, d1), (..., n, d2)  paired data.  zx, zy : (..., n, r)  their embeddings.
-    loss : "clip" or "linear".  tau : CLIP temperature.  block_size : rows per block.
+    loss : "clip", "linear", "siglip" or a SiglipFamily (for its bias).  tau : temperature.  block_size : rows per block.
     normalizers : the CLIP log-normalisers if already computed (from :func:`blocked_loss`).
     """
     X, Y = check_pair(X, Y)
@@ -163,6 +187,18 @@ def blocked_cross_covariance(X, Y, zx, zy, loss="clip", *, tau: float = 1.0,
                          f"got {tuple(zx.shape)}")
     if isinstance(family, LinearFamily):
         return centered_cross_covariance(X, Y)
+    if isinstance(family, SiglipFamily):
+        S = torch.zeros(*X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device)
+        for rows in _blocks(X.shape[-2], block):
+            # signed weights B[rows] = sigmoid(-l z) with the off-diagonal entries negated
+            w = torch.sigmoid(-_siglip_signed_block(zx, zy, family, rows))  # (..., b, n)
+            local = torch.arange(rows.stop - rows.start, device=X.device)
+            idx = torch.arange(rows.start, rows.stop, device=X.device)
+            diag = w[..., local, idx].clone()
+            w.neg_()
+            w[..., local, idx] = diag
+            S += X[..., rows, :].transpose(-1, -2) @ (w @ Y)
+        return S / X.shape[-2]
     if not isinstance(family, ClipFamily):
         raise _unsupported(family)
     norms = normalizers if normalizers is not None else clip_normalizers(zx, zy, family.tau,

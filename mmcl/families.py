@@ -13,6 +13,9 @@ are beta_ii = -n W_ii and beta_ij = n W_ij (i != j), all >= 0 when phi, psi are 
 
 where a_i, b_j are the arguments of phi in row i and column j. Presets: CLIP
 (phi = tau log, psi = exp(./tau), eps = 1) and linear (phi = psi = id, eps = 0, mean).
+
+Beyond the family: the sigmoid loss (SigLIP) is not of the phi/psi form, yet its gradient is again
+-G2 S(beta)^T with weights of the same sign pattern (:class:`SiglipFamily`).
 """
 from __future__ import annotations
 
@@ -20,10 +23,10 @@ from typing import Callable
 
 import torch
 
-from ._validation import check_tau
+from ._validation import check_real, check_tau
 
-__all__ = ["ContrastiveFamily", "ClipFamily", "LinearFamily", "clip_family", "linear_family",
-           "get_family"]
+__all__ = ["ContrastiveFamily", "ClipFamily", "LinearFamily", "SiglipFamily", "clip_family",
+           "linear_family", "siglip_family", "get_family"]
 
 
 def _elementwise_derivative(f: Callable, u: torch.Tensor) -> torch.Tensor:
@@ -165,6 +168,47 @@ class LinearFamily(ContrastiveFamily):
         return (eye + (1 - eye) / (n - 1)).expand(s.shape)
 
 
+class SiglipFamily(ContrastiveFamily):
+    """The sigmoid loss of SigLIP (Zhai et al. 2023), times tau, on logits z = s / tau + bias:
+
+        L(s) = -(tau / n) sum_{i,j} log sigmoid(l_ij z_ij),   l_ij = 1 if i = j else -1.
+
+    It is not of the phi/psi form (every pair is its own binary problem), but it depends on G only
+    through s, so the gradient identity of chapter 2 holds with beta_ii = -n dL/ds_ii and
+    beta_ij = n dL/ds_ij:
+
+        beta_ij = sigmoid(z_ij)  (i != j),        beta_ii = sigmoid(-z_ii) = 1 - sigmoid(z_ii).
+
+    Every weight is local (no softmax normaliser), so blocks of rows need one pass only. The factor
+    tau matches :class:`ClipFamily` (tau times the standard loss), so the weights are O(1).
+    ``phi`` and ``psi`` are None: only ``loss_from_similarities`` and ``weights`` apply.
+    """
+
+    def __init__(self, tau: float = 1.0, bias: float = 0.0):
+        self.tau = check_tau(tau)
+        self.bias = check_real(bias, "bias")
+        self.phi = self.psi = self._dphi = self._dpsi = None
+        self.eps, self.negatives = 0.0, "sum"
+        self.name = f"SigLIP (tau={self.tau:g}, b={self.bias:g})"
+
+    def _signed_logits(self, s):
+        """l_ij z_ij with z = s / tau + bias: +z on the diagonal, -z off it."""
+        _check_similarities(s)
+        z = s / self.tau + self.bias
+        eye = torch.eye(s.shape[-1], dtype=torch.bool, device=s.device)
+        return torch.where(eye, z, -z), eye
+
+    def loss_from_similarities(self, s):
+        lz, _ = self._signed_logits(s)
+        # -log sigmoid(u) = softplus(-u), stable for every u
+        return self.tau * torch.nn.functional.softplus(-lz).sum((-1, -2)) / s.shape[-1]
+
+    def weights(self, s):
+        lz, _ = self._signed_logits(s)
+        # sigmoid(-l z): sigmoid(-z_ii) on the diagonal, sigmoid(z_ij) off it
+        return torch.sigmoid(-lz)
+
+
 def clip_family(tau: float = 1.0) -> ClipFamily:
     """The CLIP preset with temperature tau > 0."""
     return ClipFamily(tau)
@@ -175,12 +219,19 @@ def linear_family() -> LinearFamily:
     return LinearFamily()
 
 
-def get_family(loss="clip", tau: float = 1.0) -> ContrastiveFamily:
-    """Resolve ``"clip"``, ``"linear"`` or a :class:`ContrastiveFamily` instance."""
+def siglip_family(tau: float = 1.0, bias: float = 0.0) -> SiglipFamily:
+    """The sigmoid (SigLIP) loss with temperature tau > 0 and logit bias ``bias``."""
+    return SiglipFamily(tau, bias)
+
+
+def get_family(loss="clip", tau: float = 1.0, *, bias: float = 0.0) -> ContrastiveFamily:
+    """Resolve ``"clip"``, ``"linear"``, ``"siglip"`` (with ``bias``) or a ContrastiveFamily."""
     if isinstance(loss, ContrastiveFamily):
         return loss
     if loss == "clip":
         return ClipFamily(tau)
     if loss == "linear":
         return LinearFamily()
-    raise ValueError(f"loss must be 'clip', 'linear' or a ContrastiveFamily, got {loss!r}")
+    if loss == "siglip":
+        return SiglipFamily(tau, bias)
+    raise ValueError(f"loss must be 'clip', 'linear', 'siglip' or a ContrastiveFamily, got {loss!r}")
