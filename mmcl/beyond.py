@@ -14,6 +14,7 @@ Every function follows the device and dtype of its inputs and accepts leading re
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -78,7 +79,7 @@ def fit_learned_temperature(X, Y, k: int, *, tau: float = 1.0, learn_tau: bool =
     batch = X.shape[:-2]
     G1 = torch.randn(*batch, k, X.shape[-1], generator=g, dtype=torch.float64).to(X)
     G2 = torch.randn(*batch, k, Y.shape[-1], generator=g, dtype=torch.float64).to(X)
-    log_tau = torch.full(batch, float(torch.log(torch.tensor(tau))), dtype=X.dtype, device=X.device)
+    log_tau = torch.full(batch, math.log(tau), dtype=X.dtype, device=X.device)
     params = [G1.requires_grad_(True), G2.requires_grad_(True)]
     if learn_tau:
         params.append(log_tau.requires_grad_(True))
@@ -238,8 +239,9 @@ def spectral_embedding(X, k: int, *, n_neighbors: int = 10) -> torch.Tensor:
     """The k leading non-trivial random-walk eigenvectors of a Gaussian k-NN graph on the rows of X.
 
     Affinities W_ij = exp(-||x_i - x_j||^2 / h^2) on the symmetrised ``n_neighbors``-nearest-
-    neighbour graph, h the median distance to the ``n_neighbors``-th neighbour; with D the degrees,
-    the eigenvectors of P = D^{-1} W are D^{-1/2} v for the eigenvectors v of D^{-1/2} W D^{-1/2}.
+    neighbour graph, h^2 the (lower) median squared distance to the ``n_neighbors``-th neighbour;
+    with D the degrees, the eigenvectors of P = D^{-1} W are D^{-1/2} v for the eigenvectors v of
+    D^{-1/2} W D^{-1/2}.
     Returns (..., N, k), each column scaled to unit norm, the constant eigenvector dropped.
     """
     X = check_matrix(X, "X", min_rows=3)
