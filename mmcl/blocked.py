@@ -1,42 +1,68 @@
-"""Memory-bounded CLIP: loss, log-normalisers, weights beta and S(beta) in blocks (chapter 6).
+"""Memory-bounded CLIP: loss, log-normalisers, weights beta and S(beta) in blocks
+(chapter 6).
 
-With embeddings zx = X G1^T (n, r) and zy = Y G2^T (n, r), the logits l_ij = <zx_i, zy_j> / tau
-are formed one block of rows at a time, never as the whole n x n matrix:
+With embeddings zx = X G1^T (n, r) and zy = Y G2^T (n, r), the logits l_ij = <zx_i,
+zy_j> / tau are formed one block of rows at a time, never as the whole n x n matrix:
 
 * one pass gives the row log-normalisers r_i = LSE_j l_ij exactly and the column ones
   c_j = LSE_i l_ij by a streaming (running-maximum) log-sum-exp, hence the CLIP loss
   L = tau / (2n) sum_i (r_i + c_i - 2 l_ii);
-* a second pass gives S(beta) = (1/n) X^T (I - A) Y with A = (P + Q) / 2, P_ij = exp(l_ij - r_i),
-  Q_ij = exp(l_ij - c_j): the CLIP weights are beta_ij = A_ij (i != j) and beta_ii = 1 - A_ii.
+* a second pass gives S(beta) = (1/n) X^T (I - A) Y with A = (P + Q) / 2, P_ij =
+  exp(l_ij - r_i), Q_ij = exp(l_ij - c_j): the CLIP weights are beta_ij = A_ij (i != j)
+  and beta_ii = 1 - A_ii.
 
-Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The linear
-preset needs no blocks at all (its loss uses only row and column sums; S(beta) = S_n). The
-sigmoid (SigLIP) preset needs one pass: its weights sigmoid(l_ij z_ij) are local, no normaliser.
+Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The
+linear preset needs no blocks at all (its loss uses only row and column sums; S(beta) =
+S_n). The sigmoid (SigLIP) preset needs one pass: its weights are local, no normaliser.
 """
+
 from __future__ import annotations
 
 from typing import Iterator, NamedTuple
 
 import torch
 
-from ._validation import check_int, check_matrix, check_pair, check_same_device, check_tau
+from ._validation import (
+    check_int,
+    check_matrix,
+    check_pair,
+    check_same_device,
+    check_tau,
+)
 from .covariance import centered_cross_covariance
-from .families import ClipFamily, ContrastiveFamily, LinearFamily, SiglipFamily, get_family
+from .families import (
+    ClipFamily,
+    ContrastiveFamily,
+    LinearFamily,
+    SiglipFamily,
+    clip_loss_from_normalizers,
+    get_family,
+    linear_loss_of_embeddings,
+)
 
-__all__ = ["ClipNormalizers", "auto_block_size", "clip_normalizers", "blocked_loss",
-           "iter_clip_weights", "blocked_cross_covariance", "DENSE_LIMIT", "BLOCKED_FAMILIES"]
+__all__ = [
+    "ClipNormalizers",
+    "auto_block_size",
+    "clip_normalizers",
+    "blocked_loss",
+    "iter_clip_weights",
+    "blocked_cross_covariance",
+    "DENSE_LIMIT",
+    "BLOCKED_FAMILIES",
+]
 
-#: entries of one block of logits (per replicate and all replicates together) used by default
-BLOCK_ENTRIES = 2 ** 23
+#: entries of one block of logits (per replicate and all replicates together) used by
+#: default
+BLOCK_ENTRIES = 2**23
 #: svd_iteration stays dense while replicates * n * n is at most this many entries
-DENSE_LIMIT = 2 ** 24
+DENSE_LIMIT = 2**24
 #: the family presets computed in blocks here
 BLOCKED_FAMILIES = (ClipFamily, LinearFamily, SiglipFamily)
 
 
 class ClipNormalizers(NamedTuple):
-    """Row and column log-normalisers r_i = LSE_j l_ij, c_j = LSE_i l_ij and the diagonal l_ii of
-    the logits l = zx zy^T / tau; each of shape (..., n)."""
+    """Row and column log-normalisers r_i = LSE_j l_ij, c_j = LSE_i l_ij and the
+    diagonal l_ii of the logits l = zx zy^T / tau; each of shape (..., n)."""
 
     row: torch.Tensor
     col: torch.Tensor
@@ -44,7 +70,22 @@ class ClipNormalizers(NamedTuple):
 
 
 def auto_block_size(n: int, batch: int = 1, entries: int = BLOCK_ENTRIES) -> int:
-    """Rows per block so that one (batch, block, n) slab of logits holds about ``entries`` numbers."""
+    """Rows per block so that one (batch, block, n) slab of logits holds about
+    ``entries`` numbers.
+
+    Parameters
+    ----------
+    n : int
+        The number of pairs.
+    batch : int, default=1
+        The number of replicates.
+    entries : int, default=BLOCK_ENTRIES
+        The target size of one slab.
+
+    Returns
+    -------
+    int
+    """
     n = check_int(n, "n", low=1)
     batch = check_int(batch, "batch", low=1)
     return max(1, min(n, entries // (n * batch)))
@@ -55,8 +96,10 @@ def _check_embeddings(zx, zy, block_size):
     zy = check_matrix(zy, "zy", min_rows=2)
     check_same_device(zx=zx, zy=zy)
     if zx.shape != zy.shape:
-        raise ValueError(f"zx and zy must have the same shape (..., n, r), got {tuple(zx.shape)} "
-                         f"and {tuple(zy.shape)}")
+        raise ValueError(
+            f"zx and zy must have the same shape (..., n, r), got {tuple(zx.shape)} "
+            f"and {tuple(zy.shape)}"
+        )
     n, batch = zx.shape[-2], zx[..., 0, 0].numel()
     if block_size is None:
         return zx, zy, auto_block_size(n, batch)
@@ -68,14 +111,26 @@ def _blocks(n: int, block: int) -> Iterator[slice]:
         yield slice(start, min(start + block, n))
 
 
-def clip_normalizers(zx, zy, tau: float, *, block_size: int | None = None) -> ClipNormalizers:
+def clip_normalizers(
+    zx, zy, tau: float, *, block_size: int | None = None
+) -> ClipNormalizers:
     """The log-normalisers of the logits zx zy^T / tau in one pass over blocks of rows.
 
     Parameters
     ----------
-    zx, zy : (..., n, r)  the two embeddings (rows paired).
-    tau : float > 0  temperature.
-    block_size : int >= 1, optional  rows per block (default: :func:`auto_block_size`).
+    zx : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 1.
+    zy : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 2 (rows paired with zx).
+    tau : float
+        The temperature (> 0).
+    block_size : int, optional
+        Rows per block (default: :func:`auto_block_size`).
+
+    Returns
+    -------
+    ClipNormalizers
+        The row and column log-normalisers and the diagonal of the logits.
     """
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
@@ -88,46 +143,71 @@ def clip_normalizers(zx, zy, tau: float, *, block_size: int | None = None) -> Cl
         logits = zx[..., rows, :] @ zyt  # (..., b, n)
         row[..., rows] = torch.logsumexp(logits, -1)
         new_max = torch.maximum(col_max, logits.amax(-2))
-        col_sum = col_sum * torch.exp(col_max - new_max) + torch.exp(logits - new_max.unsqueeze(-2)).sum(-2)
+        col_sum = col_sum * torch.exp(col_max - new_max) + torch.exp(
+            logits - new_max.unsqueeze(-2)
+        ).sum(-2)
         col_max = new_max
     diag = (zx * zy).sum(-1) / tau
     return ClipNormalizers(row, col_max + torch.log(col_sum), diag)
 
 
-def blocked_loss(zx, zy, loss="clip", *, tau: float = 1.0, block_size: int | None = None,
-                 return_normalizers: bool = False):
-    """The family loss L(s) of s = zx zy^T (no regulariser) without forming s; shape zx.shape[:-2].
+def blocked_loss(
+    zx,
+    zy,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    block_size: int | None = None,
+    return_normalizers: bool = False,
+):
+    """The family loss L(s) of s = zx zy^T (no regulariser) without forming s; shape
+    zx.shape[:-2].
 
-    Supports the ``"clip"``, ``"linear"`` and ``"siglip"`` presets. With ``return_normalizers`` (CLIP) also
-    returns the :class:`ClipNormalizers`, which :func:`blocked_cross_covariance` reuses.
+    Supports the ``"clip"`` and ``"linear"`` presets. With ``return_normalizers`` (CLIP)
+    also returns the :class:`ClipNormalizers`, which :func:`blocked_cross_covariance`
+    reuses.
+
+    Parameters
+    ----------
+    zx : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 1.
+    zy : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of modality 2.
+    loss : {"clip", "linear", "siglip"} or ContrastiveFamily, default="clip"
+        The preset.
+    tau : float, default=1.0
+        The CLIP temperature.
+    block_size : int, optional
+        Rows per block (default: :func:`auto_block_size`).
+    return_normalizers : bool, default=False
+        Also return the CLIP log-normalisers.
+
+    Returns
+    -------
+    torch.Tensor or tuple
+        The loss, a tensor of shape (...,); with ``return_normalizers`` the pair
+        (loss, ClipNormalizers or None).
     """
     family = get_family(loss, tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
-    n = zx.shape[-2]
     if isinstance(family, ClipFamily):
         norms = clip_normalizers(zx, zy, family.tau, block_size=block)
-        value = family.tau * (norms.row + norms.col - 2 * norms.diag).sum(-1) / (2 * n)
+        value = clip_loss_from_normalizers(norms.row, norms.col, norms.diag, family.tau)
     elif isinstance(family, LinearFamily):
-        norms = None
-        tr = (zx * zy).sum((-1, -2))
-        total = (zx.sum(-2) * zy.sum(-2)).sum(-1)
-        value = -tr / n + (total - tr) / (n * (n - 1))
+        norms, value = None, linear_loss_of_embeddings(zx, zy)
     elif isinstance(family, SiglipFamily):
-        norms = None
-        value = _siglip_loss(zx, zy, family, block)
+        norms, value = None, _siglip_loss(zx, zy, family, block)
     else:
         raise _unsupported(family)
     return (value, norms) if return_normalizers else value
 
 
-def _unsupported(family: ContrastiveFamily) -> TypeError:
-    return TypeError(f"blocked computation supports the 'clip', 'linear' and 'siglip' presets, got {family!r}; "
-                     "use the dense functions for other family members")
-
-
 def _siglip_signed_block(zx, zy, family: SiglipFamily, rows: slice) -> torch.Tensor:
-    """l_ij z_ij on a block of rows (..., b, n): z = zx zy^T / tau + bias, sign + on the diagonal."""
-    z = zx[..., rows, :] @ zy.transpose(-1, -2) / family.tau + family.bias  # (..., b, n)
+    """l_ij z_ij on a block of rows (..., b, n): z = zx zy^T / tau + bias, + on the
+    diagonal, - off it."""
+    z = (
+        zx[..., rows, :] @ zy.transpose(-1, -2) / family.tau + family.bias
+    )  # (..., b, n)
     local = torch.arange(rows.stop - rows.start, device=zx.device)
     idx = torch.arange(rows.start, rows.stop, device=zx.device)
     z.neg_()
@@ -139,17 +219,72 @@ def _siglip_loss(zx, zy, family: SiglipFamily, block: int) -> torch.Tensor:
     """tau / n sum_ij softplus(-l_ij z_ij), accumulated over blocks of rows."""
     total = torch.zeros(zx.shape[:-2], dtype=zx.dtype, device=zx.device)
     for rows in _blocks(zx.shape[-2], block):
-        total += torch.nn.functional.softplus(-_siglip_signed_block(zx, zy, family, rows)).sum((-1, -2))
+        lz = _siglip_signed_block(zx, zy, family, rows)
+        total += torch.nn.functional.softplus(-lz).sum((-1, -2))
     return family.tau * total / zx.shape[-2]
 
 
-def iter_clip_weights(zx, zy, tau: float, *, block_size: int | None = None,
-                      normalizers: ClipNormalizers | None = None):
-    """Yield ``(rows, beta_block)``: the CLIP weights beta[..., rows, :] (shape (..., b, n)) block
-    by block, equal to ``ClipFamily(tau).weights(zx @ zy^T)`` restricted to those rows."""
+def _siglip_cross_covariance(X, Y, zx, zy, family: SiglipFamily, block: int):
+    """S(beta) = (1/n) X^T B Y, B = diag(beta_ii) - offdiag(beta), block by block."""
+    S = torch.zeros(
+        *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
+    )
+    for rows in _blocks(X.shape[-2], block):
+        w = torch.sigmoid(-_siglip_signed_block(zx, zy, family, rows))  # (..., b, n)
+        local = torch.arange(rows.stop - rows.start, device=X.device)
+        idx = torch.arange(rows.start, rows.stop, device=X.device)
+        diag = w[..., local, idx].clone()
+        w.neg_()
+        w[..., local, idx] = diag  # the signed weights B[rows]
+        S += X[..., rows, :].transpose(-1, -2) @ (w @ Y)
+    return S / X.shape[-2]
+
+
+def _unsupported(family: ContrastiveFamily) -> TypeError:
+    return TypeError(
+        "blocked computation supports the 'clip', 'linear' and 'siglip' presets, got "
+        f"{family!r}; "
+        "use the dense functions for other family members"
+    )
+
+
+def iter_clip_weights(
+    zx,
+    zy,
+    tau: float,
+    *,
+    block_size: int | None = None,
+    normalizers: ClipNormalizers | None = None,
+):
+    """Yield ``(rows, beta_block)``: the CLIP weights beta[..., rows, :] (shape (..., b,
+    n)) block by block, equal to ``ClipFamily(tau).weights(zx @ zy^T)`` restricted to
+    those rows.
+
+    Parameters
+    ----------
+    zx : torch.Tensor
+        Tensor of shape (..., n, r).
+    zy : torch.Tensor
+        Tensor of shape (..., n, r).
+    tau : float
+        The temperature.
+    block_size : int, optional
+        Rows per block.
+    normalizers : ClipNormalizers, optional
+        The log-normalisers if already computed.
+
+    Yields
+    ------
+    tuple
+        A slice of rows and the weights of those rows, a tensor of shape (..., b, n).
+    """
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
-    norms = normalizers if normalizers is not None else clip_normalizers(zx, zy, tau, block_size=block)
+    norms = (
+        normalizers
+        if normalizers is not None
+        else clip_normalizers(zx, zy, tau, block_size=block)
+    )
     zyt = zy.transpose(-1, -2) / tau
     n = zx.shape[-2]
     for rows in _blocks(n, block):
@@ -167,46 +302,71 @@ def _avg_block(logits, norms: ClipNormalizers, rows: slice) -> torch.Tensor:
     return logits.add_(q).mul_(0.5)
 
 
-def blocked_cross_covariance(X, Y, zx, zy, loss="clip", *, tau: float = 1.0,
-                             block_size: int | None = None,
-                             normalizers: ClipNormalizers | None = None) -> torch.Tensor:
+def blocked_cross_covariance(
+    X,
+    Y,
+    zx,
+    zy,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    block_size: int | None = None,
+    normalizers: ClipNormalizers | None = None,
+) -> torch.Tensor:
     """S(beta(s)) for s = zx zy^T, shape (..., d1, d2), without forming s or beta.
 
     Parameters
     ----------
-    X, Y : (..., n, d1), (..., n, d2)  paired data.  zx, zy : (..., n, r)  their embeddings.
-    loss : "clip", "linear", "siglip" or a SiglipFamily (for its bias).  tau : temperature.  block_size : rows per block.
-    normalizers : the CLIP log-normalisers if already computed (from :func:`blocked_loss`).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, paired with X.
+    zx : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of X.
+    zy : torch.Tensor
+        Tensor of shape (..., n, r): the embeddings of Y.
+    loss : {"clip", "linear", "siglip"} or ContrastiveFamily, default="clip"
+        The preset.
+    tau : float, default=1.0
+        The CLIP temperature.
+    block_size : int, optional
+        Rows per block (default: :func:`auto_block_size`).
+    normalizers : ClipNormalizers, optional
+        The CLIP log-normalisers if already computed (by :func:`blocked_loss`).
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d1, d2).
     """
     X, Y = check_pair(X, Y)
     family = get_family(loss, tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
     check_same_device(X=X, zx=zx)
     if zx.shape[:-1] != X.shape[:-1]:
-        raise ValueError(f"zx must have shape (..., n, r) with (..., n) = {tuple(X.shape[:-1])}, "
-                         f"got {tuple(zx.shape)}")
+        raise ValueError(
+            f"zx must have shape (..., n, r) with (..., n) = {tuple(X.shape[:-1])}, "
+            f"got {tuple(zx.shape)}"
+        )
     if isinstance(family, LinearFamily):
         return centered_cross_covariance(X, Y)
     if isinstance(family, SiglipFamily):
-        S = torch.zeros(*X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device)
-        for rows in _blocks(X.shape[-2], block):
-            # signed weights B[rows] = sigmoid(-l z) with the off-diagonal entries negated
-            w = torch.sigmoid(-_siglip_signed_block(zx, zy, family, rows))  # (..., b, n)
-            local = torch.arange(rows.stop - rows.start, device=X.device)
-            idx = torch.arange(rows.start, rows.stop, device=X.device)
-            diag = w[..., local, idx].clone()
-            w.neg_()
-            w[..., local, idx] = diag
-            S += X[..., rows, :].transpose(-1, -2) @ (w @ Y)
-        return S / X.shape[-2]
+        return _siglip_cross_covariance(X, Y, zx, zy, family, block)
     if not isinstance(family, ClipFamily):
         raise _unsupported(family)
-    norms = normalizers if normalizers is not None else clip_normalizers(zx, zy, family.tau,
-                                                                         block_size=block)
+    norms = (
+        normalizers
+        if normalizers is not None
+        else clip_normalizers(zx, zy, family.tau, block_size=block)
+    )
     zyt = zy.transpose(-1, -2) / family.tau
     n = X.shape[-2]
-    S = torch.zeros(*X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device)
+    S = torch.zeros(
+        *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
+    )
     for rows in _blocks(n, block):
         avg = _avg_block(zx[..., rows, :] @ zyt, norms, rows)
-        S += X[..., rows, :].transpose(-1, -2) @ (Y[..., rows, :] - avg @ Y)  # (I - A)[rows] Y
+        S += X[..., rows, :].transpose(-1, -2) @ (
+            Y[..., rows, :] - avg @ Y
+        )  # (I - A)[rows] Y
     return S / n

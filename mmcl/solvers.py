@@ -1,15 +1,22 @@
-"""Solvers: the linear closed form, the SVD-iteration and plain gradient descent (chapter 2).
+"""Solvers: the linear closed form, the SVD-iteration and plain gradient descent
+(chapter 2).
 
-Every similarity s_ij = x_i^T G1^T G2 y_j depends on G only through M = G1^T G2 (d1 x d2, rank r),
-and the regulariser is (rho/2)||M||_F^2. Each solver returns a :class:`SolverResult` with balanced
-factors G1 = diag(sqrt(sigma/rho)) U^T, G2 = diag(sqrt(sigma/rho)) V^T of M = U diag(sigma/rho) V^T.
+Every similarity s_ij = x_i^T G1^T G2 y_j depends on G only through M = G1^T G2 (d1 x
+d2, rank r), and the regulariser is (rho/2)||M||_F^2. Each solver returns a
+:class:`SolverResult` with balanced factors G1 = diag(sqrt(sigma/rho)) U^T, G2 =
+diag(sqrt(sigma/rho)) V^T of M = U diag(sigma/rho) V^T.
 
 * ``linear_closed_form``: M = SVD_r(S_n) / rho, the global minimiser of the linear loss.
-* ``svd_iteration``: M <- SVD_r((1 - a) rho M + a S(beta(M))) / rho, with the damping a halved
-  whenever the loss would rise (a = 1 is the plain fixed-point iteration; small a is projected
-  gradient descent on rank-r matrices with step a / rho).
-* ``gradient_descent``: gradient descent (or Adam) on (G1, G2) through autograd, for comparison.
+* ``svd_iteration``: M <- SVD_r((1 - a) rho M + a S(beta(M))) / rho, with the damping a
+  halved whenever the loss would rise (a = 1 is the plain fixed-point iteration; small a
+  is projected gradient descent on rank-r matrices with step a / rho).
+* ``gradient_descent``: gradient descent (or Adam) on (G1, G2) through autograd, for
+  comparison; ``minibatch_gradient``: the same one minibatch at a time, as CLIP is
+  trained.
+* ``graph_closed_form``: the linear loss's global minimiser when the positives are the
+  edges of a bipartite graph (chapter 5).
 """
+
 from __future__ import annotations
 
 import time
@@ -17,36 +24,124 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validation import check_int, check_pair, check_rank, check_real, check_rho
+from ._validation import (
+    check_int,
+    check_matrix,
+    check_pair,
+    check_rank,
+    check_real,
+    check_rho,
+)
 from .covariance import centered_cross_covariance, cross_covariance
 from .data import make_generator
-from .blocked import (BLOCKED_FAMILIES, DENSE_LIMIT, auto_block_size, blocked_cross_covariance,
-                      blocked_loss)
+from .blocked import (
+    BLOCKED_FAMILIES,
+    DENSE_LIMIT,
+    auto_block_size,
+    blocked_cross_covariance,
+    blocked_loss,
+)
 from .families import get_family
 from .losses import check_representation, contrastive_loss
 
-__all__ = ["svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form",
-           "svd_iteration", "gradient_descent", "minibatch_gradient"]
+__all__ = [
+    "svd_flip",
+    "truncated_svd",
+    "low_rank",
+    "factorize",
+    "SolverResult",
+    "linear_closed_form",
+    "svd_iteration",
+    "gradient_descent",
+    "minibatch_gradient",
+    "graph_closed_form",
+]
 
 
 def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The one sign convention of the package: the entry of largest absolute value in each
-    column of U is positive; V (columns paired with U's) gets the same signs."""
+    """The one sign convention of the package: the entry of largest absolute value in
+    each column of U is positive; V (columns paired with U's) gets the same signs.
+
+    Parameters
+    ----------
+    U : torch.Tensor
+        Tensor of shape (..., d1, r).
+    V : torch.Tensor
+        Tensor of shape (..., d2, r).
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        U and V with flipped column signs, of the same shapes.
+    """
     idx = U.abs().argmax(dim=-2, keepdim=True)
     signs = torch.sign(torch.gather(U, -2, idx))
     signs = torch.where(signs == 0, torch.ones_like(signs), signs)
     return U * signs, V * signs
 
 
-def truncated_svd(S: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top-r SVD of S (..., d1, d2): U (..., d1, r), sigma (..., r), V (..., d2, r), signs flipped."""
+def truncated_svd(
+    S: torch.Tensor, r: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The top-r SVD of S, signs by :func:`svd_flip`.
+
+    Parameters
+    ----------
+    S : torch.Tensor
+        Tensor of shape (..., d1, d2).
+    r : int
+        The number of singular triplets kept.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        U of shape (..., d1, r), sigma of shape (..., r), V of shape (..., d2, r).
+    """
     U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
     U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
     return U, sig[..., :r], V
 
 
+def low_rank(U: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
+    """The low-rank product U diag(w) V^T: the one spelling of it in mmcl.
+
+    Parameters
+    ----------
+    U : torch.Tensor
+        Tensor of shape (..., d1, r).
+    w : torch.Tensor
+        Tensor of shape (..., r).
+    V : torch.Tensor
+        Tensor of shape (..., d2, r).
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., d1, d2).
+    """
+    return (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
+
+
 def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Balanced factors (G1, G2) with G1^T G2 = U diag(sigma / rho) V^T."""
+    """Balanced factors (G1, G2) with G1^T G2 = U diag(sigma / rho) V^T.
+
+    Parameters
+    ----------
+    U : torch.Tensor
+        Tensor of shape (..., d1, r).
+    sigma : torch.Tensor
+        Tensor of shape (..., r): singular values (negative ones count as 0).
+    V : torch.Tensor
+        Tensor of shape (..., d2, r).
+    rho : float, default=1.0
+        The regularisation strength.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        G1 = diag(sqrt(sigma / rho)) U^T of shape (..., r, d1) and G2 of shape
+        (..., r, d2).
+    """
     w = (sigma.clamp_min(0) / rho).sqrt().unsqueeze(-1)
     return w * U.transpose(-1, -2), w * V.transpose(-1, -2)
 
@@ -55,10 +150,26 @@ def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor
 class SolverResult:
     """What a solver returns.
 
-    G1 (..., r, d1), G2 (..., r, d2): the representation; U (..., d1, r), V (..., d2, r):
-    orthonormal bases of span G1^T and span G2^T; singular_values (..., r) of the final S;
-    n_iter, converged; history: per-iteration lists ("loss", "change", "time");
-    iterates: optional list of (G1, G2) along the way.
+    Attributes
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1): the map of modality 1.
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2): the map of modality 2.
+    U : torch.Tensor
+        Tensor of shape (..., d1, r): an orthonormal basis of span G1^T.
+    V : torch.Tensor
+        Tensor of shape (..., d2, r): an orthonormal basis of span G2^T.
+    singular_values : torch.Tensor
+        Tensor of shape (..., r): the top singular values of the final S.
+    n_iter : int
+        The iterations run.
+    converged : bool
+        Whether the tolerance was met.
+    history : dict
+        Per-iteration lists "loss", "change" and "time".
+    iterates : list
+        The recorded (G1, G2) along the way (optional).
     """
 
     G1: torch.Tensor
@@ -68,12 +179,32 @@ class SolverResult:
     singular_values: torch.Tensor
     n_iter: int = 0
     converged: bool = True
-    history: dict = field(default_factory=lambda: {"loss": [], "change": [], "time": []})
+    history: dict = field(
+        default_factory=lambda: {"loss": [], "change": [], "time": []}
+    )
     iterates: list = field(default_factory=list)
 
 
 def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
-    """Global minimiser of the linear loss: G1^T G2 = SVD_r(S_n) / rho (S_n centred, unbiased)."""
+    """The global minimiser of the linear loss: G1^T G2 = SVD_r(S_n) / rho, with S_n the
+    centred, unbiased cross-covariance.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    r : int
+        The representation dimension, 1 <= r <= min(d1, d2).
+    rho : float, default=1.0
+        The regularisation strength (> 0); it scales G but not the subspaces.
+
+    Returns
+    -------
+    SolverResult
+        The balanced factors, their bases and the top singular values of S_n.
+    """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
     rho = check_rho(rho)
@@ -83,12 +214,13 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
 
 
 def _loss_of_M(X, Y, U, w, V, family, rho, block):
-    """L(M) for M = U diag(w) V^T: similarities (X U) diag(w) (Y V)^T plus (rho/2)||w||^2.
+    """L(M) for M = U diag(w) V^T: similarities (X U) diag(w) (Y V)^T plus
+    (rho/2)||w||^2.
 
-    Returns the loss and what S(beta) needs: the similarities (dense, ``block`` None) or the
-    embeddings and CLIP log-normalisers (blocked)."""
+    Returns the loss and what S(beta) needs: the similarities (dense, ``block`` None) or
+    the embeddings and CLIP log-normalisers (blocked)."""
     zx, zy = (X @ U) * w.unsqueeze(-2), Y @ V
-    reg = 0.5 * rho * (w ** 2).sum(-1)
+    reg = 0.5 * rho * (w**2).sum(-1)
     if block is None:
         s = zx @ zy.transpose(-1, -2)
         return family.loss_from_similarities(s) + reg, s
@@ -101,36 +233,78 @@ def _cov_of_state(X, Y, state, family, block):
     if block is None:
         return cross_covariance(X, Y, family.weights(state))
     zx, zy, norms = state
-    return blocked_cross_covariance(X, Y, zx, zy, family, block_size=block, normalizers=norms)
+    return blocked_cross_covariance(
+        X, Y, zx, zy, family, block_size=block, normalizers=norms
+    )
 
 
 def _resolve_block(block_size, family, n: int, batch: int):
-    """None: dense while batch * n^2 <= DENSE_LIMIT (or for custom families), else blocked."""
+    """None: dense while batch * n^2 <= DENSE_LIMIT (or for custom families), else
+    blocked."""
     preset = isinstance(family, BLOCKED_FAMILIES)
     if block_size is not None:
         if not preset:
-            raise TypeError(f"block_size needs the 'clip', 'linear' or 'siglip' preset, got {family!r}")
+            raise TypeError(
+                "block_size needs the 'clip', 'linear' or 'siglip' preset, "
+                f"got {family!r}"
+            )
         return check_int(block_size, "block_size", low=1)
     return auto_block_size(n, batch) if preset and batch * n * n > DENSE_LIMIT else None
 
 
-def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0, init=None,
-                  damping: float = 1.0, tol: float = 1e-8, max_iter: int = 500,
-                  record_iterates: bool = False, block_size: int | None = None) -> SolverResult:
+def svd_iteration(
+    X,
+    Y,
+    r: int,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    init=None,
+    damping: float = 1.0,
+    tol: float = 1e-8,
+    max_iter: int = 500,
+    record_iterates: bool = False,
+    block_size: int | None = None,
+) -> SolverResult:
     """Minimise a family loss by repeated truncated SVDs of S(beta).
 
     Parameters
     ----------
-    X, Y : (..., n, d1), (..., n, d2)  paired data (replicates batched in the leading dims).
-    r : int  representation dimension, 1 <= r <= min(d1, d2).
-    loss : "clip", "linear" or ContrastiveFamily.  tau : CLIP temperature (> 0).  rho : > 0.
-    init : None (the linear closed form), or (G1, G2).
-    damping : float in (0, 1]  initial step a; halved (per replicate) whenever the loss would rise.
-    tol : stop when ||M_{t+1} - M_t||_F / ||M_t||_F < tol for every replicate.
-    block_size : int >= 1, optional  compute the loss and S(beta) in blocks of this many rows
-        (:mod:`mmcl.blocked`, memory O(n * block_size + d1 * d2)) instead of with the n x n
-        similarity matrix. Default: dense while replicates * n^2 <= 2^24, blocked above
-        ('clip' and 'linear' presets; other families stay dense).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    r : int
+        The representation dimension, 1 <= r <= min(d1, d2).
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature (> 0).
+    rho : float, default=1.0
+        The regularisation strength.
+    init : tuple of torch.Tensor, optional
+        The start (G1, G2); default: the linear closed form.
+    damping : float, default=1.0
+        The initial step a, in (0, 1]; halved (per replicate) whenever the loss would
+        rise.
+    tol : float, default=1e-8
+        Stop when ||M_{t+1} - M_t||_F / ||M_t||_F < tol for every replicate.
+    max_iter : int, default=500
+        The most iterations.
+    record_iterates : bool, default=False
+        Keep (G1, G2) after every iteration in ``iterates``.
+    block_size : int, optional
+        Compute the loss and S(beta) in blocks of this many rows (:mod:`mmcl.blocked`,
+        memory O(n * block_size + d1 * d2)) instead of with the n x n similarity matrix.
+        Default: dense while replicates * n^2 <= 2^24, blocked above ('clip' and
+        'linear' presets; other families stay dense).
+
+    Returns
+    -------
+    SolverResult
+        The representation, its bases, the singular values of the final S(beta) and the
+        history (loss, change, time per iteration).
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
@@ -149,21 +323,28 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
     block = _resolve_block(block_size, family, X.shape[-2], X[..., 0, 0].numel())
     a = torch.full(batch, a0, dtype=X.dtype, device=X.device)
     L, s = _loss_of_M(X, Y, U, w, V, family, rho, block)
-    M = (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
+    M = low_rank(U, w, V)
     hist, iterates, converged = {"loss": [], "change": [], "time": []}, [], False
     t0 = time.perf_counter()
     for it in range(1, max_iter + 1):
         S = _cov_of_state(X, Y, s, family, block)
         for _ in range(30):  # backtracking on the damping, per replicate
-            U1, sig1, V1 = truncated_svd((1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r)
+            U1, sig1, V1 = truncated_svd(
+                (1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r
+            )
             w1 = sig1 / rho
             L1, s1 = _loss_of_M(X, Y, U1, w1, V1, family, rho, block)
             worse = L1 > L + 1e-12 * L.abs().clamp_min(1.0)
             if not bool(worse.any()):
                 break
             a = torch.where(worse, a / 2, a)
-        M1 = (U1 * w1.unsqueeze(-2)) @ V1.transpose(-1, -2)
-        change = float((torch.linalg.matrix_norm(M1 - M) / torch.linalg.matrix_norm(M).clamp_min(1e-300)).max())
+        M1 = low_rank(U1, w1, V1)
+        change = float(
+            (
+                torch.linalg.matrix_norm(M1 - M)
+                / torch.linalg.matrix_norm(M).clamp_min(1e-300)
+            ).max()
+        )
         U, w, V, L, s, M = U1, w1, V1, L1, s1, M1
         hist["loss"].append(L.detach().clone())
         hist["change"].append(change)
@@ -174,51 +355,131 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
             converged = True
             break
     if not bool(torch.isfinite(L).all()):
-        raise FloatingPointError("svd_iteration produced a non-finite loss; raise tau or rho")
+        raise FloatingPointError(
+            "svd_iteration produced a non-finite loss; raise tau or rho"
+        )
     G1, G2 = factorize(U, w * rho, V, rho)
     sig = truncated_svd(_cov_of_state(X, Y, s, family, block), r)[1]
-    return SolverResult(G1, G2, U, V, sig, n_iter=it, converged=converged, history=hist,
-                        iterates=iterates)
+    return SolverResult(
+        G1,
+        G2,
+        U,
+        V,
+        sig,
+        n_iter=it,
+        converged=converged,
+        history=hist,
+        iterates=iterates,
+    )
 
 
 def _trainable_factors(X, Y, r, init, g):
-    """Leaf tensors (G1, G2) to optimise: ``init`` or small random factors drawn from ``g``."""
+    """Leaf tensors (G1, G2) to optimise: ``init`` or small random factors drawn from
+    ``g``."""
     if init is None:
         shape = X.shape[:-2]
-        G1 = 0.1 * torch.randn(*shape, r, X.shape[-1], generator=g, dtype=torch.float64).to(X)
-        G2 = 0.1 * torch.randn(*shape, r, Y.shape[-1], generator=g, dtype=torch.float64).to(X)
+        G1 = 0.1 * torch.randn(
+            *shape, r, X.shape[-1], generator=g, dtype=torch.float64
+        ).to(X)
+        G2 = 0.1 * torch.randn(
+            *shape, r, Y.shape[-1], generator=g, dtype=torch.float64
+        ).to(X)
     else:
         G1, G2, _, _ = check_representation(init[0], init[1], X, Y)
-    return G1.detach().clone().requires_grad_(True), G2.detach().clone().requires_grad_(True)
+    return G1.detach().clone().requires_grad_(True), G2.detach().clone().requires_grad_(
+        True
+    )
 
 
 def _relative_change(G1, G2, M_old):
     """(M, max over replicates of ||M - M_old||_F / ||M_old||_F) for M = G1^T G2."""
     with torch.no_grad():
         M = G1.transpose(-1, -2) @ G2
-        change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(M_old).clamp_min(1e-300)
+        change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(
+            M_old
+        ).clamp_min(1e-300)
     return M, float(change.max())
 
 
-def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
-                     lr: float = 0.1, n_steps: int = 1000, init=None, optimizer: str = "gd",
-                     normalize: bool = False, tol: float | None = None, record_every: int = 0,
-                     seed=0) -> SolverResult:
-    """Plain gradient descent (or Adam) on (G1, G2) through autograd.
+#: The optimiser names of :func:`gradient_descent` and :func:`minibatch_gradient`
+#: (torch's own): "sgd" is a plain gradient step (full-batch in gradient_descent),
+#: "adam" is Adam.
+OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
 
-    init : None (small random factors from ``seed``) or (G1, G2). ``tol``: stop once the relative
-    change of G1^T G2 in one step falls below it. ``record_every=k`` keeps every k-th iterate.
+
+def _check_optimizer(optimizer) -> str:
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(
+            f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}"
+        )
+    return optimizer
+
+
+def gradient_descent(
+    X,
+    Y,
+    r: int,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    lr: float = 0.1,
+    n_steps: int = 1000,
+    init=None,
+    optimizer: str = "sgd",
+    normalize: bool = False,
+    tol: float | None = None,
+    record_every: int = 0,
+    seed=0,
+) -> SolverResult:
+    """Plain gradient descent (``optimizer="sgd"``, full batch) or Adam on (G1, G2)
+    through autograd.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    r : int
+        The representation dimension, 1 <= r <= min(d1, d2).
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature (> 0).
+    rho : float, default=1.0
+        The regularisation strength.
+    lr : float, default=0.1
+        The learning rate.
+    n_steps : int, default=1000
+        The most steps.
+    init : tuple of torch.Tensor, optional
+        The start (G1, G2); default: small random factors drawn from ``seed``.
+    optimizer : {"sgd", "adam"}, default="sgd"
+        A plain gradient step or Adam (see ``OPTIMIZERS``).
+    normalize : bool, default=False
+        Cosine similarities instead of inner products.
+    tol : float, optional
+        Stop once the relative change of G1^T G2 in one step falls below it.
+    record_every : int, default=0
+        Keep every k-th iterate (0: none).
+    seed : int or torch.Generator, default=0
+        The seed of the random start.
+
+    Returns
+    -------
+    SolverResult
+        The representation and its history (loss, change, time per step).
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
     rho = check_real(rho, "rho", low=0.0)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     n_steps = check_int(n_steps, "n_steps", low=1)
-    if optimizer not in ("gd", "adam"):
-        raise ValueError(f"optimizer must be 'gd' or 'adam', got {optimizer!r}")
+    optimizer = _check_optimizer(optimizer)
     family = get_family(loss, tau)
     G1, G2 = _trainable_factors(X, Y, r, init, make_generator(seed))
-    opt = (torch.optim.SGD if optimizer == "gd" else torch.optim.Adam)([G1, G2], lr=lr)
+    opt = OPTIMIZERS[optimizer]([G1, G2], lr=lr)
     hist = {"loss": [], "change": [], "time": []}
     iterates, converged, t0 = [], False, time.perf_counter()
     M_old = (G1.transpose(-1, -2) @ G2).detach()
@@ -238,21 +499,79 @@ def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float 
             break
     G1, G2 = G1.detach(), G2.detach()
     U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
-    return SolverResult(G1, G2, U, V, sig, n_iter=step, converged=converged, history=hist,
-                        iterates=iterates)
+    return SolverResult(
+        G1,
+        G2,
+        U,
+        V,
+        sig,
+        n_iter=step,
+        converged=converged,
+        history=hist,
+        iterates=iterates,
+    )
 
 
-def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
-                       lr: float = 2e-3, batch_size: int = 50, n_epochs: int = 100,
-                       optimizer: str = "adam", normalize: bool = False, init=None,
-                       record_iterates: bool = False, seed=0) -> SolverResult:
-    """The usual recipe: Adam (or SGD) on (G1, G2) through autograd, one step per minibatch.
+def minibatch_gradient(
+    X,
+    Y,
+    r: int,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    lr: float = 2e-3,
+    batch_size: int = 50,
+    n_epochs: int = 100,
+    optimizer: str = "adam",
+    normalize: bool = False,
+    init=None,
+    record_iterates: bool = False,
+    seed=0,
+) -> SolverResult:
+    """The usual recipe: Adam (or SGD) on (G1, G2) through autograd, one step per
+    minibatch.
 
-    Each epoch visits the n pairs once in a seeded random order, in minibatches of ``batch_size``
-    pairs (the negatives of a pair are the other pairs of its minibatch, as in CLIP training).
-    ``history`` holds per epoch the mean minibatch loss, the relative change of G1^T G2 and the
-    elapsed time; ``record_iterates`` keeps (G1, G2) after every epoch. init : None (small random
-    factors from ``seed``) or (G1, G2).
+    Each epoch visits the n pairs once in a seeded random order, in minibatches of
+    ``batch_size`` pairs (the negatives of a pair are the other pairs of its minibatch,
+    as in CLIP training).
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+    r : int
+        The representation dimension, 1 <= r <= min(d1, d2).
+    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+        The family member.
+    tau : float, default=1.0
+        The CLIP temperature (> 0).
+    rho : float, default=1.0
+        The regularisation strength.
+    lr : float, default=2e-3
+        The learning rate.
+    batch_size : int, default=50
+        Pairs per minibatch (2 <= batch_size <= n).
+    n_epochs : int, default=100
+        Passes over the pairs.
+    optimizer : {"sgd", "adam"}, default="adam"
+        A plain gradient step or Adam (see ``OPTIMIZERS``).
+    normalize : bool, default=False
+        Cosine similarities instead of inner products.
+    init : tuple of torch.Tensor, optional
+        The start (G1, G2); default: small random factors drawn from ``seed``.
+    record_iterates : bool, default=False
+        Keep (G1, G2) after every epoch.
+    seed : int or torch.Generator, default=0
+        The seed of the start and of the minibatch order.
+
+    Returns
+    -------
+    SolverResult
+        With ``history`` holding per epoch the mean minibatch loss, the relative change
+        of G1^T G2 and the elapsed time.
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
@@ -260,11 +579,10 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     m = check_int(batch_size, "batch_size", low=2, high=X.shape[-2])
     n_epochs = check_int(n_epochs, "n_epochs", low=1)
-    if optimizer not in ("sgd", "adam"):
-        raise ValueError(f"optimizer must be 'sgd' or 'adam', got {optimizer!r}")
+    optimizer = _check_optimizer(optimizer)
     family, g = get_family(loss, tau), make_generator(seed)
     G1, G2 = _trainable_factors(X, Y, r, init, g)
-    opt = (torch.optim.SGD if optimizer == "sgd" else torch.optim.Adam)([G1, G2], lr=lr)
+    opt = OPTIMIZERS[optimizer]([G1, G2], lr=lr)
     hist, iterates = {"loss": [], "change": [], "time": []}, []
     n, t0 = X.shape[-2], time.perf_counter()
     M_old = (G1.transpose(-1, -2) @ G2).detach()
@@ -272,10 +590,17 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
         order = torch.randperm(n, generator=g).to(X.device)
         total = 0.0
         for start in range(0, n - m + 1, m):  # one optimiser step per minibatch
-            idx = order[start:start + m]
+            idx = order[start : start + m]
             opt.zero_grad()
-            L = contrastive_loss(G1, G2, X[..., idx, :], Y[..., idx, :], family, rho=rho,
-                                 normalize=normalize)
+            L = contrastive_loss(
+                G1,
+                G2,
+                X[..., idx, :],
+                Y[..., idx, :],
+                family,
+                rho=rho,
+                normalize=normalize,
+            )
             L.sum().backward()
             opt.step()
             total += L.detach()
@@ -287,5 +612,62 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
             iterates.append((G1.detach().clone(), G2.detach().clone()))
     G1, G2 = G1.detach(), G2.detach()
     U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
-    return SolverResult(G1, G2, U, V, sig, n_iter=epoch, converged=False, history=hist,
-                        iterates=iterates)
+    return SolverResult(
+        G1,
+        G2,
+        U,
+        V,
+        sig,
+        n_iter=epoch,
+        converged=False,
+        history=hist,
+        iterates=iterates,
+    )
+
+
+def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:
+    """Global minimiser of the linear loss when the positives are the edges of a
+    bipartite graph.
+
+    With edge weights A (n_x, n_y), the linear loss -mean_{edges} s_ij + mean_{all
+    pairs} s_ij + (rho/2)||G1^T G2||_F^2 is minimised by G1^T G2 = SVD_r(S_A) / rho,
+    where
+
+        S_A = X^T A Y / sum(A) - xbar ybar^T
+
+    (for A = I this is the centred cross-covariance up to the factor (n-1)/n).
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (n_x, d1): modality 1.
+    Y : torch.Tensor
+        Tensor of shape (n_y, d2): modality 2.
+    A : torch.Tensor
+        Tensor of shape (n_x, n_y): non-negative edge weights, at least one edge.
+    r : int
+        The representation dimension.
+    rho : float, default=1.0
+        The regularisation strength (> 0).
+
+    Returns
+    -------
+    SolverResult
+        The balanced factors, their bases and the top singular values of S_A.
+    """
+    X = check_matrix(X, "X", min_rows=2, batch=False)
+    Y = check_matrix(Y, "Y", min_rows=2, batch=False)
+    A = check_matrix(A, "A", batch=False)
+    if A.shape != (X.shape[0], Y.shape[0]):
+        raise ValueError(
+            f"A must have shape ({X.shape[0]}, {Y.shape[0]}), got {tuple(A.shape)}"
+        )
+    if bool((A < 0).any()) or float(A.sum()) <= 0:
+        raise ValueError("A must be non-negative with at least one edge")
+    r = check_rank(r, X.shape[1], Y.shape[1])
+    rho = check_real(rho, "rho", low=0.0, low_open=True)
+    A = A.to(X.dtype)
+    S = X.T @ A @ Y / A.sum() - X.mean(0)[:, None] * Y.mean(0)[None, :]
+    U, sig, V = truncated_svd(S, r)
+    G1, G2 = factorize(U, sig, V, rho)
+    return SolverResult(G1, G2, U, V, sig)

@@ -1,0 +1,23 @@
+"""Chapter code: the runners and diagnostics behind the book's experiments.
+
+* ``runner``           the experiment runner: a parameter grid times batched, seeded
+  replicates, tidy tables, mean and standard error (chapters 3 and 5);
+* ``loss_to_svd``      diagnostics of the loss-to-SVD view (chapter 2);
+* ``robustness``       the robustness chapter's trial (chapter 3);
+* ``unpaired_runs``    the unpaired-data settings and runs (chapter 4);
+* ``unpaired_tables``  their saved tables, the chapter's queries and the published
+  numbers (chapter 4).
+"""
+
+from .loss_to_svd import *  # noqa: F403
+from .robustness import *  # noqa: F403
+from .runner import *  # noqa: F403
+from .unpaired_runs import *  # noqa: F403
+from .unpaired_tables import *  # noqa: F403
+from . import loss_to_svd, robustness, runner, unpaired_runs, unpaired_tables
+
+__all__ = [
+    name
+    for module in (runner, loss_to_svd, robustness, unpaired_runs, unpaired_tables)
+    for name in module.__all__
+]
