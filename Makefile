@@ -2,9 +2,11 @@
 #   make book   create .venv if missing, install the pinned environment, build the HTML book
 #   make test   the same set-up (plus Debian's chromium when missing), then every test: build with
 #               warnings as errors, unit tests, the browser test of every built page (offline,
-#               screenshots in _build/screenshots/) and strict nbval on every chapter notebook,
-#               twice: under a second CPU kernel set first (PORTABLE, below), then with this
-#               machine's own kernels (pytest's summary of that last run is the last line)
+#               screenshots in _build/screenshots/), a chapter run live in JupyterLab and strict
+#               nbval on every chapter notebook, twice: under a second CPU kernel set first
+#               (PORTABLE, below), then with this machine's own kernels (pytest's summary of that
+#               last run is the last line)
+#   make lab    the same set-up, then the chapters in JupyterLab (the .venv kernel, live widgets)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -17,15 +19,15 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 # that executed them (another machine picks other vector kernels and BLAS paths; see README).
 PORTABLE := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-.PHONY: env book test unit nbval portable browser execute bench clean chromium
+.PHONY: env book test unit nbval portable browser live execute bench clean chromium lab
 
 # One BLAS/OpenMP thread for everything that executes chapters or tests: the same stored outputs on
 # every machine (reductions do not depend on the core count), and no oversubscription on small
 # problems. `make bench` keeps the caller's setting.
-book test unit nbval portable browser execute: export OMP_NUM_THREADS := 1
+book test unit nbval portable browser live execute lab: export OMP_NUM_THREADS := 1
 # The stored chapter outputs are CPU numbers: chapters and tests draw new tensors on the CPU
 # even where CUDA is present (the unit tests still run on every device through their fixture).
-book test unit nbval portable browser execute: export MMCL_DEVICE := cpu
+book test unit nbval portable browser live execute: export MMCL_DEVICE := cpu
 
 env: $(STAMP) $(NPM_STAMP)
 
@@ -54,17 +56,28 @@ test: env chromium
 	$(MAKE) --no-print-directory portable
 	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests book $(NBVAL)
 
-# The portability gate: unit tests and strict nbval under the second kernel set (no browser test:
-# it checks the built HTML, which does not depend on the kernels).
+# The portability gate: unit tests and strict nbval under the second kernel set (no browser or
+# live test: they check the built HTML and JupyterLab's UI, which do not depend on the kernels).
 portable: env
-	$(PORTABLE) $(BIN)/python -m pytest -q tests book $(NBVAL) --ignore=tests/test_browser.py
+	$(PORTABLE) $(BIN)/python -m pytest -q tests book $(NBVAL) --ignore=tests/test_browser.py \
+	  --ignore=tests/test_live_lab.py
 
 unit: env
-	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py
+	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py --ignore=tests/test_live_lab.py
+
+# The chapters live in JupyterLab, in the pinned environment: the kernel is .venv's Python (mmcl
+# installed editable, so changes to mmcl show after a kernel restart) and the widgets are live.
+# LAB_ARGS passes options on, e.g. LAB_ARGS="--no-browser --port=8890".
+lab: env
+	$(BIN)/jupyter lab book/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # The browser test alone, on the book already built in _build/html.
 browser: env chromium
 	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests/test_browser.py
+
+# The live test alone: chapter 4 run in JupyterLab through Chromium (tests/test_live_lab.py).
+live: env chromium
+	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests/test_live_lab.py
 
 nbval: env
 	$(BIN)/python -m pytest book $(NBVAL)

@@ -19,7 +19,8 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
    ``unpaired.recipe`` (the paper's gradient recipe).
 7. Experiments, the chapter code, each module naming its chapter:
    ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
-   ``experiments.unpaired_runs``, ``experiments.unpaired_tables``.
+   ``experiments.unpaired_runs``, ``experiments.unpaired_tables``,
+   ``experiments.statistics``.
 8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
 plotting``).
 """
@@ -59,6 +60,7 @@ from .experiments.loss_to_svd import *  # noqa: F403
 from .experiments.robustness import *  # noqa: F403
 from .experiments.unpaired_runs import *  # noqa: F403
 from .experiments.unpaired_tables import *  # noqa: F403
+from .experiments.statistics import *  # noqa: F403
 from . import (
     baselines,
     blocked,
@@ -100,6 +102,7 @@ MODULES = (
     experiments.robustness,
     experiments.unpaired_runs,
     experiments.unpaired_tables,
+    experiments.statistics,
 )
 
 __all__ = [name for module in MODULES for name in module.__all__]

@@ -36,6 +36,8 @@ def test_detection_quality_hand_computed():
     q = pairing.detection_quality(
         pairing.detect_pairs(S, "threshold", threshold=0.05), MATCH
     )
+    # ratios of small counts: one rounding (eps32 at worst), so approx's default
+    # rel=1e-6 is ample
     assert float(q["precision"]) == pytest.approx(2 / 3) and float(
         q["recall"]
     ) == pytest.approx(2 / 3)
@@ -59,7 +61,9 @@ def test_assignment_is_optimal_and_batched():
             sum(Sb[b, i, p[i]] for i in range(5))
             for p in itertools.permutations(range(5))
         )
-        assert float((Sb[b] * mask[b]).sum()) == pytest.approx(float(best))
+        assert float((Sb[b] * mask[b]).sum()) == pytest.approx(
+            float(best), rel=1e-14
+        )  # two sums of 5 terms in [0, 1]
         assert mask[b].sum(0).eq(1).all() and mask[b].sum(1).eq(1).all()
     # the other detectors are batched too: each replicate equals its own call
     for method in ("topm", "mutual", "threshold"):
@@ -81,11 +85,17 @@ def test_pool_similarities_are_cosines(small64):
         torch.randn(2, 5, dtype=torch.float64),
     )
     s = pairing.pool_similarities(G1, G2, small64.X[:10], small64.Y[:12])
-    assert s.shape == (10, 12) and float(s.abs().max()) <= 1 + 1e-12
+    assert (
+        s.shape == (10, 12) and float(s.abs().max()) <= 1 + 1e-12
+    )  # Cauchy-Schwarz plus a few roundings
     raw = pairing.pool_similarities(
         G1, G2, small64.X[:10], small64.Y[:12], normalize=False
     )
-    assert torch.allclose(raw, small64.X[:10] @ G1.T @ G2 @ small64.Y[:12].T)
+    # products associated differently over d <= 7 and r = 2: ~10 eps of entries |s| <~
+    # 30
+    assert torch.allclose(
+        raw, small64.X[:10] @ G1.T @ G2 @ small64.Y[:12].T, rtol=0, atol=1e-12
+    )
 
 
 def test_detectors_find_true_pairs_under_the_true_subspaces():
@@ -100,6 +110,9 @@ def test_detectors_find_true_pairs_under_the_true_subspaces():
     assert float(q["mutual"]["precision"]) > float(q["topm"]["precision"])
     assert float(q["threshold"]["precision"]) >= float(q["mutual"]["precision"])
     assert float(q["assignment"]["recall"]) >= float(q["mutual"]["recall"])
+    # a count out of 400 (steps of 2.5e-3), so abs=1e-4 asks for the exact count:
+    # float64 similarities move by ~1e-15, which changes the optimal assignment only at
+    # an exact tie
     assert float(q["assignment"]["precision"]) == pytest.approx(0.67, abs=1e-4)
 
 

@@ -53,10 +53,14 @@ def test_batched_replicates_on_every_device(device):
         d.X.to(device), d.Y.to(device), 2, "clip", tau=0.7, max_iter=8, block_size=16
     )
     assert on.G1.device.type == device and on.G1.shape == (2, 2, 6)
+    # 8 iterations of a non-expansive map, each differing by another device's rounding
+    # of sums over n = 64 (~n eps ~ 1e-14 of entries <= 1): ~1e-13; 1e-10 allows
+    # amplification by 1000
     assert torch.allclose(
         on.G1.cpu().transpose(-1, -2) @ on.G2.cpu(),
         cpu.G1.transpose(-1, -2) @ cpu.G2,
-        atol=1e-8,
+        rtol=0,
+        atol=1e-10,
     )
 
 
@@ -70,4 +74,6 @@ def test_minibatch_gradient_on_every_device(device):
     )
     losses = [float(v) for v in res.history["loss"]]
     assert losses[-1] < losses[0] - 0.1
-    assert float(mmcl.sin_theta_distance(res.G1.T, d.U1)) < 0.3
+    assert (
+        float(mmcl.sin_theta_distance(res.G1.T, d.U1)) < 0.3
+    )  # the claim 'it learns': sampling error ~0.1

@@ -17,8 +17,12 @@ def test_fit_transform_shapes_and_attributes():
         and est.x_weights_.shape == (10, 3)
         and est.singular_values_.shape == (3,)
     )
-    assert torch.allclose(est.transform_x(d.X), zx)
-    assert float(mmcl.sin_theta_distance(est.x_weights_, d.U1)) < 0.3
+    assert torch.allclose(
+        est.transform_x(d.X), zx, rtol=1e-6, atol=1e-6
+    )  # one float32 product, ~eps32
+    assert (
+        float(mmcl.sin_theta_distance(est.x_weights_, d.U1)) < 0.3
+    )  # sampling error ~ sqrt(d / n) ~ 0.2 at most
     assert float(mmcl.retrieval_accuracy(zx, zy)) > 0.1
 
 
@@ -29,7 +33,11 @@ def test_numpy_input_and_clip_solver():
     gd = mmcl.MMCL(
         2, loss="clip", tau=0.5, solver="gd", max_iter=3000, solver_options={"lr": 0.05}
     ).fit(d.X, d.Y)
-    assert float(mmcl.sin_theta_distance(gd.x_weights_, est.x_weights_)) < 1e-3
+    # both stop at relative change tol = 1e-8 (the estimator's default): GD, contracting
+    # by q ~ 0.99 per step, ends ~1e-8 / (1 - q) = 1e-6 from the fixed point (7e-7
+    # measured), the SVD-iteration much closer; 1e-5 allows q up to 0.999 (and a few for
+    # Wedin's ||M|| / sigma_r)
+    assert float(mmcl.sin_theta_distance(gd.x_weights_, est.x_weights_)) < 1e-5
 
 
 def test_fit_transform_equals_fit_then_transform():

@@ -54,8 +54,11 @@ def test_gradient_identity_matches_autograd(name, rho, small64):
     f1, f2 = mmcl.contrastive_gradient(
         G1.detach(), G2.detach(), small64.X, small64.Y, fam, rho=rho
     )
-    assert rel_err(f1, a1) <= 1e-10
-    assert rel_err(f2, a2) <= 1e-10
+    # two float64 evaluations of sums over n = 60 pairs (two n-long contractions): <= 2n
+    # eps ~ 3e-14 relative, times the cancellation ||terms|| / ||grad|| between the loss
+    # and rho terms (< 100 here)
+    assert rel_err(f1, a1) <= 1e-11
+    assert rel_err(f2, a2) <= 1e-11
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -68,7 +71,9 @@ def test_weights_equal_minus_n_dL_ds(name):
     beta = fam.weights(s.detach())
     eye = torch.eye(9, dtype=torch.bool)
     expected = torch.where(eye, -9 * W, 9 * W)
-    assert rel_err(beta, expected) <= 1e-12
+    assert (
+        rel_err(beta, expected) <= 1e-12
+    )  # sums over n = 9 and a few roundings: ~n eps = 2e-15
     assert bool((beta >= 0).all())
 
 
@@ -79,10 +84,15 @@ def test_clip_closed_forms_equal_general_formula(tau):
     s = torch.randn(2, 8, 8, generator=g, dtype=torch.float64)
     generic_loss = mmcl.ContrastiveFamily.loss_from_similarities(fam, s)
     generic_beta = mmcl.ContrastiveFamily.weights(fam, s)
+    # log-sum-exp over n = 8 versus log of a sum of exp(s / tau), |s / tau| <= 60: the
+    # logs carry eps |s / tau| absolute each, i.e. <= 1e-13 of an O(1) loss... relative
+    # 1e-12
     assert torch.allclose(
         fam.loss_from_similarities(s), generic_loss, rtol=1e-12, atol=0
     )
-    assert torch.allclose(fam.weights(s), generic_beta, rtol=1e-10, atol=1e-14)
+    # softmax entries to ~n eps relative; where the general formula forms 1 - p it loses
+    # eps absolute
+    assert torch.allclose(fam.weights(s), generic_beta, rtol=1e-12, atol=1e-14)
     # positives weighted by how badly they rank: 1 - (P_ii + Q_ii)/2
     P, Q = torch.softmax(s / tau, -1), torch.softmax(s / tau, -2)
     assert torch.allclose(
@@ -90,7 +100,9 @@ def test_clip_closed_forms_equal_general_formula(tau):
         1
         - 0.5
         * (torch.diagonal(P, dim1=-2, dim2=-1) + torch.diagonal(Q, dim1=-2, dim2=-1)),
-    )
+        rtol=0,
+        atol=1e-14,
+    )  # the same softmaxes, values <= 1: a few eps
 
 
 def test_linear_closed_forms_equal_general_formula():
@@ -98,16 +110,23 @@ def test_linear_closed_forms_equal_general_formula():
     s = torch.randn(
         7, 7, generator=torch.Generator().manual_seed(5), dtype=torch.float64
     )
+    # sums of n^2 = 49 O(1) similarities: <= n^2 eps ~ 1e-14 of sum |s_ij| (~40)
     assert torch.allclose(
         fam.loss_from_similarities(s),
         mmcl.ContrastiveFamily.loss_from_similarities(fam, s),
+        rtol=0,
+        atol=1e-12,
     )
-    assert torch.allclose(fam.weights(s), mmcl.ContrastiveFamily.weights(fam, s))
+    assert torch.allclose(
+        fam.weights(s), mmcl.ContrastiveFamily.weights(fam, s), rtol=1e-14, atol=0
+    )  # 1, 1/(n-1)
     # hand-computed: L = -(1/n) tr s + 1/(n(n-1)) sum_{i != j} s_ij
     n = 7
     hand = -torch.trace(s) / n + (s.sum() - torch.trace(s)) / (n * (n - 1))
+    # the same sums of 49 terms in another order: <= n^2 eps sum|s| / |L| ~ 1e-14 / 0.3
+    # (relative)
     assert math.isclose(
-        float(fam.loss_from_similarities(s)), float(hand), rel_tol=1e-13
+        float(fam.loss_from_similarities(s)), float(hand), rel_tol=1e-12
     )
 
 
@@ -121,6 +140,8 @@ def test_clip_preset_is_tau_times_standard_clip_loss(tau, small64):
     n = s.shape[0]
     rows = -(torch.log_softmax(logits, 1)[range(n), range(n)]).mean()
     cols = -(torch.log_softmax(logits, 0)[range(n), range(n)]).mean()
+    # log-sum-exps over n = 60 and a mean of n: <= 2n eps ~ 3e-14 relative (the loss is
+    # >= log n / 2)
     assert math.isclose(float(ours), tau * float((rows + cols) / 2), rel_tol=1e-12)
     assert math.isclose(float(ours), tau * float(mmcl.clip_loss(logits)), rel_tol=1e-12)
 
@@ -129,7 +150,9 @@ def test_clip_loss_hand_computed_2x2():
     logits = torch.tensor([[2.0, 0.0], [1.0, 1.0]], dtype=torch.float64)
     row = (-2 + math.log(math.exp(2) + 1) + (-1 + math.log(2 * math.e))) / 2
     col = (-2 + math.log(math.exp(2) + math.e) + (-1 + math.log(1 + math.e))) / 2
-    assert math.isclose(float(mmcl.clip_loss(logits)), (row + col) / 2, rel_tol=1e-14)
+    assert math.isclose(
+        float(mmcl.clip_loss(logits)), (row + col) / 2, rel_tol=1e-14
+    )  # ~10 roundings of O(1) values
 
 
 def test_clip_weights_become_uniform_as_tau_grows():
@@ -139,15 +162,20 @@ def test_clip_weights_become_uniform_as_tau_grows():
     beta = mmcl.clip_family(1e8).weights(s)
     lin = mmcl.linear_family().weights(s)
     # tau -> inf: beta_ij -> 1/n, beta_ii -> 1 - 1/n = (n-1)/n, i.e. (n-1)/n times the
-    # linear weights
-    assert torch.allclose(beta, lin * (5 / 6), atol=1e-7)
+    # linear weights model error: |beta_ij - 1/n| <= (1/n) max|s_ij - s_ik| / tau ~ 1e-8
+    # (tau = 1e8), plus rounding
+    assert torch.allclose(beta, lin * (5 / 6), rtol=0, atol=1e-7)
 
 
 def test_normalized_embeddings_use_cosine_similarity(small64):
     G1, G2 = rand_G(2, 7, 5, seed=1)
     s = mmcl.similarities(G1, G2, small64.X, small64.Y, normalize=True)
-    assert float(s.abs().max()) <= 1 + 1e-12
+    assert (
+        float(s.abs().max()) <= 1 + 1e-12
+    )  # Cauchy-Schwarz, plus a few roundings of r = 2 terms
     zx, zy = small64.X @ G1.T, small64.Y @ G2.T
+    # r = 2 products and two norms: a few eps, relative to a cosine that is not tiny
+    # here
     assert math.isclose(
         float(s[3, 4]),
         float(zx[3] @ zy[4] / (zx[3].norm() * zy[4].norm())),
@@ -165,6 +193,7 @@ def test_normalized_embeddings_use_cosine_similarity(small64):
 
 def test_regularizer_is_half_rho_frobenius_of_G1T_G2():
     G1, G2 = rand_G(3, 5, 4, seed=2)
+    # sums of r = 3 and d1 d2 = 20 squares, all positive: <= 25 eps ~ 6e-15 relative
     assert math.isclose(
         float(mmcl.regularizer(G1, G2, 0.6)),
         0.3 * float((G1.T @ G2).norm() ** 2),
@@ -186,6 +215,8 @@ def test_batched_loss_matches_per_replicate(reps64):
         single = mmcl.contrastive_loss(
             G1, G2, reps64.X[k], reps64.Y[k], "clip", tau=0.5
         )
+        # batched and single reductions over n = 40 may group differently: <= 2n eps ~
+        # 2e-14 relative
         assert math.isclose(float(batched[k]), float(single), rel_tol=1e-13)
 
 

@@ -24,6 +24,9 @@ def test_all_six_views_load_with_aligned_labels(mfeat):
 
 
 def test_pinned_values(mfeat):
+    # decimal text parsed to the nearest float64 (and one rounding for the mean of
+    # integer pixels): equal to the literals to eps; approx's default rel=1e-6 also
+    # forgives the file's printed digits
     assert mfeat["mor"][0].tolist() == pytest.approx([1, 0, 0, 133.15, 1.3117, 1620.2])
     assert float(mfeat["fou"][0, 0]) == pytest.approx(0.065882)
     assert float(mfeat["pix"].mean()) == pytest.approx(3.0267375)

@@ -52,6 +52,8 @@ def test_same_seed_same_numbers_and_shapes():
         mmcl.ExperimentConfig(grid={"eta": [0.5], "n": [400]}, replicates=5, seed=3),
     )
     assert np.array_equal(d.values["pca"][0, 0], a.values["pca"][1, 1])
+    # four printed decimals (half a unit 5e-5); closed-form SVDs in float64, rounding
+    # ~1e-13
     assert a.mean("mmcl")[0, 2] == pytest.approx(0.0460, abs=1e-4)
 
 
@@ -75,6 +77,8 @@ def test_batched_equals_looped():
             for k in range(5):  # one replicate at a time, by hand
                 U = mmcl.linear_closed_form(data.X[k], data.Y[k], 2).U
                 err = float(mmcl.sin_theta_distance(U, data.U1[k]))
+                # batched and single SVD of the same matrix: eps ||S|| sqrt(d r) / gap ~
+                # 1e-14
                 assert err == pytest.approx(res.values["mmcl"][i, j, k], abs=1e-12)
 
 
@@ -86,8 +90,9 @@ def test_means_se_and_table():
         ),
     )
     v = res.values["pca"][0]
-    assert res.mean("pca")[0] == pytest.approx(v.mean())
-    assert res.se("pca")[0] == pytest.approx(v.std(ddof=1) / 2)
+    # the same 4 numbers averaged by numpy: a few eps relative
+    assert res.mean("pca")[0] == pytest.approx(v.mean(), rel=1e-14)
+    assert res.se("pca")[0] == pytest.approx(v.std(ddof=1) / 2, rel=1e-12)
     rows = res.table()
     assert (
         len(rows) == 2
@@ -122,13 +127,19 @@ def test_config_and_trial_errors():
 
 def test_loglog_slope_and_crossover():
     x = np.array([100.0, 400.0, 1600.0, 6400.0])
-    assert mmcl.loglog_slope(x, 3 * x**-0.5) == pytest.approx(-0.5, abs=1e-12)
+    assert mmcl.loglog_slope(x, 3 * x**-0.5) == pytest.approx(
+        -0.5, abs=1e-12
+    )  # least squares on 4 logs: ~10 eps
     a = 2.0 * x**-0.5  # falls like n^(-1/2)
     b = np.full(4, 0.05)  # a floor
     # 2 / sqrt(n) = 0.05  <=>  n = 1600, where a == b: the crossing lies at the grid
     # point itself
-    assert mmcl.crossover(x, a, b) == pytest.approx(1600.0)
-    assert mmcl.crossover(x, a, np.full(4, 0.03)) == pytest.approx(4444.44, rel=1e-4)
+    assert mmcl.crossover(x, a, b) == pytest.approx(
+        1600.0, rel=1e-12
+    )  # a few float64 roundings
+    # the exact crossing 40000 / 9 = 4444.444... (log-log interpolation is exact for a
+    # power law)
+    assert mmcl.crossover(x, a, np.full(4, 0.03)) == pytest.approx(40000 / 9, rel=1e-12)
     assert math.isnan(mmcl.crossover(x, a, np.full(4, 0.001)))
     assert mmcl.crossover(x, a, np.full(4, 1.0)) == 100.0
     with pytest.raises(ValueError, match="increasing"):

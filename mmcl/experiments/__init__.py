@@ -6,18 +6,34 @@
 * ``robustness``       the robustness chapter's trial (chapter 3);
 * ``unpaired_runs``    the unpaired-data settings and runs (chapter 4);
 * ``unpaired_tables``  their saved tables, the chapter's queries and the published
-  numbers (chapter 4).
+  numbers (chapter 4);
+* ``statistics``       the constants of the statistics chapter (chapter 4b).
 """
 
 from .loss_to_svd import *  # noqa: F403
 from .robustness import *  # noqa: F403
 from .runner import *  # noqa: F403
+from .statistics import *  # noqa: F403
 from .unpaired_runs import *  # noqa: F403
 from .unpaired_tables import *  # noqa: F403
-from . import loss_to_svd, robustness, runner, unpaired_runs, unpaired_tables
+from . import (
+    loss_to_svd,
+    robustness,
+    runner,
+    statistics,
+    unpaired_runs,
+    unpaired_tables,
+)
 
 __all__ = [
     name
-    for module in (runner, loss_to_svd, robustness, unpaired_runs, unpaired_tables)
+    for module in (
+        runner,
+        loss_to_svd,
+        robustness,
+        unpaired_runs,
+        unpaired_tables,
+        statistics,
+    )
     for name in module.__all__
 ]

@@ -1,0 +1,147 @@
+"""The statistics chapter's constants ("The statistics, derived", book/04b_statistics).
+
+The chapter proves, for the latent factor model with isotropic Gaussian signal and
+noise (Sigma_z = s I_r, noise variance v in every coordinate, a fraction eta of true
+pairs), a high-probability bound on the deviation ||S_n - eta U1 Sigma_z U2^T||_op of
+the centred cross-covariance (:func:`cross_covariance_deviation_bound`) and, through
+Wedin's sinTheta theorem and Weyl's inequality, a bound on the sinTheta error of the
+linear closed form (:func:`robustness_bound`). Both hold with probability at least
+1 - 6 exp(-t^2 / 2).
+"""
+
+from __future__ import annotations
+
+import math
+
+from .._validation import check_fraction, check_int, check_rank, check_real
+
+__all__ = ["cross_covariance_deviation_bound", "robustness_bound"]
+
+
+def _gram_deviation(p: int, m: int, t: float) -> float:
+    """2 e + e^2 with e = (sqrt(p) + t) / sqrt(m): the bound on ||G^T G / m - I||_op for
+    an m x p standard Gaussian G, from s_max <= sqrt(m) + sqrt(p) + t and
+    s_min >= sqrt(m) - sqrt(p) - t (each with probability 1 - exp(-t^2/2))."""
+    e = (math.sqrt(p) + t) / math.sqrt(m)
+    return 2 * e + e * e
+
+
+def cross_covariance_deviation_bound(
+    n: int,
+    eta: float,
+    d1: int,
+    d2: int,
+    r: int,
+    *,
+    signal_var: float = 1.0,
+    noise_var: float = 1.0,
+    t: float = 3.0,
+) -> float:
+    """The chapter's bound on ||S_n - eta U1 Sigma_z U2^T||_op, isotropic Gaussian data.
+
+    Isotropic means Sigma_z = s I_r and noise variance v in every coordinate.
+
+    With n_T = round(eta n) true and n_F = n - n_T wrong pairs, s = signal_var,
+    v = noise_var, ||Sigma_x|| = ||Sigma_y|| = s + v and q = sqrt(||Sigma_x||
+    ||Sigma_y||) = s + v, the bound is
+
+        n/(n-1) q [ (n_T/n) g(r+d1+d2, n_T) + (n_F/n) g(2r+d1+d2, n_F) ]
+        + (n_T/n) s / (n-1)
+        + n/(n-1) (sqrt(r s + d1 v) + t sqrt(q)) (sqrt(r s + d2 v) + t sqrt(q)) / n
+
+    with g(p, m) = 2 e + e^2, e = (sqrt(p) + t) / sqrt(m) (a term is 0 when its m is 0).
+    It holds with probability at least 1 - 6 exp(-t^2/2).
+
+    Parameters
+    ----------
+    n : int
+        The number of pairs (>= 2).
+    eta : float
+        The fraction of true pairs, in [0, 1].
+    d1 : int
+        The dimension of modality 1.
+    d2 : int
+        The dimension of modality 2.
+    r : int
+        The latent dimension.
+    signal_var : float, default=1.0
+        s: Sigma_z = s I_r (> 0).
+    noise_var : float, default=1.0
+        v: the noise variance of every coordinate (>= 0).
+    t : float, default=3.0
+        The deviation parameter (> 0).
+
+    Returns
+    -------
+    float
+        The bound.
+    """
+    n = check_int(n, "n", low=2)
+    eta = check_fraction(eta)
+    d1, d2 = check_int(d1, "d1"), check_int(d2, "d2")
+    r = check_rank(r, d1, d2)
+    s = check_real(signal_var, "signal_var", low=0.0, low_open=True)
+    v = check_real(noise_var, "noise_var", low=0.0)
+    t = check_real(t, "t", low=0.0, low_open=True)
+    n_true = round(eta * n)
+    n_false = n - n_true
+    q = s + v
+    gram = 0.0
+    if n_true:
+        gram += n_true / n * _gram_deviation(r + d1 + d2, n_true, t)
+    if n_false:
+        gram += n_false / n * _gram_deviation(2 * r + d1 + d2, n_false, t)
+    mean_x = math.sqrt(r * s + d1 * v) + t * math.sqrt(q)
+    mean_y = math.sqrt(r * s + d2 * v) + t * math.sqrt(q)
+    c = n / (n - 1)
+    return c * q * gram + n_true / n * s / (n - 1) + c * mean_x * mean_y / n
+
+
+def robustness_bound(
+    n: int,
+    eta: float,
+    d1: int,
+    d2: int,
+    r: int,
+    *,
+    signal_var: float = 1.0,
+    noise_var: float = 1.0,
+    t: float = 3.0,
+) -> float:
+    """The chapter's robustness theorem: a bound on ||sinTheta(U1_hat, U1)||_F.
+
+    sqrt(2 r) eps / (eta_T s - eps) with eps = :func:`cross_covariance_deviation_bound`
+    and eta_T = round(eta n) / n, when eps < eta_T s; otherwise sqrt(r) (the trivial
+    bound). It holds with probability at least 1 - 6 exp(-t^2/2).
+
+    Parameters
+    ----------
+    n : int
+        The number of pairs (>= 2).
+    eta : float
+        The fraction of true pairs, in [0, 1].
+    d1 : int
+        The dimension of modality 1.
+    d2 : int
+        The dimension of modality 2.
+    r : int
+        The latent dimension.
+    signal_var : float, default=1.0
+        s: Sigma_z = s I_r (> 0).
+    noise_var : float, default=1.0
+        v: the noise variance of every coordinate (>= 0).
+    t : float, default=3.0
+        The deviation parameter (> 0).
+
+    Returns
+    -------
+    float
+        The bound, at most sqrt(r).
+    """
+    eps = cross_covariance_deviation_bound(
+        n, eta, d1, d2, r, signal_var=signal_var, noise_var=noise_var, t=t
+    )
+    gap = round(eta * n) / n * signal_var - eps
+    if gap <= 0:
+        return math.sqrt(r)
+    return min(math.sqrt(2 * r) * eps / gap, math.sqrt(r))
