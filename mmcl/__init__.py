@@ -21,7 +21,8 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
 7. Experiments, the chapter code, each module naming its chapter:
    ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
    ``experiments.unpaired_runs``, ``experiments.unpaired_tables``,
-   ``experiments.statistics``, ``experiments.images_captions``.
+   ``experiments.statistics``, ``experiments.images_captions``,
+   ``experiments.beyond``.
 8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
 plotting``).
 """
@@ -64,6 +65,7 @@ from .experiments.unpaired_runs import *  # noqa: F403
 from .experiments.unpaired_tables import *  # noqa: F403
 from .experiments.statistics import *  # noqa: F403
 from .experiments.images_captions import *  # noqa: F403
+from .experiments.beyond import *  # noqa: F403
 from . import (
     baselines,
     blocked,
@@ -108,6 +110,7 @@ MODULES = (
     experiments.unpaired_tables,
     experiments.statistics,
     experiments.images_captions,
+    experiments.beyond,
 )
 
 __all__ = [name for module in MODULES for name in module.__all__]

@@ -1,4 +1,5 @@
-"""Chapter 8 code (mmcl.beyond): effective rank, learned temperature, filtering,
+"""Chapter 8 code (mmcl.experiments.beyond): effective rank, learned temperature,
+filtering,
 misaligned
 captions, spectral embeddings and their alignment."""
 
@@ -9,7 +10,7 @@ import pytest
 import torch
 
 import mmcl
-from mmcl import beyond
+from mmcl.experiments import beyond
 
 
 def test_effective_rank_closed_forms(device):

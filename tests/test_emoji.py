@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import mmcl
-from mmcl import emoji
+from mmcl.realdata import emoji
 import mmcl as rt  # the real-data designs are top-level names
 
 # Debian bookworm: fonts-noto-color-emoji 2.042-0+deb12u1, unicode-data 15.0.0-1

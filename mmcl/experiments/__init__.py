@@ -9,9 +9,12 @@
   numbers (chapter 4);
 * ``statistics``       the constants of the statistics chapter (chapter 4b);
 * ``images_captions``  emoji designs: splits, retrieval both ways, zero-shot
-  (chapter 6).
+  (chapter 6);
+* ``beyond``           later results in the same model: SigLIP's temperature and bias,
+  teacher filtering, learned temperature, misalignment, spectral alignment (chapter 8).
 """
 
+from .beyond import *  # noqa: F403
 from .images_captions import *  # noqa: F403
 from .loss_to_svd import *  # noqa: F403
 from .robustness import *  # noqa: F403
@@ -20,6 +23,7 @@ from .statistics import *  # noqa: F403
 from .unpaired_runs import *  # noqa: F403
 from .unpaired_tables import *  # noqa: F403
 from . import (
+    beyond,
     images_captions,
     loss_to_svd,
     robustness,
@@ -39,6 +43,7 @@ __all__ = [
         unpaired_tables,
         statistics,
         images_captions,
+        beyond,
     )
     for name in module.__all__
 ]

@@ -24,7 +24,7 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
-from ._validation import (
+from .._validation import (
     check_fraction,
     check_int,
     check_matrix,
@@ -33,10 +33,10 @@ from ._validation import (
     check_same_device,
     check_tau,
 )
-from .data import LatentFactorModel, haar_orthonormal, make_generator
-from .losses import clip_loss, similarities
-from .metrics import sin_theta_distance
-from .solvers import linear_closed_form
+from ..data import LatentFactorModel, haar_orthonormal, make_generator
+from ..losses import clip_loss, similarities
+from ..metrics import sin_theta_distance
+from ..solvers import linear_closed_form
 
 __all__ = [
     "effective_rank",
