@@ -24,7 +24,7 @@ TAGS = ["nbval-skip", "remove-cell"]
 
 def install_source(repo_url: str) -> str:
     return (
-        "# Colab / Binder: install the book's package when it is missing (a no-op where it is installed)\n"
+        "# Colab / Binder: install the book's package when missing (a no-op where installed)\n"
         "try:\n"
         "    import mmcl  # noqa: F401\n"
         "except ImportError:\n"
