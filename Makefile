@@ -17,12 +17,12 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 # that executed them (another machine picks other vector kernels and BLAS paths; see README).
 PORTABLE := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-.PHONY: env book test unit nbval portable browser execute bench clean chromium
+.PHONY: env book test unit nbval portable browser execute bench clean chromium pdf
 
 # One BLAS/OpenMP thread for everything that executes chapters or tests: the same stored outputs on
 # every machine (reductions do not depend on the core count), and no oversubscription on small
 # problems. `make bench` keeps the caller's setting.
-book test unit nbval portable browser execute: export OMP_NUM_THREADS := 1
+book test unit nbval portable browser execute pdf: export OMP_NUM_THREADS := 1
 
 env: $(STAMP) $(NPM_STAMP)
 
@@ -54,14 +54,20 @@ test: env chromium
 # The portability gate: unit tests and strict nbval under the second kernel set (no browser test:
 # it checks the built HTML, which does not depend on the kernels).
 portable: env
-	$(PORTABLE) $(BIN)/python -m pytest -q tests book $(NBVAL) --ignore=tests/test_browser.py
+	$(PORTABLE) $(BIN)/python -m pytest -q tests book $(NBVAL) --ignore=tests/test_browser.py \
+	  --ignore=tests/test_pdf.py
 
 unit: env
-	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py
+	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py --ignore=tests/test_pdf.py
+
+# The whole book as one PDF (_build/pdf/book.pdf): the built HTML pages printed in toc order by
+# the tests' headless Chromium, offline, and merged (scripts/build_pdf.py; tests/test_pdf.py).
+pdf: book chromium
+	$(BIN)/python scripts/build_pdf.py _build/html _build/pdf/book.pdf
 
 # The browser test alone, on the book already built in _build/html.
 browser: env chromium
-	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests/test_browser.py
+	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests/test_browser.py tests/test_pdf.py
 
 nbval: env
 	$(BIN)/python -m pytest book $(NBVAL)

@@ -109,6 +109,13 @@ MUTATIONS = {  # page -> (how the fixture page is broken, what the check must sa
                            "no anchor #no-such-label"),
     "console_error.html": (lambda h: h.replace("</body>", "<script>console.error('boom')</script></body>"),
                            "console error: boom"),
+    # a display formula of 80 terms and a code line of 240 characters: both wider than the column
+    "wide_formula.html": (lambda h: h.replace(r"\frac{1}{n}\Big[", r"\frac{1}{n}" + " + ".join(
+        f"x_{{{k}}}" for k in range(80)) + r"\Big[", 1), "display formula wider than its column"),
+    "wide_code.html": (lambda h: h.replace("<h2>", '<div class="cell_input docutils container">'
+                                           '<div class="highlight"><pre>x = ' + "1 + " * 60 + "1"
+                                           "</pre></div></div><h2>", 1),
+                       "code block wider than its column"),
 }
 
 
