@@ -108,7 +108,7 @@ def merge(pieces: list[tuple[str, bytes]], target: Path) -> int:
     for title, data in pieces:
         start = len(writer.pages)
         writer.append(PdfReader(io.BytesIO(data)))
-        writer.add_outline_item(title, start)
+        writer.add_outline_item(title=title, page_number=start)
     writer.add_metadata({"/Title": pieces[0][0] if pieces else "book"})
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target, "wb") as fh:
