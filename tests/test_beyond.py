@@ -1,7 +1,5 @@
 """Chapter 8 code (mmcl.experiments.beyond): effective rank, learned temperature,
-filtering,
-misaligned
-captions, spectral embeddings and their alignment."""
+filtering, misaligned captions, spectral embeddings and their alignment."""
 
 import math
 
