@@ -79,9 +79,17 @@ def effective_rank(A) -> torch.Tensor:
 class TemperatureResult:
     """What :func:`fit_learned_temperature` returns.
 
-    G1 (..., k, d1), G2 (..., k, d2): the representation; tau (...,): the final
-    temperature; history: per-step lists "loss", "tau" and "erank" (the effective
-    rank of the normalised embeddings of X), each entry of shape (...,).
+    Attributes
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., k, d1): the map of modality 1.
+    G2 : torch.Tensor
+        Tensor of shape (..., k, d2): the map of modality 2.
+    tau : torch.Tensor
+        Tensor of shape (...,): the final temperature.
+    history : dict
+        Per-step lists "loss", "tau" and "erank" (the effective rank of the normalised
+        embeddings of X), each entry of shape (...,).
     """
 
     G1: torch.Tensor
@@ -345,8 +353,20 @@ def filtering_trial(
 
 
 class MisalignedSample(NamedTuple):
-    """X (..., n, d1), Y (..., n, d2); U1 (..., d1, r), U2 (..., d2, r);
-    ``invariant`` (r,) bool: the latent coordinates that neither bias touches.
+    """What :func:`misaligned_sample` returns.
+
+    Attributes
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2 (the biased captions).
+    U1 : torch.Tensor
+        Tensor of shape (..., d1, r): the subspace of modality 1.
+    U2 : torch.Tensor
+        Tensor of shape (..., d2, r): the subspace of modality 2.
+    invariant : torch.Tensor
+        Tensor of shape (r,), bool: the latent coordinates that neither bias touches.
     """
 
     X: torch.Tensor

@@ -38,7 +38,25 @@ __all__ = [
 @dataclass
 class EmojiSplit:
     """Training and held-out emoji: X, Y (n_train, d); X_test, Y_test (n_test, d), all
-    centred and scaled on the training rows; ``train``, ``test`` index the corpus."""
+    centred and scaled on the training rows; ``train``, ``test`` index the corpus.
+
+    Attributes
+    ----------
+    corpus : EmojiCorpus
+        The corpus that was split.
+    train : torch.Tensor
+        Tensor of shape (n_train,), long: the training rows of the corpus.
+    test : torch.Tensor
+        Tensor of shape (n_test,), long: the held-out rows of the corpus.
+    X : torch.Tensor
+        Tensor of shape (n_train, d1): the training image features.
+    Y : torch.Tensor
+        Tensor of shape (n_train, d2): the training caption features.
+    X_test : torch.Tensor
+        Tensor of shape (n_test, d1): the held-out image features.
+    Y_test : torch.Tensor
+        Tensor of shape (n_test, d2): the held-out caption features.
+    """
 
     corpus: object
     train: torch.Tensor

@@ -141,7 +141,19 @@ def emoji_test_path(path=None) -> Path:
 
 @dataclass(frozen=True)
 class EmojiRecord:
-    """One emoji: its characters, CLDR short name, group and subgroup."""
+    """One emoji: its characters, CLDR short name, group and subgroup.
+
+    Attributes
+    ----------
+    chars : str
+        The emoji's characters (one code point, optionally followed by U+FE0F).
+    name : str
+        Its CLDR short name ("grinning face").
+    group : str
+        Its group ("Smileys & Emotion").
+    subgroup : str
+        Its subgroup ("face-smiling").
+    """
 
     chars: str
     name: str
@@ -402,14 +414,32 @@ class EmojiCorpus:
 
     Attributes
     ----------
-    X : (n, d1)  image features (pixels in [0, 1], or their PCA scores).
-    Y : (n, d2)  caption features (binary bag of words or character n-grams).
-    images : (n, size, size, 3) uint8  the pictures, for display.
-    chars, captions : list of n str  the emoji and their CLDR short names.
-    groups, subgroups : (n,) long  label indices into ``group_names``,
-    ``subgroup_names``.
-    digest : sha256 of ``images`` (the same on every machine).
-    skipped : how many emoji were set aside (skin tones, multi-code-point sequences).
+    X : torch.Tensor
+        Tensor of shape (n, d1): image features (pixels in [0, 1], or their PCA
+        scores).
+    Y : torch.Tensor
+        Tensor of shape (n, d2): caption features (binary bag of words or character
+        n-grams).
+    images : numpy.ndarray
+        Array of shape (n, size, size, 3), uint8: the pictures, for display.
+    chars : list of str
+        The n emoji.
+    captions : list of str
+        Their CLDR short names.
+    groups : torch.Tensor
+        Tensor of shape (n,), long: label indices into ``group_names``.
+    subgroups : torch.Tensor
+        Tensor of shape (n,), long: label indices into ``subgroup_names``.
+    group_names : list of str
+        The groups, in order of first appearance.
+    subgroup_names : list of str
+        The subgroups, in order of first appearance.
+    digest : str
+        The sha256 of ``images`` (the same on every machine).
+    text : {"words", "chars"}
+        The caption featuriser (a key of ``TEXT_FEATURES``).
+    skipped : dict
+        How many emoji were set aside: ``{"skin tone": k1, "sequence": k2}``.
     """
 
     X: torch.Tensor
