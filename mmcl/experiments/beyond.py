@@ -79,9 +79,17 @@ def effective_rank(A) -> torch.Tensor:
 class TemperatureResult:
     """What :func:`fit_learned_temperature` returns.
 
-    G1 (..., k, d1), G2 (..., k, d2): the representation; tau (...,): the final
-    temperature; history: per-step lists "loss", "tau" and "erank" (the effective
-    rank of the normalised embeddings of X), each entry of shape (...,).
+    Attributes
+    ----------
+    G1 : torch.Tensor
+        Tensor of shape (..., k, d1): the map of modality 1.
+    G2 : torch.Tensor
+        Tensor of shape (..., k, d2): the map of modality 2.
+    tau : torch.Tensor
+        Tensor of shape (...,): the final temperature.
+    history : dict
+        Per-step lists "loss", "tau" and "erank" (the effective rank of the normalised
+        embeddings of X), each entry of shape (...,).
     """
 
     G1: torch.Tensor
@@ -108,8 +116,10 @@ def fit_learned_temperature(
 
     Parameters
     ----------
-    X, Y : torch.Tensor
-        Paired data of shapes (..., n, d1), (..., n, d2).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
     k : int
         Embedding dimension, may exceed the true rank (1 <= k <= min(d1, d2)).
     tau : float, default=1.0
@@ -126,6 +136,8 @@ def fit_learned_temperature(
     Returns
     -------
     TemperatureResult
+        The factors G1 (..., k, d1), G2 (..., k, d2), the final temperature and the
+        per-step history.
     """
     X, Y = check_pair(X, Y)
     k = check_int(k, "k", low=1, high=min(X.shape[-1], Y.shape[-1]))
@@ -162,10 +174,19 @@ def teacher_scores(G1, G2, X, Y) -> torch.Tensor:
 
     Parameters
     ----------
-    G1, G2 : torch.Tensor
-        The teacher, shapes (..., r, d1), (..., r, d2).
-    X, Y : torch.Tensor
-        The pairs, shapes (..., n, d1), (..., n, d2).
+    G1 : torch.Tensor
+        Tensor of shape (..., r, d1): the teacher's map of modality 1.
+    G2 : torch.Tensor
+        Tensor of shape (..., r, d2): the teacher's map of modality 2.
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 of the pairs.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (..., n): the cosine of each pair's embeddings, in [-1, 1].
     """
     X, Y = check_pair(X, Y)
     G1, G2 = check_matrix(G1, "G1"), check_matrix(G2, "G2")
@@ -189,10 +210,12 @@ def filter_pairs(X, Y, scores, keep: float):
 
     Parameters
     ----------
-    X, Y : torch.Tensor
-        The pairs, shapes (..., n, d1), (..., n, d2).
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1 of the pairs.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
     scores : torch.Tensor
-        Shape (..., n).
+        Tensor of shape (..., n): the score of each pair (higher is kept first).
     keep : float
         Fraction in [0, 1] of the pairs to keep.
 
@@ -237,6 +260,37 @@ def filtering_trial(
     a fraction eta of them correct; the student (the linear closed form) learns from the
     top ``keep`` fraction (default: eta). U1, U2 come from ``population_seed`` and are
     shared by the replicates, the teacher's data and the grid.
+
+    Parameters
+    ----------
+    replicates : int
+        The number of independent draws (as passed by
+        :func:`mmcl.experiments.runner.run_experiment`).
+    generator : torch.Generator
+        The generator of the draws (likewise): the student's pairs and the teacher's
+        data.
+    n : int
+        The number of pairs the student sees, n >= 2.
+    eta : float
+        The fraction of correct pairs among them, in [0, 1].
+    keep : float, optional
+        The fraction of the n pairs kept by the filter, in [0, 1] (at least 2 pairs);
+        default: eta.
+    n_teacher : int or None, default=100
+        The number of clean (all correct) pairs the teacher learns from, >= 2; None:
+        the teacher learns from an independent sample of n pairs with the same eta.
+    d1 : int, default=20
+        The dimension of modality 1.
+    d2 : int, default=15
+        The dimension of modality 2.
+    r : int, default=3
+        The latent dimension, also the teacher's and the student's rank.
+    signal : float, default=1.0
+        The signal strength: Sigma_z = signal * I_r.
+    noise : float, default=1.0
+        The noise standard deviation of both modalities.
+    population_seed : int, default=0
+        The seed of the shared subspaces U1, U2.
 
     Returns
     -------
@@ -299,8 +353,20 @@ def filtering_trial(
 
 
 class MisalignedSample(NamedTuple):
-    """X (..., n, d1), Y (..., n, d2); U1 (..., d1, r), U2 (..., d2, r);
-    ``invariant`` (r,) bool: the latent coordinates that neither bias touches.
+    """What :func:`misaligned_sample` returns.
+
+    Attributes
+    ----------
+    X : torch.Tensor
+        Tensor of shape (..., n, d1): modality 1.
+    Y : torch.Tensor
+        Tensor of shape (..., n, d2): modality 2 (the biased captions).
+    U1 : torch.Tensor
+        Tensor of shape (..., d1, r): the subspace of modality 1.
+    U2 : torch.Tensor
+        Tensor of shape (..., d2, r): the subspace of modality 2.
+    invariant : torch.Tensor
+        Tensor of shape (r,), bool: the latent coordinates that neither bias touches.
     """
 
     X: torch.Tensor
@@ -341,9 +407,41 @@ def misaligned_sample(
     of z_k. z ~ N(0, signal_var I_r), noise standard deviation ``noise``; each replicate
     draws its own Haar U1, U2.
 
+    Parameters
+    ----------
+    n : int
+        The number of pairs, n >= 2.
+    d1 : int
+        The dimension of modality 1 (the images).
+    d2 : int
+        The dimension of modality 2 (the captions).
+    r : int
+        The latent dimension, 1 <= r <= min(d1, d2).
+    dropped : iterable of int, default=()
+        Latent coordinates in [0, r - 1] that the captions omit (selection bias).
+    perturbed : iterable of int, default=()
+        Latent coordinates in [0, r - 1] that the captions may misstate (perturbation
+        bias).
+    perturb_prob : float, default=1.0
+        The probability, in [0, 1], that a pair's caption misstates a ``perturbed``
+        coordinate.
+    signal_var : float, default=2.0
+        The variance of each latent coordinate (> 0).
+    noise : float, default=0.5
+        The noise standard deviation of both modalities (>= 0).
+    replicates : int, optional
+        Draw this many independent replicates, stacked in a leading dimension; default:
+        a single draw without it.
+    seed : int or torch.Generator, default=0
+        Seed of the draws (subspaces, latents, perturbations and noise).
+    dtype : torch.dtype, default=torch.float64
+        The dtype of X, Y, U1, U2: torch.float32 or torch.float64 (drawn in float64).
+
     Returns
     -------
     MisalignedSample
+        The pairs, the subspaces and the mask of invariant coordinates (neither dropped
+        nor perturbed with probability 1).
     """
     n = check_int(n, "n", low=2)
     r = check_int(r, "r", low=1, high=min(check_int(d1, "d1"), check_int(d2, "d2")))
@@ -452,8 +550,11 @@ def align_embeddings(Ex_pairs, Ey_pairs) -> torch.Tensor:
 
     Parameters
     ----------
-    Ex_pairs, Ey_pairs : torch.Tensor
-        The embeddings of m known pairs, shapes (..., m, k), m >= k.
+    Ex_pairs : torch.Tensor
+        Tensor of shape (..., m, k), m >= k: the modality-1 embeddings of m known pairs.
+    Ey_pairs : torch.Tensor
+        Tensor of shape (..., m, k): the modality-2 embeddings of the same pairs, row i
+        paired with row i of ``Ex_pairs``.
 
     Returns
     -------

@@ -54,7 +54,9 @@ __all__ = [
     "load_emoji",
 ]
 
+#: The Debian package that ships the colour emoji font ``NotoColorEmoji.ttf``.
 FONT_PACKAGE = "fonts-noto-color-emoji"
+#: The Debian package that ships Unicode's ``emoji-test.txt``.
 DATA_PACKAGE = "unicode-data"
 _FONT_FILE = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
 _TEST_FILE = Path("/usr/share/unicode/emoji/emoji-test.txt")
@@ -63,6 +65,7 @@ _CANVAS = (136, 128)  # width, height of one glyph at that size
 _SKIN_TONES = range(0x1F3FB, 0x1F400)
 _VS16 = 0xFE0F
 _FORMAT = 1  # bump when the rendering or the cache layout changes
+#: The environment variable that overrides the cache directory.
 CACHE_ENV = "MMCL_CACHE_DIR"
 #: Caption featurisers: name -> scikit-learn vectoriser settings (binary counts).
 TEXT_FEATURES = {
@@ -80,7 +83,24 @@ def _install_hint(package: str) -> str:
 
 def emoji_font_path(path=None) -> Path:
     """The colour emoji font: ``path`` if given, else Debian's
-    ``NotoColorEmoji.ttf``."""
+    ``NotoColorEmoji.ttf``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A copy of ``NotoColorEmoji.ttf``; default: Debian's, in
+        /usr/share/fonts/truetype/noto/.
+
+    Returns
+    -------
+    pathlib.Path
+        The font file.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist (the message names the Debian package).
+    """
     p = _FONT_FILE if path is None else Path(path)
     if not p.is_file():
         raise FileNotFoundError(
@@ -92,7 +112,24 @@ def emoji_font_path(path=None) -> Path:
 
 def emoji_test_path(path=None) -> Path:
     """Unicode's ``emoji-test.txt``: ``path`` if given, else the copy in Debian's
-    unicode-data."""
+    unicode-data.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A copy of Unicode's ``emoji-test.txt``; default: Debian's, in
+        /usr/share/unicode/emoji/.
+
+    Returns
+    -------
+    pathlib.Path
+        The emoji list.
+
+    Raises
+    ------
+    FileNotFoundError
+        The file does not exist (the message names the Debian package).
+    """
     p = _TEST_FILE if path is None else Path(path)
     if not p.is_file():
         raise FileNotFoundError(
@@ -104,7 +141,19 @@ def emoji_test_path(path=None) -> Path:
 
 @dataclass(frozen=True)
 class EmojiRecord:
-    """One emoji: its characters, CLDR short name, group and subgroup."""
+    """One emoji: its characters, CLDR short name, group and subgroup.
+
+    Attributes
+    ----------
+    chars : str
+        The emoji's characters (one code point, optionally followed by U+FE0F).
+    name : str
+        Its CLDR short name ("grinning face").
+    group : str
+        Its group ("Smileys & Emotion").
+    subgroup : str
+        Its subgroup ("face-smiling").
+    """
 
     chars: str
     name: str
@@ -130,9 +179,26 @@ def _parse_line(line: str):
 def read_emoji_test(path=None) -> tuple[list[EmojiRecord], dict[str, int]]:
     """The corpus's emoji, in the file's (CLDR) order, and how many were set aside.
 
-    Returns (records, skipped) with skipped = {"skin tone": k1, "sequence": k2}:
-    fully-qualified
-    emoji with a skin-tone modifier, and other multi-code-point sequences.
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        The emoji list (see :func:`emoji_test_path`); default: Debian's copy.
+
+    Returns
+    -------
+    records : list of EmojiRecord
+        The fully-qualified emoji that are a single code point (optionally followed by
+        U+FE0F), in the file's order.
+    skipped : dict
+        ``{"skin tone": k1, "sequence": k2}``: how many fully-qualified emoji were set
+        aside for a skin-tone modifier, and for being another multi-code-point
+        sequence.
+
+    Raises
+    ------
+    ValueError
+        The file is not UTF-8, has a malformed data line or an emoji before any group
+        line, or holds no single emoji.
     """
     p = emoji_test_path(path)
     records, skipped = [], {"skin tone": 0, "sequence": 0}
@@ -184,7 +250,22 @@ def _font(path: str):
 
 def render_emoji(chars: str, *, size: int = 32, font_path=None) -> np.ndarray:
     """One emoji on white, shape (size, size, 3) uint8: drawn at 136 x 128, padded to
-    136 x 136, shrunk by box averaging."""
+    136 x 136, shrunk by box averaging.
+
+    Parameters
+    ----------
+    chars : str
+        The emoji, a non-empty string (U+FE0F is dropped before drawing).
+    size : int, default=32
+        The side of the square image in pixels, 4 <= size <= 136.
+    font_path : str or os.PathLike, optional
+        The colour emoji font (see :func:`emoji_font_path`); default: Debian's.
+
+    Returns
+    -------
+    numpy.ndarray
+        Array of shape (size, size, 3), dtype uint8: the RGB picture.
+    """
     from PIL import Image, ImageDraw
 
     if not isinstance(chars, str) or not chars:
@@ -204,13 +285,39 @@ def render_emoji(chars: str, *, size: int = 32, font_path=None) -> np.ndarray:
 
 
 def render_emojis(chars, *, size: int = 32, font_path=None) -> np.ndarray:
-    """Several emoji: (n, size, size, 3) uint8."""
+    """Several emoji: (n, size, size, 3) uint8.
+
+    Parameters
+    ----------
+    chars : iterable of str
+        The n emoji, each a non-empty string (see :func:`render_emoji`).
+    size : int, default=32
+        The side of the square images in pixels, 4 <= size <= 136.
+    font_path : str or os.PathLike, optional
+        The colour emoji font (see :func:`emoji_font_path`); default: Debian's.
+
+    Returns
+    -------
+    numpy.ndarray
+        Array of shape (n, size, size, 3), dtype uint8, in the order of ``chars``.
+    """
     return np.stack([render_emoji(c, size=size, font_path=font_path) for c in chars])
 
 
 def emoji_cache_dir(cache_dir=None) -> Path:
     """Where rendered images are cached: ``cache_dir``, else $MMCL_CACHE_DIR, else
-    $XDG_CACHE_HOME/mmcl, else ~/.cache/mmcl."""
+    $XDG_CACHE_HOME/mmcl, else ~/.cache/mmcl.
+
+    Parameters
+    ----------
+    cache_dir : str or os.PathLike, optional
+        The cache directory, returned as is when given (it need not exist yet).
+
+    Returns
+    -------
+    pathlib.Path
+        The cache directory (not created here).
+    """
     if cache_dir is not None:
         return Path(cache_dir)
     if os.environ.get(CACHE_ENV):
@@ -277,7 +384,21 @@ def _save(path: Path, write) -> None:
 
 
 def caption_vectorizer(captions, text: str = "words"):
-    """A scikit-learn CountVectorizer (binary counts) fitted on ``captions``."""
+    """A scikit-learn CountVectorizer (binary counts) fitted on ``captions``.
+
+    Parameters
+    ----------
+    captions : iterable of str
+        The texts that fix the vocabulary (lower-cased).
+    text : {"words", "chars"}, default="words"
+        The featuriser, a key of ``TEXT_FEATURES``: words, or character 2- to 4-grams
+        within word boundaries; either kept only when seen in at least two captions.
+
+    Returns
+    -------
+    sklearn.feature_extraction.text.CountVectorizer
+        The fitted vectoriser.
+    """
     from sklearn.feature_extraction.text import CountVectorizer
 
     if text not in TEXT_FEATURES:
@@ -293,14 +414,32 @@ class EmojiCorpus:
 
     Attributes
     ----------
-    X : (n, d1)  image features (pixels in [0, 1], or their PCA scores).
-    Y : (n, d2)  caption features (binary bag of words or character n-grams).
-    images : (n, size, size, 3) uint8  the pictures, for display.
-    chars, captions : list of n str  the emoji and their CLDR short names.
-    groups, subgroups : (n,) long  label indices into ``group_names``,
-    ``subgroup_names``.
-    digest : sha256 of ``images`` (the same on every machine).
-    skipped : how many emoji were set aside (skin tones, multi-code-point sequences).
+    X : torch.Tensor
+        Tensor of shape (n, d1): image features (pixels in [0, 1], or their PCA
+        scores).
+    Y : torch.Tensor
+        Tensor of shape (n, d2): caption features (binary bag of words or character
+        n-grams).
+    images : numpy.ndarray
+        Array of shape (n, size, size, 3), uint8: the pictures, for display.
+    chars : list of str
+        The n emoji.
+    captions : list of str
+        Their CLDR short names.
+    groups : torch.Tensor
+        Tensor of shape (n,), long: label indices into ``group_names``.
+    subgroups : torch.Tensor
+        Tensor of shape (n,), long: label indices into ``subgroup_names``.
+    group_names : list of str
+        The groups, in order of first appearance.
+    subgroup_names : list of str
+        The subgroups, in order of first appearance.
+    digest : str
+        The sha256 of ``images`` (the same on every machine).
+    text : {"words", "chars"}
+        The caption featuriser (a key of ``TEXT_FEATURES``).
+    skipped : dict
+        How many emoji were set aside: ``{"skin tone": k1, "sequence": k2}``.
     """
 
     X: torch.Tensor
@@ -386,23 +525,35 @@ def load_emoji(
 
     Parameters
     ----------
-    size : int, default=32  side of the square images (4..136).
-    image_pca : int, optional  keep this many principal components of the pixels (a
-    fixed PCA
-        fitted on every image of the corpus; it sees no caption and no label).
-    text : {"words", "chars"}  binary bag of words, or binary character 2- to 4-grams
-    (n-grams
-        within word boundaries, seen in at least two captions).
-    cache_dir : path, optional  where rendered images are cached (default
-        :func:`emoji_cache_dir`: $MMCL_CACHE_DIR, else the user cache directory).
-    font_path, emoji_test : paths, optional  the font and the emoji list (default:
-    Debian's).
-    dtype : torch.float32 or torch.float64.
+    size : int, default=32
+        The side of the square images in pixels, 4 <= size <= 136.
+    image_pca : int, optional
+        Keep this many principal components of the pixels, 1 <= image_pca < min(n,
+        size * size * 3) (a fixed PCA fitted on every image of the corpus; it sees no
+        caption and no label; cached). Default: the pixels themselves, in [0, 1].
+    text : {"words", "chars"}, default="words"
+        Binary bag of words, or binary character 2- to 4-grams (n-grams within word
+        boundaries); either kept only when seen in at least two captions.
+    cache_dir : str or os.PathLike, optional
+        Where rendered images are cached (default :func:`emoji_cache_dir`:
+        $MMCL_CACHE_DIR, else the user cache directory).
+    font_path : str or os.PathLike, optional
+        The colour emoji font (see :func:`emoji_font_path`); default: Debian's.
+    emoji_test : str or os.PathLike, optional
+        Unicode's ``emoji-test.txt`` (see :func:`emoji_test_path`); default: Debian's.
+    dtype : torch.dtype, default=torch.float64
+        The dtype of the features X and Y: torch.float32 or torch.float64.
+
+    Returns
+    -------
+    EmojiCorpus
+        Image features X (n, d1), caption features Y (n, d2), the pictures, captions,
+        group and subgroup labels, the images' sha256 and the set-aside counts.
 
     Raises
     ------
-    FileNotFoundError  the font or the emoji list is missing (the message names the
-    Debian package).
+    FileNotFoundError
+        The font or the emoji list is missing (the message names the Debian package).
     """
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
