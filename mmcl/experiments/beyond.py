@@ -353,26 +353,17 @@ def filtering_trial(
 
 
 class MisalignedSample(NamedTuple):
-    """What :func:`misaligned_sample` returns.
+    """What :func:`misaligned_sample` returns (a named tuple; its fields below)."""
 
-    Attributes
-    ----------
-    X : torch.Tensor
-        Tensor of shape (..., n, d1): modality 1.
-    Y : torch.Tensor
-        Tensor of shape (..., n, d2): modality 2 (the biased captions).
-    U1 : torch.Tensor
-        Tensor of shape (..., d1, r): the subspace of modality 1.
-    U2 : torch.Tensor
-        Tensor of shape (..., d2, r): the subspace of modality 2.
-    invariant : torch.Tensor
-        Tensor of shape (r,), bool: the latent coordinates that neither bias touches.
-    """
-
+    #: Tensor of shape (..., n, d1): modality 1.
     X: torch.Tensor
+    #: Tensor of shape (..., n, d2): modality 2 (the biased captions).
     Y: torch.Tensor
+    #: Tensor of shape (..., d1, r): the subspace of modality 1.
     U1: torch.Tensor
+    #: Tensor of shape (..., d2, r): the subspace of modality 2.
     U2: torch.Tensor
+    #: Tensor of shape (r,), bool: the latent coordinates that neither bias touches.
     invariant: torch.Tensor
 
 

@@ -1,7 +1,7 @@
 """Designs and scores on the emoji corpus (book chapter on images and captions).
 
 * :func:`emoji_split`: held-out emoji, both modalities centred and scaled on the
-  training rows (:func:`mmcl.center_scale`), the same transform for new texts;
+  training rows (``mmcl.center_scale``), the same transform for new texts;
 * :func:`retrieval_scores`: image -> caption and caption -> image retrieval, top-k;
 * :func:`zero_shot_accuracy`: classify images by the nearest embedded class name, as
   CLIP does;
@@ -92,7 +92,7 @@ def emoji_split(corpus, n_test: int, *, seed=0) -> EmojiSplit:
     -------
     EmojiSplit
         The training and held-out rows of both modalities, centred and scaled with
-        :func:`mmcl.center_scale` on the training rows, and their indices.
+        ``mmcl.center_scale`` on the training rows, and their indices.
     """
     n = len(corpus)
     n_test = check_int(n_test, "n_test", low=1, high=n - 2)
@@ -120,7 +120,7 @@ def retrieval_scores(Zx, Zy, ks=(1, 5)) -> dict[str, torch.Tensor]:
     -------
     dict
         ``"image->caption@k"`` and ``"caption->image@k"`` for every k in ``ks`` ->
-        tensor of shape (...,): the accuracy (:func:`mmcl.retrieval_accuracy`).
+        tensor of shape (...,): the accuracy (``mmcl.retrieval_accuracy``).
     """
     out = {}
     for name, (a, b) in (("image->caption", (Zx, Zy)), ("caption->image", (Zy, Zx))):
@@ -149,7 +149,7 @@ def class_prompts(names) -> list[str]:
 def zero_shot_accuracy(Zx, labels, Zc) -> torch.Tensor:
     """Fraction of rows of Zx (..., m, r) whose most cosine-similar class embedding (row
     of Zc (..., C, r)) is their label (labels (m,) long). Ties count against the label,
-    as in :func:`mmcl.retrieval_accuracy`: class names with the same features (a bag of
+    as in ``mmcl.retrieval_accuracy``: class names with the same features (a bag of
     words drops unknown words) cannot win by their order.
 
     Parameters
@@ -234,7 +234,7 @@ def plot_emoji_grid(
     row_height : float, default=1.35
         The height of one grid row in inches.
     wrap : int, default=14
-        The most characters per line of a title (:func:`textwrap.fill`).
+        The most characters per line of a title (``textwrap.fill``).
 
     Returns
     -------

@@ -67,7 +67,7 @@ _VS16 = 0xFE0F
 _FORMAT = 1  # bump when the rendering or the cache layout changes
 #: The environment variable that overrides the cache directory.
 CACHE_ENV = "MMCL_CACHE_DIR"
-#: Caption featurisers: name -> scikit-learn vectoriser settings (binary counts).
+#: The caption featurisers, name -> scikit-learn vectoriser settings (binary counts).
 TEXT_FEATURES = {
     "words": dict(analyzer="word", token_pattern=r"(?u)\b\w+\b", min_df=2),
     "chars": dict(analyzer="char_wb", ngram_range=(2, 4), min_df=2),
@@ -436,7 +436,7 @@ class EmojiCorpus:
         The subgroups, in order of first appearance.
     digest : str
         The sha256 of ``images`` (the same on every machine).
-    text : {"words", "chars"}
+    text : str
         The caption featuriser (a key of ``TEXT_FEATURES``).
     skipped : dict
         How many emoji were set aside: ``{"skin tone": k1, "sequence": k2}``.
