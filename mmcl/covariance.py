@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validation import check_pair, check_real
+from ._validation import check_matrix, check_pair, check_real
 from .families import get_family
 from .losses import check_representation, similarities
 
@@ -26,9 +26,9 @@ def cross_covariance(X, Y, beta) -> torch.Tensor:
     """S(beta), shape (..., d1, d2), for weights beta of shape (..., n, n)."""
     X, Y = check_pair(X, Y)
     n = X.shape[-2]
-    if not isinstance(beta, torch.Tensor) or beta.shape[-2:] != (n, n):
-        raise ValueError(f"beta must be a tensor of shape (..., {n}, {n}), got "
-                         f"{tuple(beta.shape) if isinstance(beta, torch.Tensor) else type(beta).__name__}")
+    beta = check_matrix(beta, "beta")
+    if beta.shape[-2:] != (n, n):
+        raise ValueError(f"beta must be a tensor of shape (..., {n}, {n}), got {tuple(beta.shape)}")
     if beta.device != X.device:
         raise ValueError(f"beta is on {beta.device} but X is on {X.device}")
     return X.transpose(-1, -2) @ (_signed(beta.to(X.dtype)) @ Y) / n

@@ -16,11 +16,13 @@ where a_i, b_j are the arguments of phi in row i and column j. Presets: CLIP
 """
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import torch
 
-from ._validation import check_tau
+from ._validation import (check_choice, check_finite_output, check_real, check_similarities,
+                          check_tau)
 
 __all__ = ["ContrastiveFamily", "ClipFamily", "LinearFamily", "clip_family", "linear_family",
            "get_family"]
@@ -39,13 +41,35 @@ def _offdiag_mask(s: torch.Tensor) -> torch.Tensor:
     return ~torch.eye(n, dtype=torch.bool, device=s.device)
 
 
-def _check_similarities(s: torch.Tensor) -> int:
-    if not isinstance(s, torch.Tensor) or s.ndim < 2 or s.shape[-1] != s.shape[-2]:
-        raise ValueError(f"similarities must be a tensor of shape (..., n, n), got "
-                         f"{tuple(s.shape) if isinstance(s, torch.Tensor) else type(s).__name__}")
-    if s.shape[-1] < 2:
-        raise ValueError(f"contrastive losses need n >= 2 pairs, got n = {s.shape[-1]}")
-    return s.shape[-1]
+def _check_similarities(s, name: str = "s") -> int:
+    """n for finite float similarities s (..., n, n), n >= 2 (see :func:`check_similarities`)."""
+    return check_similarities(s, name).shape[-1]
+
+
+# Module-level pieces of the presets (no local lambdas), so that families and fitted estimators
+# pickle; partial(f, tau) pickles whenever f does.
+def _identity(u):
+    return u
+
+
+def _scaled_log(tau, u):
+    return tau * torch.log(u)
+
+
+def _exp_over(tau, u):
+    return torch.exp(u / tau)
+
+
+def _tau_over(tau, u):
+    return tau / u
+
+
+def _exp_over_div(tau, u):
+    return torch.exp(u / tau) / tau
+
+
+_KNOBS = ("scale the data down, raise tau (CLIP), or lower lr when training (overflow of "
+          "psi = exp(s / tau) or of the similarities)")
 
 
 class ContrastiveFamily:
@@ -64,8 +88,13 @@ class ContrastiveFamily:
                  dphi: Callable | None = None, dpsi: Callable | None = None, name: str = "custom"):
         if not callable(phi) or not callable(psi):
             raise TypeError("phi and psi must be callables acting elementwise on tensors")
-        if negatives not in ("sum", "mean"):
-            raise ValueError(f"negatives must be 'sum' or 'mean', got {negatives!r}")
+        for fname, f in (("dphi", dphi), ("dpsi", dpsi)):
+            if f is not None and not callable(f):
+                raise TypeError(f"{fname} must be a callable or None, got {f!r}")
+        check_choice(negatives, "negatives", ("sum", "mean"))
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {name!r}")
+        eps = check_real(eps, "eps", low=0.0)
         self.phi, self.psi, self.eps = phi, psi, float(eps)
         self.negatives, self.name = negatives, name
         self._dphi, self._dpsi = dphi, dpsi
@@ -84,7 +113,8 @@ class ContrastiveFamily:
 
     def _args(self, s):
         """Differences D_ij = s_ij - s_ii (rows), E_ij = s_ij - s_jj (columns), and a_i, b_j."""
-        n = _check_similarities(s)
+        s = check_similarities(s, "s")
+        n = s.shape[-1]
         off = _offdiag_mask(s)
         diag = torch.diagonal(s, dim1=-2, dim2=-1)
         D = s - diag.unsqueeze(-1)
@@ -98,7 +128,8 @@ class ContrastiveFamily:
     def loss_from_similarities(self, s: torch.Tensor) -> torch.Tensor:
         """L(s) without the regulariser; shape s.shape[:-2]."""
         n, _, _, _, a, b, _ = self._args(s)
-        return (self.phi(a).sum(-1) + self.phi(b).sum(-1)) / (2 * n)
+        value = (self.phi(a).sum(-1) + self.phi(b).sum(-1)) / (2 * n)
+        return check_finite_output(value, f"the {self.name} loss", _KNOBS)
 
     def weights(self, s: torch.Tensor) -> torch.Tensor:
         """The contrastive weights beta(s), shape (..., n, n), by the general formula."""
@@ -108,7 +139,8 @@ class ContrastiveFamily:
         dE = torch.where(off, self.dpsi(E), 0)
         beta = 0.5 * c * (pa.unsqueeze(-1) * dD + pb.unsqueeze(-2) * dE)
         diag = 0.5 * c * (pa * dD.sum(-1) + pb * dE.sum(-2))
-        return torch.where(off, beta, torch.diag_embed(diag))
+        beta = torch.where(off, beta, torch.diag_embed(diag))
+        return check_finite_output(beta, f"the {self.name} weights beta", _KNOBS)
 
 
 class ClipFamily(ContrastiveFamily):
@@ -123,21 +155,24 @@ class ClipFamily(ContrastiveFamily):
     def __init__(self, tau: float = 1.0):
         self.tau = check_tau(tau)
         t = self.tau
-        super().__init__(lambda u: t * torch.log(u), lambda u: torch.exp(u / t), 1.0,
-                         dphi=lambda u: t / u, dpsi=lambda u: torch.exp(u / t) / t,
+        super().__init__(partial(_scaled_log, t), partial(_exp_over, t), 1.0,
+                         dphi=partial(_tau_over, t), dpsi=partial(_exp_over_div, t),
                          name=f"CLIP (tau={t:g})")
 
     def loss_from_similarities(self, s):
-        n = _check_similarities(s)
+        s = check_similarities(s, "s")
+        n = s.shape[-1]
         logits = s / self.tau
         diag = torch.diagonal(logits, dim1=-2, dim2=-1)
         rows = torch.logsumexp(logits, -1) - diag
         cols = torch.logsumexp(logits, -2) - diag
-        return self.tau * (rows + cols).sum(-1) / (2 * n)
+        return check_finite_output(self.tau * (rows + cols).sum(-1) / (2 * n), "the CLIP loss",
+                                   "raise tau or scale the similarities down (s / tau overflows)")
 
     def weights(self, s):
-        _check_similarities(s)
-        logits = s / self.tau
+        s = check_similarities(s, "s")
+        logits = check_finite_output(s / self.tau, "the CLIP logits s / tau",
+                                     "raise tau or scale the similarities down")
         avg = 0.5 * (torch.softmax(logits, -1) + torch.softmax(logits, -2))
         eye = torch.eye(s.shape[-1], dtype=torch.bool, device=s.device)
         return torch.where(eye, 1 - avg, avg)
@@ -151,16 +186,18 @@ class LinearFamily(ContrastiveFamily):
     """
 
     def __init__(self):
-        super().__init__(lambda u: u, lambda u: u, 0.0, negatives="mean",
+        super().__init__(_identity, _identity, 0.0, negatives="mean",
                          dphi=torch.ones_like, dpsi=torch.ones_like, name="linear")
 
     def loss_from_similarities(self, s):
-        n = _check_similarities(s)
+        s = check_similarities(s, "s")
+        n = s.shape[-1]
         tr = torch.diagonal(s, dim1=-2, dim2=-1).sum(-1)
         return -tr / n + (s.sum((-1, -2)) - tr) / (n * (n - 1))
 
     def weights(self, s):
-        n = _check_similarities(s)
+        s = check_similarities(s, "s")
+        n = s.shape[-1]
         eye = torch.eye(n, dtype=s.dtype, device=s.device)
         return (eye + (1 - eye) / (n - 1)).expand(s.shape)
 
@@ -179,8 +216,9 @@ def get_family(loss="clip", tau: float = 1.0) -> ContrastiveFamily:
     """Resolve ``"clip"``, ``"linear"`` or a :class:`ContrastiveFamily` instance."""
     if isinstance(loss, ContrastiveFamily):
         return loss
-    if loss == "clip":
+    if isinstance(loss, str) and loss == "clip":
         return ClipFamily(tau)
-    if loss == "linear":
+    if isinstance(loss, str) and loss == "linear":
+        check_tau(tau)  # checked even though the linear loss ignores it
         return LinearFamily()
     raise ValueError(f"loss must be 'clip', 'linear' or a ContrastiveFamily, got {loss!r}")

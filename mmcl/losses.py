@@ -11,7 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validation import check_matrix, check_pair, check_real, check_same_device
+from ._validation import (NonFiniteError, check_bool, check_finite_output, check_matrix, check_pair,
+                          check_real, check_same_device, check_similarities)
 from .families import ContrastiveFamily, get_family
 
 __all__ = ["similarities", "regularizer", "contrastive_loss", "clip_loss", "ContrastiveLoss",
@@ -21,8 +22,7 @@ __all__ = ["similarities", "regularizer", "contrastive_loss", "clip_loss", "Cont
 def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
     """Validate G1 (..., r, d1), G2 (..., r, d2) against data X (..., n, d1), Y (..., n, d2)."""
     X, Y = check_pair(X, Y)
-    G1 = check_matrix(G1, "G1")
-    G2 = check_matrix(G2, "G2")
+    G1, G2 = _check_factor(G1, "G1"), _check_factor(G2, "G2")
     check_same_device(X=X, G1=G1, G2=G2)
     if G1.shape[-1] != X.shape[-1] or G2.shape[-1] != Y.shape[-1]:
         raise ValueError(f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]}, d2 = {Y.shape[-1]}; "
@@ -32,9 +32,19 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
     return G1, G2, X, Y
 
 
+def _check_factor(G, name: str) -> torch.Tensor:
+    """check_matrix, except that a non-finite trainable factor is blamed on training (lr)."""
+    if isinstance(G, torch.Tensor) and G.requires_grad and G.is_floating_point() \
+            and not bool(torch.isfinite(G.detach()).all()):
+        raise NonFiniteError(f"{name} became NaN or inf during training: the steps overshoot; "
+                             "lower lr (or raise tau, or scale the data down)")
+    return check_matrix(G, name)
+
+
 def similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor:
     """s_ij = <G1 x_i, G2 y_j>, shape (..., n, n); cosine similarities if ``normalize``."""
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
+    normalize = check_bool(normalize, "normalize")
     return _similarities(G1, G2, X, Y, normalize)
 
 
@@ -48,7 +58,17 @@ def _similarities(G1, G2, X, Y, normalize: bool) -> torch.Tensor:
 
 def regularizer(G1, G2, rho: float) -> torch.Tensor:
     """R(G1, G2) = (rho/2) ||G1^T G2||_F^2, computed as (rho/2) tr((G1 G1^T)(G2 G2^T))."""
+    G1, G2 = _check_factor(G1, "G1"), _check_factor(G2, "G2")
+    check_same_device(G1=G1, G2=G2)
+    if G1.shape[:-1] != G2.shape[:-1]:
+        raise ValueError(f"G1 (..., r, d1) and G2 (..., r, d2) must have the same leading shape "
+                         f"(..., r), got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}")
     rho = check_real(rho, "rho", low=0.0)
+    return _regularizer(G1, G2, rho)
+
+
+def _regularizer(G1, G2, rho: float) -> torch.Tensor:
+    """Unchecked core of :func:`regularizer` (training loops call it every step)."""
     return 0.5 * rho * ((G1 @ G1.transpose(-1, -2)) * (G2 @ G2.transpose(-1, -2))).sum((-1, -2))
 
 
@@ -59,20 +79,21 @@ def contrastive_loss(G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float 
     Returns a tensor of shape X.shape[:-2] (a scalar without replicates). Raises
     FloatingPointError rather than returning NaN or inf (e.g. psi = exp overflowing).
     """
+    G1, G2, X, Y = check_representation(G1, G2, X, Y)
+    rho = check_real(rho, "rho", low=0.0)
     family = get_family(loss, tau)
     s = similarities(G1, G2, X, Y, normalize=normalize)
-    value = family.loss_from_similarities(s) + regularizer(G1, G2, rho)
-    if not bool(torch.isfinite(value).all()):
-        raise FloatingPointError(f"the {family.name} loss is not finite here (overflow?): scale the data, "
-                                 "raise tau or use the stable 'clip' preset")
-    return value
+    value = family.loss_from_similarities(s) + _regularizer(G1, G2, rho)
+    hint = "" if isinstance(loss, str) and loss == "clip" else ", or use the stable 'clip' preset"
+    return check_finite_output(value, f"the {family.name} loss",
+                               "lower lr if this happened while training (the step overshot), "
+                               f"else scale the data down, raise tau or lower rho{hint}")
 
 
 def clip_loss(logits: torch.Tensor) -> torch.Tensor:
     """The standard CLIP loss of an (..., n, n) logits matrix whose diagonal holds the positives:
     (cross_entropy(rows) + cross_entropy(columns)) / 2, each averaged over the n pairs."""
-    if not isinstance(logits, torch.Tensor) or logits.ndim < 2 or logits.shape[-1] != logits.shape[-2]:
-        raise ValueError("logits must be a tensor of shape (..., n, n)")
+    logits = check_similarities(logits, "logits")
     n = logits.shape[-1]
     flat = logits.reshape(-1, n, n)
     labels = torch.arange(n, device=logits.device).repeat(flat.shape[0])
@@ -92,7 +113,7 @@ class ContrastiveLoss(nn.Module):
         super().__init__()
         self.family: ContrastiveFamily = get_family(loss, tau)
         self.rho = check_real(rho, "rho", low=0.0)
-        self.normalize = bool(normalize)
+        self.normalize = check_bool(normalize, "normalize")
 
     def forward(self, G1, G2, X, Y):
         return contrastive_loss(G1, G2, X, Y, self.family, rho=self.rho, normalize=self.normalize)

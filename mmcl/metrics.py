@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_int, check_matrix, check_same_device
+from ._validation import check_bool, check_int, check_matrix, check_same_device
 
 __all__ = ["orthonormal_basis", "sin_theta_distance", "retrieval_accuracy"]
 
@@ -15,7 +15,12 @@ def orthonormal_basis(A) -> torch.Tensor:
     if A.shape[-1] > A.shape[-2]:
         raise ValueError(f"A must have at most as many columns as rows, got shape {tuple(A.shape)}; "
                          "pass G.T for a representation G of shape (r, d)")
-    U, _, _ = torch.linalg.svd(A, full_matrices=False)
+    U, sig, _ = torch.linalg.svd(A, full_matrices=False)
+    tol = max(A.shape[-2:]) * torch.finfo(A.dtype).eps * sig[..., :1]
+    if bool((sig[..., -1:] <= tol).any()):
+        rank = int((sig > tol).sum(-1).min())
+        raise ValueError(f"A has rank {rank} < its {A.shape[-1]} columns: its span is not the span of "
+                         "a basis; pass linearly independent columns")
     return U
 
 
@@ -29,7 +34,11 @@ def sin_theta_distance(A, B) -> torch.Tensor:
     check_same_device(A=A, B=B)
     if A.shape[-2] != B.shape[-2]:
         raise ValueError(f"A and B must live in the same dimension d, got {A.shape[-2]} and {B.shape[-2]}")
-    QA, QB = orthonormal_basis(A), orthonormal_basis(B)
+    QA = orthonormal_basis(A)
+    try:
+        QB = orthonormal_basis(B)
+    except ValueError as err:  # the same check, in B's name
+        raise ValueError("B" + str(err)[1:]) from None
     proj = QB.transpose(-1, -2) @ QA
     sq = QA.shape[-1] - (proj ** 2).sum((-1, -2))
     return sq.clamp_min(0).sqrt()
@@ -46,7 +55,7 @@ def retrieval_accuracy(Zx, Zy, *, normalize: bool = True, chunk: int = 4096) -> 
     if Zx.shape != Zy.shape:
         raise ValueError(f"Zx and Zy must have the same shape (..., m, r), got {tuple(Zx.shape)} and {tuple(Zy.shape)}")
     chunk = check_int(chunk, "chunk")
-    if normalize:
+    if check_bool(normalize, "normalize"):
         Zx, Zy = F.normalize(Zx, dim=-1), F.normalize(Zy, dim=-1)
     m = Zx.shape[-2]
     hits = torch.zeros(Zx.shape[:-2], dtype=torch.long, device=Zx.device)

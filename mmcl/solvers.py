@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validation import check_int, check_pair, check_rank, check_real, check_rho
+from ._validation import (check_finite_output, check_int, check_matrix, check_pair, check_rank,
+                          check_real, check_rho, check_spectrum, check_vector, tiny)
 from .covariance import centered_cross_covariance, cross_covariance
 from .data import make_generator
 from .blocked import DENSE_LIMIT, auto_block_size, blocked_cross_covariance, blocked_loss
@@ -31,6 +32,10 @@ __all__ = ["svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_clo
 def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The one sign convention of the package: the entry of largest absolute value in each
     column of U is positive; V (columns paired with U's) gets the same signs."""
+    U, V = check_matrix(U, "U"), check_matrix(V, "V")
+    if U.shape[:-2] != V.shape[:-2] or U.shape[-1] != V.shape[-1]:
+        raise ValueError(f"U (..., d1, k) and V (..., d2, k) must have the same leading shape and "
+                         f"number k of columns, got U {tuple(U.shape)} and V {tuple(V.shape)}")
     idx = U.abs().argmax(dim=-2, keepdim=True)
     signs = torch.sign(torch.gather(U, -2, idx))
     signs = torch.where(signs == 0, torch.ones_like(signs), signs)
@@ -39,6 +44,8 @@ def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 def truncated_svd(S: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Top-r SVD of S (..., d1, d2): U (..., d1, r), sigma (..., r), V (..., d2, r), signs flipped."""
+    S = check_matrix(S, "S")
+    r = check_rank(r, S.shape[-2], S.shape[-1])
     U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
     U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
     return U, sig[..., :r], V
@@ -46,7 +53,14 @@ def truncated_svd(S: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor, 
 
 def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Balanced factors (G1, G2) with G1^T G2 = U diag(sigma / rho) V^T."""
+    U, V = check_matrix(U, "U"), check_matrix(V, "V")
+    sigma = check_vector(sigma, "sigma", length=U.shape[-1])
+    if V.shape[-1] != U.shape[-1]:
+        raise ValueError(f"U (..., d1, r) and V (..., d2, r) must have the same number r of columns, "
+                         f"got U {tuple(U.shape)} and V {tuple(V.shape)}")
+    rho = check_rho(rho)
     w = (sigma.clamp_min(0) / rho).sqrt().unsqueeze(-1)
+    w = check_finite_output(w, "sqrt(sigma / rho)", "rho is too small for these singular values: raise rho")
     return w * U.transpose(-1, -2), w * V.transpose(-1, -2)
 
 
@@ -77,6 +91,7 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
     r = check_rank(r, X.shape[-1], Y.shape[-1])
     rho = check_rho(rho)
     U, sig, V = truncated_svd(centered_cross_covariance(X, Y), r)
+    check_spectrum(sig, r, "the centred cross-covariance S_n of X and Y", "X and Y")
     G1, G2 = factorize(U, sig, V, rho)
     return SolverResult(G1, G2, U, V, sig)
 
@@ -162,7 +177,7 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
                 break
             a = torch.where(worse, a / 2, a)
         M1 = (U1 * w1.unsqueeze(-2)) @ V1.transpose(-1, -2)
-        change = float((torch.linalg.matrix_norm(M1 - M) / torch.linalg.matrix_norm(M).clamp_min(1e-300)).max())
+        change = float((torch.linalg.matrix_norm(M1 - M) / torch.linalg.matrix_norm(M).clamp_min(tiny(M))).max())
         U, w, V, L, s, M = U1, w1, V1, L1, s1, M1
         hist["loss"].append(L.detach().clone())
         hist["change"].append(change)
@@ -173,7 +188,7 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
             converged = True
             break
     if not bool(torch.isfinite(L).all()):
-        raise FloatingPointError("svd_iteration produced a non-finite loss; raise tau or rho")
+        check_finite_output(L, "svd_iteration's loss", "raise tau or rho, or scale the data down")
     G1, G2 = factorize(U, w * rho, V, rho)
     sig = truncated_svd(_cov_of_state(X, Y, s, family, block), r)[1]
     return SolverResult(G1, G2, U, V, sig, n_iter=it, converged=converged, history=hist,
@@ -195,7 +210,7 @@ def _relative_change(G1, G2, M_old):
     """(M, max over replicates of ||M - M_old||_F / ||M_old||_F) for M = G1^T G2."""
     with torch.no_grad():
         M = G1.transpose(-1, -2) @ G2
-        change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(M_old).clamp_min(1e-300)
+        change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(M_old).clamp_min(tiny(M_old))
     return M, float(change.max())
 
 
