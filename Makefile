@@ -2,8 +2,9 @@
 #   make book   create .venv if missing, install the pinned environment, build the HTML book
 #   make test   the same set-up (plus Debian's chromium when missing), then every test: build with
 #               warnings as errors, unit tests, the browser test of every built page (offline,
-#               screenshots in _build/screenshots/) and strict nbval on every chapter notebook
-#               (pytest's summary is the last line)
+#               screenshots in _build/screenshots/) and strict nbval on every chapter notebook,
+#               twice: under a second CPU kernel set first (PORTABLE, below), then with this
+#               machine's own kernels (pytest's summary of that last run is the last line)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
@@ -11,13 +12,17 @@ STAMP  := $(VENV)/.installed-stamp
 # MathJax, the widget manager and RequireJS, pinned in package-lock.json; the book serves them itself
 NPM_STAMP := node_modules/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
+# A second CPU kernel set on the same machine: torch's portable ATen kernels instead of AVX2/AVX-512
+# and MKL's most compatible code path. Stored outputs that pass both ways do not depend on the CPU
+# that executed them (another machine picks other vector kernels and BLAS paths; see README).
+PORTABLE := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-.PHONY: env book test unit nbval browser execute bench clean chromium
+.PHONY: env book test unit nbval portable browser execute bench clean chromium
 
 # One BLAS/OpenMP thread for everything that executes chapters or tests: the same stored outputs on
 # every machine (reductions do not depend on the core count), and no oversubscription on small
 # problems. `make bench` keeps the caller's setting.
-book test unit nbval browser execute: export OMP_NUM_THREADS := 1
+book test unit nbval portable browser execute: export OMP_NUM_THREADS := 1
 
 env: $(STAMP) $(NPM_STAMP)
 
@@ -43,7 +48,13 @@ book: env
 
 test: env chromium
 	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(MAKE) --no-print-directory portable
 	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests book $(NBVAL)
+
+# The portability gate: unit tests and strict nbval under the second kernel set (no browser test:
+# it checks the built HTML, which does not depend on the kernels).
+portable: env
+	$(PORTABLE) $(BIN)/python -m pytest -q tests book $(NBVAL) --ignore=tests/test_browser.py
 
 unit: env
 	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py

@@ -203,7 +203,9 @@ def test_analysis_errors(small64):
 
 def test_analysis_follows_dtype_and_device(device):
     d = mmcl.make_multimodal(30, 5, 4, 2, seed=0, device=device)
-    G1, G2 = torch.ones(2, 5, device=device), torch.ones(2, 4, device=device)
+    # full-rank factors: sinTheta of a rank-deficient G1^T is undefined (and rejected)
+    G1 = torch.eye(2, 5, device=device) + 0.1
+    G2 = torch.eye(2, 4, device=device) + 0.1
     cos_svd, cos_full, dist = mmcl.update_alignment(G1, G2, d.X, d.Y, tau=0.7)
     assert cos_svd.dtype == torch.float32 and cos_svd.device.type == device
     err = mmcl.gradient_relative_error(G1, G2, d.X, d.Y, tau=0.7, rho=0.5)

@@ -1,0 +1,54 @@
+"""What the committed chapter notebooks may hold: text outputs only, and no rounding noise."""
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+CHAPTERS = sorted((Path(__file__).resolve().parents[1] / "book").glob("*.ipynb"))
+IMAGE_MIMES = ("image/png", "image/jpeg", "image/svg+xml", "application/pdf")
+# A number in scientific notation below 1e-6 (e.g. 2.3e-16) is rounding noise unless the line
+# states it as a tolerance ("below 1e-12: True", "to 1e-8").
+SCI = re.compile(r"\b\d(?:\.\d+)?e-(\d+)\b")
+TOLERANCE_WORDS = ("below", "under", "tol", "to 1e", "<", "within", "at most")
+
+
+def _outputs(path):
+    nb = json.loads(path.read_text())
+    for index, cell in enumerate(nb["cells"]):
+        for out in cell.get("outputs", []):
+            yield index, out
+
+
+def test_chapters_exist():
+    assert len(CHAPTERS) >= 6
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_committed_notebooks_carry_text_outputs_only(path):
+    images = [i for i, out in _outputs(path) for m in IMAGE_MIMES if m in out.get("data", {})]
+    assert not images, (f"{path.name}: image outputs in cells {images}; execute chapters with "
+                        "`make execute` (scripts/execute_notebooks.py drops them)")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_no_rounding_noise_printed(path):
+    bad = []
+    for index, out in _outputs(path):
+        text = out.get("text") or out.get("data", {}).get("text/plain", "")
+        text = "".join(text) if isinstance(text, list) else text
+        for line in text.splitlines():
+            for m in SCI.finditer(line):
+                if int(m.group(1)) > 6 and not any(w in line for w in TOLERANCE_WORDS):
+                    bad.append((index, line.strip()))
+    assert not bad, f"{path.name}: numbers below 1e-6 printed as values (noise?): {bad}"
+
+
+def test_second_kernel_set_is_really_in_force():
+    """Under `make portable` the portable ATen kernels must really be the ones running."""
+    if os.environ.get("ATEN_CPU_CAPABILITY") != "default":
+        pytest.skip("runs under the second kernel set (make portable)")
+    assert torch.backends.cpu.get_cpu_capability().lower() == "default"
+    assert os.environ.get("MKL_CBWR") == "COMPATIBLE"
