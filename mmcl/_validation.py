@@ -100,7 +100,8 @@ def check_choice(value, name: str, options) -> str:
     return value
 
 
-def check_index(value, name: str, *, shape, high: int, permutation: bool = False) -> torch.Tensor:
+def check_index(value, name: str, *, shape, high: int, permutation: bool = False,
+                rows: str = "", cols: str = "") -> torch.Tensor:
     """An integer tensor of the given shape with entries in [0, high) (each once if
     ``permutation``): hidden pairings (``match``)."""
     if not isinstance(value, torch.Tensor):
@@ -108,9 +109,9 @@ def check_index(value, name: str, *, shape, high: int, permutation: bool = False
     if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
         raise TypeError(f"{name} must be an integer (long) tensor of indices, got {value.dtype}")
     if tuple(value.shape) != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(value.shape)}")
+        raise ValueError(f"{name} must have shape {tuple(shape)}{rows}, got {tuple(value.shape)}")
     if value.numel() and (int(value.min()) < 0 or int(value.max()) >= high):
-        raise ValueError(f"{name} must hold indices in [0, {high}), got values in "
+        raise ValueError(f"{name} must hold indices in [0, {high}){cols}, got values in "
                          f"[{int(value.min())}, {int(value.max())}]")
     if permutation and value.numel():
         sorted_ = value.sort(-1).values

@@ -17,7 +17,7 @@ from typing import Callable
 
 import torch
 
-from ._validation import check_int, check_matrix, check_pair, check_real
+from ._validation import check_int, check_matrix, check_pair, check_real, check_similarities
 from .covariance import (contrastive_cross_covariance, contrastive_gradient,
                          gradient_from_cross_covariance)
 from .families import ClipFamily, _check_similarities, _offdiag_mask
@@ -106,8 +106,10 @@ def _cosine(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
 
 def clip_weights_sweep(s: torch.Tensor, taus) -> torch.Tensor:
     """CLIP weights beta(s) for each temperature: shape (len(taus), ..., n, n)."""
-    _check_similarities(s)
-    taus = [check_real(t, "tau", low=0.0, low_open=True) for t in taus]
+    s = check_similarities(s, "s")
+    if isinstance(taus, (str, bytes)):
+        raise TypeError(f"taus must be a sequence of temperatures, got {taus!r}")
+    taus = [check_real(t, f"taus[{k}]", low=0.0, low_open=True) for k, t in enumerate(taus)]
     if not taus:
         raise ValueError("taus must hold at least one temperature")
     return torch.stack([ClipFamily(t).weights(s) for t in taus])
@@ -120,7 +122,8 @@ def effective_negatives(beta: torch.Tensor) -> torch.Tensor:
     negatives that carry the weight. 1 means uniform weights (the linear loss), 1/(n-1) one hard
     negative per row.
     """
-    n = _check_similarities(beta)
+    beta = check_similarities(beta, "beta")
+    n = beta.shape[-1]
     off = _offdiag_mask(beta)
     w = torch.where(off, beta, 0)
     p = w / w.sum(-1, keepdim=True).clamp_min(torch.finfo(beta.dtype).tiny)

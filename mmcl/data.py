@@ -15,7 +15,7 @@ from dataclasses import dataclass, fields
 
 import torch
 
-from ._validation import as_tensor, check_fraction, check_int, check_rank, check_real
+from ._validation import as_tensor, check_fraction, check_int, check_matrix, check_rank, check_real
 
 __all__ = ["MultimodalSample", "LatentFactorModel", "make_multimodal", "haar_orthonormal",
            "heteroskedastic_noise_std", "make_generator"]
@@ -26,13 +26,22 @@ def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
     if isinstance(seed, torch.Generator):
         return seed
     g = torch.Generator()
-    g.manual_seed(0 if seed is None else check_int(seed, "seed", low=0))
+    g.manual_seed(0 if seed is None else check_int(seed, "seed", low=0, high=2 ** 63 - 1))
     return g
+
+
+def _check_dtype(dtype):
+    if dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
 
 
 def haar_orthonormal(d: int, r: int, *, batch: tuple[int, ...] = (), generator=None,
                      dtype=torch.float64) -> torch.Tensor:
     """First r columns of a Haar-distributed orthogonal d x d matrix, shape ``(*batch, d, r)``."""
+    d = check_int(d, "d")
+    r = check_rank(r, d, d)
+    batch = tuple(check_int(b, "batch") for b in batch)
+    _check_dtype(dtype)
     g = make_generator(generator)
     A = torch.randn(*batch, d, d, generator=g, dtype=torch.float64)
     Q, R = torch.linalg.qr(A)
@@ -44,6 +53,8 @@ def heteroskedastic_noise_std(d: int, *, mean_var: float = 1.0, spread: float = 
                               generator=None, dtype=torch.float64) -> torch.Tensor:
     """Per-coordinate noise standard deviations with variances uniform on
     ``mean_var * [1 - spread, 1 + spread]`` (spread = 0: isotropic; spread -> 1: very uneven)."""
+    d = check_int(d, "d")
+    _check_dtype(dtype)
     check_real(spread, "spread", low=0.0, high=1.0, high_open=True)
     check_real(mean_var, "mean_var", low=0.0, low_open=True)
     g = make_generator(generator)
@@ -102,6 +113,8 @@ def _noise_vector(noise, d: int, name: str) -> torch.Tensor:
 def _signal_factor(signal_cov, r: int) -> torch.Tensor:
     """A matrix L with L L^T = Sigma_z (r x r)."""
     t = as_tensor(signal_cov, "signal_cov", dtype=torch.float64).to("cpu", torch.float64)
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError("signal_cov must be finite (no NaN or inf entries)")
     if t.ndim == 0:
         t = t.expand(r)
     if t.ndim == 1:
@@ -174,8 +187,10 @@ class LatentFactorModel:
         n_unpaired = check_int(n_unpaired, "n_unpaired", low=0)
         n_test = check_int(n_test, "n_test", low=0)
         batch = () if replicates is None else (check_int(replicates, "replicates"),)
-        if dtype not in (torch.float32, torch.float64):
-            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        _check_dtype(dtype)
+        if device is not None:
+            from .device import default_device
+            device = default_device(device)
         g = make_generator(seed)
         d1, d2, r = self.d1, self.d2, self.r
         U1 = self.U1.expand(*batch, d1, r) if self.U1 is not None else haar_orthonormal(d1, r, batch=batch, generator=g)
@@ -218,6 +233,9 @@ def make_multimodal(n: int, d1: int, d2: int, r: int, *, eta: float = 1.0, signa
     ``noise`` (and ``noise2``, default the same) are noise standard deviations, scalar or per
     coordinate. Example: ``make_multimodal(300, 40, 39, 10, noise=0.3, seed=1)``.
     """
+    d1, d2 = check_int(d1, "d1"), check_int(d2, "d2")
+    _noise_vector(noise, d1, "noise")              # checked by the user's names before the model
+    _noise_vector(noise if noise2 is None else noise2, d2, "noise" if noise2 is None else "noise2")
     model = LatentFactorModel(d1, d2, r, signal_cov=signal_cov, noise1=noise,
                               noise2=noise if noise2 is None else noise2)
     return model.sample(n, eta=eta, n_unpaired=n_unpaired, n_test=n_test, replicates=replicates,

@@ -216,6 +216,8 @@ class MMCL(TransformerMixin, BaseEstimator):
         embedding's most cosine-similar embedded row of Y is row i (:func:`mmcl.retrieval_accuracy`;
         the mean over replicates when batched). Higher is better, so ``GridSearchCV`` can tune
         ``tau`` and ``n_components`` with it; chance level is 1/m for m pairs."""
+        if Y is None:
+            raise TypeError("score(X, Y) needs Y, the second modality of the pairs to retrieve")
         Zx, Zy = self.transform(X, Y)
         if Zx.shape[:-1] != Zy.shape[:-1]:
             raise ValueError(f"X and Y must hold the same number of pairs, got X {tuple(Zx.shape[:-1])} "

@@ -25,8 +25,9 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
     G1, G2 = _check_factor(G1, "G1"), _check_factor(G2, "G2")
     check_same_device(X=X, G1=G1, G2=G2)
     if G1.shape[-1] != X.shape[-1] or G2.shape[-1] != Y.shape[-1]:
-        raise ValueError(f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]}, d2 = {Y.shape[-1]}; "
-                         f"got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}")
+        raise ValueError(f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]} the columns of X "
+                         f"and d2 = {Y.shape[-1]} those of Y; got G1 {tuple(G1.shape)} and G2 "
+                         f"{tuple(G2.shape)} for X {tuple(X.shape)} and Y {tuple(Y.shape)}")
     if G1.shape[-2] != G2.shape[-2]:
         raise ValueError(f"G1 and G2 must have the same number r of rows, got {G1.shape[-2]} and {G2.shape[-2]}")
     return G1, G2, X, Y

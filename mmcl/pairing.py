@@ -20,7 +20,8 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from ._validation import check_int, check_matrix, check_real, check_same_device
+from ._validation import (check_bool, check_choice, check_index, check_int, check_matrix, check_real,
+                          check_same_device)
 from .losses import _similarities
 
 __all__ = ["DETECTORS", "pool_similarities", "detect_pairs", "detected_indices", "detection_quality",
@@ -39,9 +40,10 @@ def pool_similarities(G1, G2, X_unpaired, Y_unpaired, *, normalize: bool = True)
     G1, G2 = check_matrix(G1, "G1"), check_matrix(G2, "G2")
     check_same_device(X_unpaired=Xu, Y_unpaired=Yu, G1=G1, G2=G2)
     if G1.shape[-1] != Xu.shape[-1] or G2.shape[-1] != Yu.shape[-1] or G1.shape[-2] != G2.shape[-2]:
-        raise ValueError(f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xu.shape[-1]}, d2 = {Yu.shape[-1]}; "
-                         f"got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}")
-    return _similarities(G1, G2, Xu, Yu, normalize)
+        raise ValueError(f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xu.shape[-1]} the columns of "
+                         f"X_unpaired and d2 = {Yu.shape[-1]} those of Y_unpaired; got G1 "
+                         f"{tuple(G1.shape)} and G2 {tuple(G2.shape)}")
+    return _similarities(G1, G2, Xu, Yu, check_bool(normalize, "normalize"))
 
 
 def _check_scores(S) -> torch.Tensor:
@@ -93,6 +95,8 @@ def detect_pairs(S, method: str = "mutual", *, threshold: float = 0.1) -> torch.
     threshold : float >= 0, default=0.1  the margin for ``"threshold"`` (ignored otherwise).
     """
     S = _check_scores(S)
+    check_choice(method, "method", DETECTORS)
+    threshold = check_real(threshold, "threshold", low=0.0)   # checked for every method
     if method == "topm":
         return _topm(S)
     if method == "mutual":
@@ -119,6 +123,7 @@ def true_pair_mask(match: torch.Tensor, n_columns: int | None = None) -> torch.T
     if not isinstance(match, torch.Tensor) or match.dtype != torch.long:
         raise TypeError("match must be a long tensor of shape (..., N)")
     n_columns = match.shape[-1] if n_columns is None else check_int(n_columns, "n_columns")
+    match = check_index(match, "match", shape=match.shape, high=n_columns)
     mask = torch.zeros(*match.shape, n_columns, dtype=torch.bool, device=match.device)
     return mask.scatter_(-1, match.unsqueeze(-1), True)
 
@@ -132,9 +137,7 @@ def detection_quality(mask: torch.Tensor, match: torch.Tensor) -> dict[str, torc
     """
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.ndim < 2:
         raise ValueError("mask must be a boolean tensor of shape (..., N, N')")
-    if not isinstance(match, torch.Tensor) or match.shape != mask.shape[:-1]:
-        raise ValueError(f"match must have shape {tuple(mask.shape[:-1])}, "
-                         f"got {tuple(match.shape) if isinstance(match, torch.Tensor) else type(match).__name__}")
+    match = check_index(match, "match", shape=mask.shape[:-1], high=mask.shape[-1])
     hits = mask.gather(-1, match.unsqueeze(-1).to(mask.device)).squeeze(-1).sum(-1).double()
     n_det = mask.sum((-1, -2)).double()
     precision = torch.where(n_det > 0, hits / n_det.clamp_min(1), torch.ones_like(n_det))

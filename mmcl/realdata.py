@@ -55,9 +55,9 @@ class MultiviewDigits:
         return self.views[name]
 
 
-def _check_view_name(view: str) -> str:
-    if view not in MFEAT_VIEWS:
-        raise ValueError(f"view must be one of {sorted(MFEAT_VIEWS)}, got {view!r}")
+def _check_view_name(view: str, name: str = "view") -> str:
+    if not isinstance(view, str) or view not in MFEAT_VIEWS:
+        raise ValueError(f"{name} must be one of {sorted(MFEAT_VIEWS)}, got {view!r}")
     return view
 
 
@@ -117,11 +117,18 @@ def load_mfeat(views=("pix", "fou"), *, data_dir=None, dtype=torch.float64) -> M
     """
     if isinstance(views, str):
         views = (views,)
-    views = tuple(_check_view_name(v) for v in views)
+    if not isinstance(views, (list, tuple)):
+        raise TypeError(f"views must be a view name or a sequence of them, got {views!r}")
+    views = tuple(_check_view_name(v, "views entries") for v in views)
     if not views or len(set(views)) != len(views):
         raise ValueError(f"views must be a non-empty sequence of distinct view names, got {views}")
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+    if data_dir is not None:
+        if not isinstance(data_dir, (str, Path)):
+            raise TypeError(f"data_dir must be a path (str or pathlib.Path), got {data_dir!r}")
+        if not Path(data_dir).is_dir():
+            raise ValueError(f"data_dir must be an existing folder holding mfeat-*.csv, got {str(data_dir)!r}")
     out, labels = {}, None
     for v in views:
         feats, labels = _read_view(v, data_dir)

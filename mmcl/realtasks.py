@@ -17,7 +17,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._validation import check_fraction, check_int, check_matrix, check_pair, check_rank, check_real
+from ._validation import (check_fraction, check_int, check_matrix, check_pair, check_rank, check_real,
+                          check_same_device, check_spectrum, tiny)
 from .data import make_generator
 from .solvers import SolverResult, factorize, truncated_svd
 
@@ -27,7 +28,8 @@ __all__ = ["stratified_split", "center_scale", "rematch", "class_pairs", "noisy_
 
 
 def _check_labels(labels, name: str, n: int | None = None) -> torch.Tensor:
-    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.is_floating_point():
+    if not isinstance(labels, torch.Tensor) or labels.ndim != 1 or labels.is_floating_point() \
+            or labels.is_complex() or labels.dtype == torch.bool:
         raise TypeError(f"{name} must be a 1-d integer tensor of class indices")
     if n is not None and labels.shape[0] != n:
         raise ValueError(f"{name} must have {n} entries (one per row), got {labels.shape[0]}")
@@ -56,7 +58,9 @@ def center_scale(X_train, *others) -> tuple[torch.Tensor, ...]:
     z-scoring), hence so is any heteroskedasticity. Returns (X_train, *others) transformed."""
     X_train = check_matrix(X_train, "X_train", min_rows=2, batch=False)
     mean = X_train.mean(0)
-    scale = (X_train - mean).pow(2).sum(1).mean().sqrt().clamp_min(1e-300)
+    scale = (X_train - mean).pow(2).sum(1).mean().sqrt()
+    if float(scale) <= tiny(X_train):
+        raise ValueError("X_train has zero variance (every column constant): it cannot be scaled")
     out = [(X_train - mean) / scale]
     for k, O in enumerate(others):
         O = check_matrix(O, f"others[{k}]", batch=False)
@@ -137,8 +141,10 @@ def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:
     X = check_matrix(X, "X", min_rows=2, batch=False)
     Y = check_matrix(Y, "Y", min_rows=2, batch=False)
     A = check_matrix(A, "A", batch=False)
+    check_same_device(X=X, Y=Y)
     if A.shape != (X.shape[0], Y.shape[0]):
-        raise ValueError(f"A must have shape ({X.shape[0]}, {Y.shape[0]}), got {tuple(A.shape)}")
+        raise ValueError(f"A must have shape (rows of X, rows of Y) = ({X.shape[0]}, {Y.shape[0]}), "
+                         f"got {tuple(A.shape)}")
     if bool((A < 0).any()) or float(A.sum()) <= 0:
         raise ValueError("A must be non-negative with at least one edge")
     r = check_rank(r, X.shape[1], Y.shape[1])
@@ -146,6 +152,7 @@ def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:
     A = A.to(X.dtype)
     S = X.T @ A @ Y / A.sum() - X.mean(0)[:, None] * Y.mean(0)[None, :]
     U, sig, V = truncated_svd(S, r)
+    check_spectrum(sig, r, "the graph cross-covariance S_A of X and Y", "X and Y")
     G1, G2 = factorize(U, sig, V, rho)
     return SolverResult(G1, G2, U, V, sig)
 
@@ -155,6 +162,9 @@ def linear_probe_accuracy(Z_train, y_train, Z_test, y_test, *, ridge: float = 1e
     embeddings Z_train (n, r), predicting the arg-max class on Z_test (m, r)."""
     Z_train = check_matrix(Z_train, "Z_train", min_rows=2, batch=False)
     Z_test = check_matrix(Z_test, "Z_test", batch=False)
+    check_same_device(Z_train=Z_train, Z_test=Z_test)
+    if Z_test.shape[1] != Z_train.shape[1]:
+        raise ValueError(f"Z_test has {Z_test.shape[1]} columns, Z_train has {Z_train.shape[1]}")
     y_train = _check_labels(y_train, "y_train", Z_train.shape[0])
     y_test = _check_labels(y_test, "y_test", Z_test.shape[0])
     ridge = check_real(ridge, "ridge", low=0.0, low_open=True)
@@ -169,6 +179,9 @@ def linear_probe_accuracy(Z_train, y_train, Z_test, y_test, *, ridge: float = 1e
 def class_retrieval_accuracy(Zx, Zy, labels_x, labels_y) -> float:
     """Fraction of rows of Zx (m, r) whose most cosine-similar row of Zy (m', r) has the same label."""
     Zx, Zy = check_matrix(Zx, "Zx", batch=False), check_matrix(Zy, "Zy", batch=False)
+    check_same_device(Zx=Zx, Zy=Zy)
+    if Zy.shape[1] != Zx.shape[1]:
+        raise ValueError(f"Zy has {Zy.shape[1]} columns, Zx has {Zx.shape[1]}: embed both in one space")
     lx = _check_labels(labels_x, "labels_x", Zx.shape[0]).to(Zx.device)
     ly = _check_labels(labels_y, "labels_y", Zy.shape[0]).to(Zx.device)
     best = (F.normalize(Zx, dim=1) @ F.normalize(Zy, dim=1).T).argmax(1)
@@ -180,6 +193,9 @@ def prototype_accuracy(Zx, labels_x, Zy, labels_y, *, draws: int = 20, seed=0) -
     class; repeated for ``draws`` independent draws of the prototypes. Returns the accuracy of
     every draw, shape (draws,) (the paper's section 5.3 metric; chance 1/C)."""
     Zx, Zy = check_matrix(Zx, "Zx", batch=False), check_matrix(Zy, "Zy", batch=False)
+    check_same_device(Zx=Zx, Zy=Zy)
+    if Zy.shape[1] != Zx.shape[1]:
+        raise ValueError(f"Zy has {Zy.shape[1]} columns, Zx has {Zx.shape[1]}: embed both in one space")
     lx = _check_labels(labels_x, "labels_x", Zx.shape[0]).to(Zx.device)
     ly = _check_labels(labels_y, "labels_y", Zy.shape[0])
     draws = check_int(draws, "draws")

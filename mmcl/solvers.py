@@ -54,10 +54,10 @@ def truncated_svd(S: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor, 
 def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Balanced factors (G1, G2) with G1^T G2 = U diag(sigma / rho) V^T."""
     U, V = check_matrix(U, "U"), check_matrix(V, "V")
-    sigma = check_vector(sigma, "sigma", length=U.shape[-1])
     if V.shape[-1] != U.shape[-1]:
         raise ValueError(f"U (..., d1, r) and V (..., d2, r) must have the same number r of columns, "
                          f"got U {tuple(U.shape)} and V {tuple(V.shape)}")
+    sigma = check_vector(sigma, "sigma", length=U.shape[-1])
     rho = check_rho(rho)
     w = (sigma.clamp_min(0) / rho).sqrt().unsqueeze(-1)
     w = check_finite_output(w, "sqrt(sigma / rho)", "rho is too small for these singular values: raise rho")
