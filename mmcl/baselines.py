@@ -218,6 +218,7 @@ class _UnimodalEstimator(TransformerMixin, BaseEstimator):
         Inputs that require grad are detached."""
         X, r = _check_data(X, self.n_components, "n_components")
         X = X.detach()
+        self.n_features_in_ = X.shape[-1]
         self.mean_ = X.mean(-2)
         self._fit(X, r)
         return self

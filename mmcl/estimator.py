@@ -147,6 +147,7 @@ class MMCL(TransformerMixin, BaseEstimator):
             res = svd_iteration(X, Y, r, family, tau=tau, rho=rho, tol=self.tol,
                                 max_iter=self.max_iter, **opts)
         self.G1_, self.G2_ = res.G1, res.G2
+        self.n_features_in_ = X.shape[-1]
         self.x_weights_, self.y_weights_ = res.U, res.V
         self.singular_values_ = res.singular_values
         self.n_iter_, self.converged_, self.history_ = res.n_iter, res.converged, res.history

@@ -83,12 +83,12 @@ def contrastive_loss(G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float 
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     rho = check_real(rho, "rho", low=0.0)
     family = get_family(loss, tau)
-    s = similarities(G1, G2, X, Y, normalize=normalize)
-    value = family.loss_from_similarities(s) + _regularizer(G1, G2, rho)
     hint = "" if isinstance(loss, str) and loss == "clip" else ", or use the stable 'clip' preset"
-    return check_finite_output(value, f"the {family.name} loss",
-                               "lower lr if this happened while training (the step overshot), "
-                               f"else scale the data down, raise tau or lower rho{hint}")
+    knobs = ("lower lr if this happened while training (the step overshot), "
+             f"else scale the data down, raise tau or lower rho{hint}")
+    s = check_finite_output(similarities(G1, G2, X, Y, normalize=normalize), "the similarities", knobs)
+    value = family.loss_from_similarities(s) + _regularizer(G1, G2, rho)
+    return check_finite_output(value, f"the {family.name} loss", knobs)
 
 
 def clip_loss(logits: torch.Tensor) -> torch.Tensor:
