@@ -29,6 +29,7 @@ from .covariance import (centered_cross_covariance, contrastive_cross_covariance
                          contrastive_gradient, cross_covariance)
 from .data import (LatentFactorModel, MultimodalSample, haar_orthonormal, heteroskedastic_noise_std,
                    make_generator, make_multimodal)
+from ._validation import NonFiniteError
 from .estimator import MMCL, NotFittedError
 from .families import (ClipFamily, ContrastiveFamily, LinearFamily, clip_family, get_family,
                        linear_family)
@@ -67,7 +68,7 @@ __version__ = "0.1.0"
 __all__ = [
     "centered_cross_covariance", "contrastive_cross_covariance", "contrastive_gradient",
     "cross_covariance", "LatentFactorModel", "MultimodalSample", "haar_orthonormal",
-    "heteroskedastic_noise_std", "make_generator", "make_multimodal", "MMCL", "NotFittedError",
+    "heteroskedastic_noise_std", "make_generator", "make_multimodal", "MMCL", "NotFittedError", "NonFiniteError",
     "ClipFamily", "ContrastiveFamily", "LinearFamily", "clip_family", "get_family",
     "linear_family", "ContrastiveLoss", "clip_loss", "contrastive_loss", "regularizer",
     "similarities", "orthonormal_basis", "retrieval_accuracy", "sin_theta_distance",

@@ -214,7 +214,7 @@ class MMCL(TransformerMixin, BaseEstimator):
 
     def score(self, X, Y) -> float:
         """Top-1 retrieval accuracy on the given pairs: the fraction of rows i of X whose
-        embedding's most cosine-similar embedded row of Y is row i (:func:`mmcl.retrieval_accuracy`;
+        embedding's most cosine-similar embedded row of Y is row i (:func:`mmcl.metrics.retrieval_accuracy`;
         the mean over replicates when batched). Higher is better, so ``GridSearchCV`` can tune
         ``tau`` and ``n_components`` with it; chance level is 1/m for m pairs."""
         if Y is None:

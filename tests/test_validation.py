@@ -41,7 +41,7 @@ G1, G2 = torch.randn(2, 5), torch.randn(2, 4)
     (lambda: mmcl.contrastive_loss(G1, G2, X, Y[:10]), ValueError, r"X and Y must have the same leading shape"),
     (lambda: mmcl.contrastive_loss(G1, G2, X, Y, tau=0), ValueError, r"tau must be in"),
     (lambda: mmcl.contrastive_loss(G1, G2, X, Y, rho=-1), ValueError, r"rho must be in \[0.0"),
-    (lambda: mmcl.contrastive_loss(G1, G2[:, :3], X, Y), ValueError, r"G1 must be \(r, d1\) and G2 \(r, d2\) with d1 = 5, d2 = 4"),
+    (lambda: mmcl.contrastive_loss(G1, G2[:, :3], X, Y), ValueError, r"G1 must be \(r, d1\) and G2 \(r, d2\) with d1 = 5 the columns of X and d2 = 4"),
     (lambda: mmcl.contrastive_loss(G1, G2[:1], X, Y), ValueError, r"same number r of rows"),
     (lambda: mmcl.contrastive_loss(G1.double(), G2, X, Y), TypeError, r"G1 has dtype torch.float64 but X has torch.float32"),
     (lambda: mmcl.contrastive_loss(G1, G2, X.long(), Y), TypeError, r"X must be float32 or float64, got torch.int64"),
