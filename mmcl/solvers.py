@@ -89,6 +89,10 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
     """Global minimiser of the linear loss: G1^T G2 = SVD_r(S_n) / rho (S_n centred, unbiased)."""
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
+    if r > X.shape[-2] - 1:
+        raise ValueError(f"r = {r} exceeds n - 1 = {X.shape[-2] - 1}, the largest rank the centred "
+                         f"cross-covariance of X and Y (n = {X.shape[-2]} pairs) can have; lower r "
+                         "or add pairs")
     rho = check_rho(rho)
     U, sig, V = truncated_svd(centered_cross_covariance(X, Y), r)
     check_spectrum(sig, r, "the centred cross-covariance S_n of X and Y", "X and Y")
