@@ -17,6 +17,7 @@ memory just before the timed call (Python, torch and the data). On CUDA the peak
 5. the unpaired-data protocol of the paper's section 5.1: self-training with the linear closed form
    versus the paper's gradient recipe (mmcl.unpaired_experiment), time and test accuracy.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,13 +37,13 @@ import mmcl
 def rss_mb() -> float:
     """Current resident memory of this process in MB (Linux)."""
     with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2 ** 20
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def peak_mb(device) -> float:
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2 ** 20
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 10
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10
 
 
 def sync(device):
@@ -63,7 +64,9 @@ def timed(fn, device, repeat=1):
 
 
 def sample(n, d, r, device, seed=0, **kw):
-    return mmcl.make_multimodal(n, d, d, r, seed=seed, dtype=torch.float32, **kw).to(device)
+    return mmcl.make_multimodal(n, d, d, r, seed=seed, dtype=torch.float32, **kw).to(
+        device
+    )
 
 
 # ---------------------------------------------------------------- cases (run in a subprocess)
@@ -84,25 +87,55 @@ def case_clip_svd(p, device):
     d = sample(p["n"], p["d"], p["r"], device, eta=1.0, noise=p["noise"])
     base = rss_mb()
     t0 = time.perf_counter()
-    res = mmcl.svd_iteration(d.X, d.Y, p["r"], "clip", tau=p["tau"], rho=p["rho"], tol=p["tol"],
-                             max_iter=p["max_iter"], record_iterates=True,
-                             block_size=mmcl.auto_block_size(p["n"]))
+    res = mmcl.svd_iteration(
+        d.X,
+        d.Y,
+        p["r"],
+        "clip",
+        tau=p["tau"],
+        rho=p["rho"],
+        tol=p["tol"],
+        max_iter=p["max_iter"],
+        record_iterates=True,
+        block_size=mmcl.auto_block_size(p["n"]),
+    )
     sync(device)
     t_total = time.perf_counter() - t0
     thetas = [float(mmcl.sin_theta_distance(G1.T, d.U1)) for G1, _ in res.iterates]
-    overhead = t_total - res.history["time"][-1]  # start-up (linear closed form) and final S(beta)
-    return {"t_total": t_total, "times": [t + overhead for t in res.history["time"]], "thetas": thetas,
-            "n_iter": res.n_iter, "base_mb": base}
+    overhead = (
+        t_total - res.history["time"][-1]
+    )  # start-up (linear closed form) and final S(beta)
+    return {
+        "t_total": t_total,
+        "times": [t + overhead for t in res.history["time"]],
+        "thetas": thetas,
+        "n_iter": res.n_iter,
+        "base_mb": base,
+    }
 
 
 def case_clip_adam(p, device):
     d = sample(p["n"], p["d"], p["r"], device, eta=1.0, noise=p["noise"])
     base = rss_mb()
-    res = mmcl.minibatch_gradient(d.X, d.Y, p["r"], "clip", tau=p["tau"], rho=p["rho"], lr=p["lr"],
-                                  batch_size=p["batch"], n_epochs=p["epochs"], record_iterates=True)
+    res = mmcl.minibatch_gradient(
+        d.X,
+        d.Y,
+        p["r"],
+        "clip",
+        tau=p["tau"],
+        rho=p["rho"],
+        lr=p["lr"],
+        batch_size=p["batch"],
+        n_epochs=p["epochs"],
+        record_iterates=True,
+    )
     thetas = [float(mmcl.sin_theta_distance(G1.T, d.U1)) for G1, _ in res.iterates]
-    return {"t_total": res.history["time"][-1], "times": res.history["time"], "thetas": thetas,
-            "base_mb": base}
+    return {
+        "t_total": res.history["time"][-1],
+        "times": res.history["time"],
+        "thetas": thetas,
+        "base_mb": base,
+    }
 
 
 def case_weights(p, device):
@@ -112,9 +145,13 @@ def case_weights(p, device):
     base = rss_mb()
     if p["dense"]:
         fam = mmcl.clip_family(tau)
-        t, S = timed(lambda: mmcl.cross_covariance(d.X, d.Y, fam.weights(zx @ zy.T)), device)
+        t, S = timed(
+            lambda: mmcl.cross_covariance(d.X, d.Y, fam.weights(zx @ zy.T)), device
+        )
     else:
-        t, S = timed(lambda: mmcl.blocked_cross_covariance(d.X, d.Y, zx, zy, tau=tau), device)
+        t, S = timed(
+            lambda: mmcl.blocked_cross_covariance(d.X, d.Y, zx, zy, tau=tau), device
+        )
     return {"t": t, "S": S.double().cpu().tolist(), "base_mb": base}
 
 
@@ -124,9 +161,13 @@ def case_big(p, device):
     t0 = time.perf_counter()
     res = mmcl.svd_iteration(d.X, d.Y, p["r"], "clip", tau=1.0, max_iter=p["max_iter"])
     sync(device)
-    return {"t_total": time.perf_counter() - t0, "n_iter": res.n_iter, "base_mb": base,
-            "block": mmcl.auto_block_size(p["n"]),
-            "sin_theta": float(mmcl.sin_theta_distance(res.G1.T, d.U1))}
+    return {
+        "t_total": time.perf_counter() - t0,
+        "n_iter": res.n_iter,
+        "base_mb": base,
+        "block": mmcl.auto_block_size(p["n"]),
+        "sin_theta": float(mmcl.sin_theta_distance(res.G1.T, d.U1)),
+    }
 
 
 def case_unpaired(p, device):
@@ -137,18 +178,40 @@ def case_unpaired(p, device):
 
     setting = UnpairedSetting(n_test=p["n_test"], replicates=p["replicates"], seed=0)
     d = draw_setting(setting, p["N"]).to(device)
-    t_ours, ours = timed(lambda: mmcl.self_training(d.X, d.Y, d.X_unpaired, d.Y_unpaired, setting.r,
-                                                    rounds=2), device)
-    t_grad, grad = timed(lambda: mmcl.paper_recipe(d.X, d.Y, d.X_unpaired, d.Y_unpaired, setting.r,
-                                                   match=d.unpaired_match), device)
-    acc = lambda G1, G2: float(mmcl.representation_accuracy(G1, G2, d.X_test, d.Y_test).mean())  # noqa: E731
-    return {"t_ours": t_ours, "t_grad": t_grad, "ours_paired": acc(*ours.rounds[0]),
-            "ours_unpaired": acc(ours.G1, ours.G2), "grad_paired": acc(grad.G1_paired, grad.G2_paired),
-            "grad_unpaired": acc(grad.G1, grad.G2), "base_mb": 0.0}
+    t_ours, ours = timed(
+        lambda: mmcl.self_training(
+            d.X, d.Y, d.X_unpaired, d.Y_unpaired, setting.r, rounds=2
+        ),
+        device,
+    )
+    t_grad, grad = timed(
+        lambda: mmcl.paper_recipe(
+            d.X, d.Y, d.X_unpaired, d.Y_unpaired, setting.r, match=d.unpaired_match
+        ),
+        device,
+    )
+    acc = lambda G1, G2: float(
+        mmcl.representation_accuracy(G1, G2, d.X_test, d.Y_test).mean()
+    )  # noqa: E731
+    return {
+        "t_ours": t_ours,
+        "t_grad": t_grad,
+        "ours_paired": acc(*ours.rounds[0]),
+        "ours_unpaired": acc(ours.G1, ours.G2),
+        "grad_paired": acc(grad.G1_paired, grad.G2_paired),
+        "grad_unpaired": acc(grad.G1, grad.G2),
+        "base_mb": 0.0,
+    }
 
 
-CASES = {"unpaired": case_unpaired, "linear": case_linear, "clip_svd": case_clip_svd, "clip_adam": case_clip_adam,
-         "weights": case_weights, "big": case_big}
+CASES = {
+    "unpaired": case_unpaired,
+    "linear": case_linear,
+    "clip_svd": case_clip_svd,
+    "clip_adam": case_clip_adam,
+    "weights": case_weights,
+    "big": case_big,
+}
 
 
 def child(name, params, device):
@@ -160,7 +223,15 @@ def child(name, params, device):
 
 
 def run_case(name, params, device):
-    cmd = [sys.executable, __file__, "--child", name, json.dumps(params), "--device", str(device)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--child",
+        name,
+        json.dumps(params),
+        "--device",
+        str(device),
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"case {name} {params} failed:\n{proc.stderr[-2000:]}")
@@ -169,25 +240,47 @@ def run_case(name, params, device):
 
 # ---------------------------------------------------------------- sections (in the parent)
 SIZES = {
-    "full": {"linear": [(10_000, 100), (100_000, 100), (10_000, 1000), (100_000, 1000)],
-             "clip": {"n": 8_000, "epochs": 20}, "weights": [4_000, 16_000, 64_000],
-             "big": {"n": 100_000, "d": 200, "r": 10, "max_iter": 1},
-             "unpaired": {"N": 2000, "n_test": 10_000, "replicates": 10}},
-    "quick": {"linear": [(10_000, 100), (20_000, 400)],
-              "clip": {"n": 2_000, "epochs": 20}, "weights": [2_000, 4_000, 8_000],
-              "big": {"n": 20_000, "d": 200, "r": 10, "max_iter": 1},
-              "unpaired": {"N": 2000, "n_test": 2000, "replicates": 2}},
+    "full": {
+        "linear": [(10_000, 100), (100_000, 100), (10_000, 1000), (100_000, 1000)],
+        "clip": {"n": 8_000, "epochs": 20},
+        "weights": [4_000, 16_000, 64_000],
+        "big": {"n": 100_000, "d": 200, "r": 10, "max_iter": 1},
+        "unpaired": {"N": 2000, "n_test": 10_000, "replicates": 10},
+    },
+    "quick": {
+        "linear": [(10_000, 100), (20_000, 400)],
+        "clip": {"n": 2_000, "epochs": 20},
+        "weights": [2_000, 4_000, 8_000],
+        "big": {"n": 20_000, "d": 200, "r": 10, "max_iter": 1},
+        "unpaired": {"N": 2000, "n_test": 2000, "replicates": 2},
+    },
 }
-CLIP = {"d": 50, "r": 5, "noise": 1.0, "tau": 1.0, "rho": 1.0, "tol": 1e-5, "max_iter": 15,
-        "lr": 2e-3, "batch": 50}
+CLIP = {
+    "d": 50,
+    "r": 5,
+    "noise": 1.0,
+    "tau": 1.0,
+    "rho": 1.0,
+    "tol": 1e-5,
+    "max_iter": 15,
+    "lr": 2e-3,
+    "batch": 50,
+}
 
 
 def section_linear(sizes, device):
     rows = []
     for n, d in sizes:
         o = run_case("linear", {"n": n, "d": d}, device)
-        rows.append({"n": n, "d": d, "xty_s": o["t_pass"], "closed_form_s": o["t_fit"],
-                     "ratio": o["t_fit"] / o["t_pass"]})
+        rows.append(
+            {
+                "n": n,
+                "d": d,
+                "xty_s": o["t_pass"],
+                "closed_form_s": o["t_fit"],
+                "ratio": o["t_fit"] / o["t_pass"],
+            }
+        )
     return rows
 
 
@@ -196,41 +289,87 @@ def section_clip(n, epochs, device):
     svd, adam = run_case("clip_svd", p, device), run_case("clip_adam", p, device)
     target = max(svd["thetas"][-1], min(adam["thetas"]))  # both methods reach it
     rows = []
-    for name, o in (("SVD-iteration (blocked)", svd), ("Adam, minibatch 50 (autograd)", adam)):
-        rows.append({"method": name, "final_sin_theta": o["thetas"][-1], "best_sin_theta": min(o["thetas"]),
-                     "time_to_target_s": first_time_below(o["times"], o["thetas"], target),
-                     "total_s": o["t_total"], "peak_mb": o["peak_mb"],
-                     "work_mb": o["peak_mb"] - o["base_mb"], "times": o["times"], "thetas": o["thetas"]})
-    return {"params": p, "target_sin_theta": target, "rows": rows,
-            "speedup": rows[1]["time_to_target_s"] / rows[0]["time_to_target_s"]}
+    for name, o in (
+        ("SVD-iteration (blocked)", svd),
+        ("Adam, minibatch 50 (autograd)", adam),
+    ):
+        rows.append(
+            {
+                "method": name,
+                "final_sin_theta": o["thetas"][-1],
+                "best_sin_theta": min(o["thetas"]),
+                "time_to_target_s": first_time_below(o["times"], o["thetas"], target),
+                "total_s": o["t_total"],
+                "peak_mb": o["peak_mb"],
+                "work_mb": o["peak_mb"] - o["base_mb"],
+                "times": o["times"],
+                "thetas": o["thetas"],
+            }
+        )
+    return {
+        "params": p,
+        "target_sin_theta": target,
+        "rows": rows,
+        "speedup": rows[1]["time_to_target_s"] / rows[0]["time_to_target_s"],
+    }
 
 
 def section_weights(sizes, dense_mb, device):
     rows = []
     for n in sizes:
         b = run_case("weights", {"n": n, "d": 100, "dense": False}, device)
-        row = {"n": n, "blocked_s": b["t"], "blocked_work_mb": b["peak_mb"] - b["base_mb"],
-               "dense_s": None, "dense_work_mb": None, "rel_diff": None}
-        if 6 * n * n * 4 / 2 ** 20 <= dense_mb:  # the dense path holds about 6 n x n float32 arrays
+        row = {
+            "n": n,
+            "blocked_s": b["t"],
+            "blocked_work_mb": b["peak_mb"] - b["base_mb"],
+            "dense_s": None,
+            "dense_work_mb": None,
+            "rel_diff": None,
+        }
+        if (
+            6 * n * n * 4 / 2**20 <= dense_mb
+        ):  # the dense path holds about 6 n x n float32 arrays
             dn = run_case("weights", {"n": n, "d": 100, "dense": True}, device)
             Sb, Sd = torch.tensor(b["S"]), torch.tensor(dn["S"])
-            row.update(dense_s=dn["t"], dense_work_mb=dn["peak_mb"] - dn["base_mb"],
-                       rel_diff=float((Sb - Sd).norm() / Sd.norm()))
+            row.update(
+                dense_s=dn["t"],
+                dense_work_mb=dn["peak_mb"] - dn["base_mb"],
+                rel_diff=float((Sb - Sd).norm() / Sd.norm()),
+            )
         rows.append(row)
     return rows
 
 
 def section_unpaired(p, device):
     o = run_case("unpaired", p, device)
-    return dict(p, **{k: o[k] for k in ("t_ours", "t_grad", "ours_paired", "ours_unpaired",
-                                        "grad_paired", "grad_unpaired")},
-                speedup=o["t_grad"] / o["t_ours"])
+    return dict(
+        p,
+        **{
+            k: o[k]
+            for k in (
+                "t_ours",
+                "t_grad",
+                "ours_paired",
+                "ours_unpaired",
+                "grad_paired",
+                "grad_unpaired",
+            )
+        },
+        speedup=o["t_grad"] / o["t_ours"],
+    )
 
 
 def section_big(p, device):
     o = run_case("big", p, device)
-    return dict(p, total_s=o["t_total"], n_iter=o["n_iter"], block=o["block"], peak_mb=o["peak_mb"],
-                work_mb=o["peak_mb"] - o["base_mb"], sin_theta=o["sin_theta"])
+    return dict(
+        p,
+        total_s=o["t_total"],
+        n_iter=o["n_iter"],
+        block=o["block"],
+        peak_mb=o["peak_mb"],
+        work_mb=o["peak_mb"] - o["base_mb"],
+        sin_theta=o["sin_theta"],
+    )
 
 
 def fmt(x, spec):
@@ -255,46 +394,72 @@ def print_linear(res):
     print("\n## 1. Linear closed form vs one X^T Y pass (float32, r = 10)")
     print(f"{'n':>8} {'d':>6} {'X^T Y s':>9} {'closed s':>9} {'ratio':>6}")
     for r in res["linear"]:
-        print(f"{r['n']:>8} {r['d']:>6} {r['xty_s']:>9.3f} {r['closed_form_s']:>9.3f} {r['ratio']:>6.2f}")
+        print(
+            f"{r['n']:>8} {r['d']:>6} {r['xty_s']:>9.3f} {r['closed_form_s']:>9.3f} {r['ratio']:>6.2f}"
+        )
 
 
 def print_clip(res):
     c = res["clip"]
     p = c["params"]
-    print(f"\n## 2. CLIP (n = {p['n']}, d = {p['d']}, r = {p['r']}, tau = {p['tau']}, rho = {p['rho']}): "
-          f"time to sinTheta <= {c['target_sin_theta']:.4f}")
-    print(f"{'method':<31} {'final sinT':>10} {'to target s':>11} {'total s':>8} {'peak MB':>8} {'work MB':>8}")
+    print(
+        f"\n## 2. CLIP (n = {p['n']}, d = {p['d']}, r = {p['r']}, tau = {p['tau']}, rho = {p['rho']}): "
+        f"time to sinTheta <= {c['target_sin_theta']:.4f}"
+    )
+    print(
+        f"{'method':<31} {'final sinT':>10} {'to target s':>11} {'total s':>8} {'peak MB':>8} {'work MB':>8}"
+    )
     for r in c["rows"]:
-        print(f"{r['method']:<31} {r['final_sin_theta']:>10.4f} {fmt(r['time_to_target_s'], '11.2f')} "
-              f"{r['total_s']:>8.2f} {r['peak_mb']:>8.0f} {r['work_mb']:>8.0f}")
-    print(f"speed-up of SVD-iteration over the gradient recipe: {fmt(c['speedup'], '.1f')}x")
+        print(
+            f"{r['method']:<31} {r['final_sin_theta']:>10.4f} {fmt(r['time_to_target_s'], '11.2f')} "
+            f"{r['total_s']:>8.2f} {r['peak_mb']:>8.0f} {r['work_mb']:>8.0f}"
+        )
+    print(
+        f"speed-up of SVD-iteration over the gradient recipe: {fmt(c['speedup'], '.1f')}x"
+    )
 
 
 def print_weights(res):
-    print("\n## 3. CLIP weights and S(beta): blocked vs dense (d = 100, r = 10, float32)")
-    print(f"{'n':>7} {'blocked s':>10} {'work MB':>8} {'dense s':>8} {'work MB':>8} {'rel diff':>9}")
+    print(
+        "\n## 3. CLIP weights and S(beta): blocked vs dense (d = 100, r = 10, float32)"
+    )
+    print(
+        f"{'n':>7} {'blocked s':>10} {'work MB':>8} {'dense s':>8} {'work MB':>8} {'rel diff':>9}"
+    )
     for r in res["weights"]:
-        print(f"{r['n']:>7} {r['blocked_s']:>10.2f} {r['blocked_work_mb']:>8.0f} {fmt(r['dense_s'], '8.2f')} "
-              f"{fmt(r['dense_work_mb'], '8.0f')} {fmt(r['rel_diff'], '9.1e')}")
+        print(
+            f"{r['n']:>7} {r['blocked_s']:>10.2f} {r['blocked_work_mb']:>8.0f} {fmt(r['dense_s'], '8.2f')} "
+            f"{fmt(r['dense_work_mb'], '8.0f')} {fmt(r['rel_diff'], '9.1e')}"
+        )
 
 
 def print_unpaired(res):
     u = res["unpaired"]
-    print(f"\n## 5. Unpaired data, paper section 5.1 (n = 300 pairs, N = {u['N']} unpaired, "
-          f"{u['replicates']} replicates, {u['n_test']} test pairs): test top-1 retrieval accuracy")
+    print(
+        f"\n## 5. Unpaired data, paper section 5.1 (n = 300 pairs, N = {u['N']} unpaired, "
+        f"{u['replicates']} replicates, {u['n_test']} test pairs): test top-1 retrieval accuracy"
+    )
     print(f"{'method':<44} {'train s':>8} {'pairs only':>10} {'+ unpaired':>10}")
-    print(f"{'self-training, linear closed form (ours)':<44} {u['t_ours']:>8.2f} {u['ours_paired']:>10.3f} "
-          f"{u['ours_unpaired']:>10.3f}")
-    print(f"{'gradient recipe (AdamW, 100 + 100 epochs)':<44} {u['t_grad']:>8.2f} {u['grad_paired']:>10.3f} "
-          f"{u['grad_unpaired']:>10.3f}")
+    print(
+        f"{'self-training, linear closed form (ours)':<44} {u['t_ours']:>8.2f} {u['ours_paired']:>10.3f} "
+        f"{u['ours_unpaired']:>10.3f}"
+    )
+    print(
+        f"{'gradient recipe (AdamW, 100 + 100 epochs)':<44} {u['t_grad']:>8.2f} {u['grad_paired']:>10.3f} "
+        f"{u['grad_unpaired']:>10.3f}"
+    )
     print(f"speed-up of ours over the gradient recipe: {u['speedup']:.1f}x")
 
 
 def print_big(res):
     b = res["big"]
-    print(f"\n## 4. SVD-iteration, n = {b['n']}, d1 = d2 = {b['d']}, r = {b['r']} (blocks of {b['block']} rows)")
-    print(f"{b['n_iter']} iterations in {b['total_s']:.1f} s; peak memory {b['peak_mb']:.0f} MB "
-          f"(work {b['work_mb']:.0f} MB); sinTheta {b['sin_theta']:.4f}")
+    print(
+        f"\n## 4. SVD-iteration, n = {b['n']}, d1 = d2 = {b['d']}, r = {b['r']} (blocks of {b['block']} rows)"
+    )
+    print(
+        f"{b['n_iter']} iterations in {b['total_s']:.1f} s; peak memory {b['peak_mb']:.0f} MB "
+        f"(work {b['work_mb']:.0f} MB); sinTheta {b['sin_theta']:.4f}"
+    )
 
 
 def show(paths):
@@ -303,12 +468,18 @@ def show(paths):
     for path in paths:
         with open(path) as f:
             res = json.load(f)
-        sections = [k for k in ("linear", "clip", "weights", "big", "unpaired") if k in res]
-        runs.append(f"{path}: `{res['command']}` on {res['date']}, {res['device']} ({res['device_name']}, "
-                    f"{res['threads']} threads), {res['wall_s']:.0f} s; sections {', '.join(sections)}")
+        sections = [
+            k for k in ("linear", "clip", "weights", "big", "unpaired") if k in res
+        ]
+        runs.append(
+            f"{path}: `{res['command']}` on {res['date']}, {res['device']} ({res['device_name']}, "
+            f"{res['threads']} threads), {res['wall_s']:.0f} s; sections {', '.join(sections)}"
+        )
         merged.update(res)
         modes.append(res["mode"])
-    merged["mode"] = "+".join(dict.fromkeys(modes))  # e.g. "full", or "full+quick" when mixed
+    merged["mode"] = "+".join(
+        dict.fromkeys(modes)
+    )  # e.g. "full", or "full+quick" when mixed
     print_tables(merged)
     print("\nProvenance:")
     for line in runs:
@@ -316,15 +487,37 @@ def show(paths):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--quick", action="store_true", help="smaller sizes (minutes instead of half an hour)")
-    ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: $MMCL_DEVICE, else cuda if available)")
-    ap.add_argument("--dense-mb", type=float, default=3000, help="run the dense weights only below this estimate")
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="smaller sizes (minutes instead of half an hour)",
+    )
+    ap.add_argument(
+        "--device",
+        default=None,
+        help="cpu, cuda, ... (default: $MMCL_DEVICE, else cuda if available)",
+    )
+    ap.add_argument(
+        "--dense-mb",
+        type=float,
+        default=3000,
+        help="run the dense weights only below this estimate",
+    )
     ap.add_argument("--json", default=None, help="also write the results to this file")
-    ap.add_argument("--sections", default="linear,clip,weights,big,unpaired",
-                    help="comma-separated subset of linear,clip,weights,big,unpaired")
-    ap.add_argument("--show", nargs="+", metavar="JSON",
-                    help="print the tables of earlier --json runs (sections merged), run nothing")
+    ap.add_argument(
+        "--sections",
+        default="linear,clip,weights,big,unpaired",
+        help="comma-separated subset of linear,clip,weights,big,unpaired",
+    )
+    ap.add_argument(
+        "--show",
+        nargs="+",
+        metavar="JSON",
+        help="print the tables of earlier --json runs (sections merged), run nothing",
+    )
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.child:
@@ -333,11 +526,18 @@ def main(argv=None):
         return show(a.show)
     device = mmcl.default_device(a.device)
     sz = SIZES["quick" if a.quick else "full"]
-    res = {"mode": "quick" if a.quick else "full", "device": device.type,
-           "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
-           "threads": torch.get_num_threads(), "torch": torch.__version__.split("+")[0],
-           "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-           "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+    res = {
+        "mode": "quick" if a.quick else "full",
+        "device": device.type,
+        "device_name": torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else platform.processor() or platform.machine(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__.split("+")[0],
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "command": "python benchmarks/run.py "
+        + " ".join(argv if argv is not None else sys.argv[1:]),
+    }
     todo, t0 = a.sections.split(","), time.perf_counter()
     if "linear" in todo:
         res["linear"] = section_linear(sz["linear"], device)

@@ -1,4 +1,5 @@
 """Input checks shared by every public entry point: clear errors, never a crash deep in torch."""
+
 from __future__ import annotations
 
 import math
@@ -31,36 +32,53 @@ def as_tensor(value, name: str, *, dtype=None, device=None) -> torch.Tensor:
     if isinstance(value, torch.Tensor):
         return value
     if isinstance(value, (str, bytes)) or value is None:
-        raise TypeError(f"{name} must be a tensor or array-like of numbers, got {type(value).__name__}")
+        raise TypeError(
+            f"{name} must be a tensor or array-like of numbers, got {type(value).__name__}"
+        )
     try:
         arr = value if isinstance(value, np.ndarray) else np.asarray(value)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a tensor or array-like of numbers (a ragged or non-numeric "
-                        f"list?), got {type(value).__name__}") from err
+        raise TypeError(
+            f"{name} must be a tensor or array-like of numbers (a ragged or non-numeric "
+            f"list?), got {type(value).__name__}"
+        ) from err
     if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers, got a {type(value).__name__} of dtype {arr.dtype}")
+        raise TypeError(
+            f"{name} must hold real numbers, got a {type(value).__name__} of dtype {arr.dtype}"
+        )
     t = torch.from_numpy(arr if arr.flags.c_contiguous else np.ascontiguousarray(arr))
     if not t.is_floating_point() or t.dtype == torch.float16:
         t = t.to(torch.get_default_dtype())
     return t.to(device=device, dtype=dtype or t.dtype)
 
 
-def check_matrix(value, name: str, *, min_rows: int = 1, batch: bool = True,
-                 square: bool = False) -> torch.Tensor:
+def check_matrix(
+    value, name: str, *, min_rows: int = 1, batch: bool = True, square: bool = False
+) -> torch.Tensor:
     """A float32/float64 tensor of shape (..., rows, cols) (rows == cols if ``square``) with
     finite entries."""
     t = as_tensor(value, name)
     if t.ndim < 2 or (not batch and t.ndim != 2):
-        allowed = "(rows, cols) or (replicates, rows, cols)" if batch else "(rows, cols)"
-        raise ValueError(f"{name} must have shape {allowed}, got shape {tuple(t.shape)}")
+        allowed = (
+            "(rows, cols) or (replicates, rows, cols)" if batch else "(rows, cols)"
+        )
+        raise ValueError(
+            f"{name} must have shape {allowed}, got shape {tuple(t.shape)}"
+        )
     if t.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {t.dtype}")
     if t.shape[-2] < min_rows or t.shape[-1] < 1:
-        raise ValueError(f"{name} needs at least {min_rows} rows and 1 column, got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} needs at least {min_rows} rows and 1 column, got shape {tuple(t.shape)}"
+        )
     if square and t.shape[-1] != t.shape[-2]:
-        raise ValueError(f"{name} must be square, of shape (..., n, n), got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must be square, of shape (..., n, n), got shape {tuple(t.shape)}"
+        )
     if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or inf entries; all entries must be finite")
+        raise ValueError(
+            f"{name} contains NaN or inf entries; all entries must be finite"
+        )
     return t
 
 
@@ -68,21 +86,35 @@ def check_similarities(value, name: str = "s") -> torch.Tensor:
     """A finite float matrix (..., n, n) with n >= 2 (similarities, logits or weights)."""
     t = check_matrix(value, name, square=True)
     if t.shape[-1] < 2:
-        raise ValueError(f"{name} must be (..., n, n) with n >= 2 pairs (contrastive losses need a "
-                         f"negative), got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must be (..., n, n) with n >= 2 pairs (contrastive losses need a "
+            f"negative), got shape {tuple(t.shape)}"
+        )
     return t
 
 
-def check_vector(value, name: str, *, length: int | None = None, min_length: int = 1) -> torch.Tensor:
+def check_vector(
+    value, name: str, *, length: int | None = None, min_length: int = 1
+) -> torch.Tensor:
     """A finite float tensor of shape (..., length)."""
     t = as_tensor(value, name)
     if t.dtype not in _FLOAT_DTYPES:
         raise TypeError(f"{name} must be float32 or float64, got {t.dtype}")
-    if t.ndim < 1 or (length is not None and t.shape[-1] != length) or t.shape[-1] < min_length:
-        want = f"(..., {length})" if length is not None else f"(..., k) with k >= {min_length}"
+    if (
+        t.ndim < 1
+        or (length is not None and t.shape[-1] != length)
+        or t.shape[-1] < min_length
+    ):
+        want = (
+            f"(..., {length})"
+            if length is not None
+            else f"(..., k) with k >= {min_length}"
+        )
         raise ValueError(f"{name} must have shape {want}, got shape {tuple(t.shape)}")
     if not bool(torch.isfinite(t).all()):
-        raise ValueError(f"{name} contains NaN or inf entries; all entries must be finite")
+        raise ValueError(
+            f"{name} contains NaN or inf entries; all entries must be finite"
+        )
     return t
 
 
@@ -100,23 +132,39 @@ def check_choice(value, name: str, options) -> str:
     return value
 
 
-def check_index(value, name: str, *, shape, high: int, permutation: bool = False,
-                rows: str = "", cols: str = "") -> torch.Tensor:
+def check_index(
+    value,
+    name: str,
+    *,
+    shape,
+    high: int,
+    permutation: bool = False,
+    rows: str = "",
+    cols: str = "",
+) -> torch.Tensor:
     """An integer tensor of the given shape with entries in [0, high) (each once if
     ``permutation``): hidden pairings (``match``)."""
     if not isinstance(value, torch.Tensor):
         value = as_tensor(value, name)
     if value.is_floating_point() or value.is_complex() or value.dtype == torch.bool:
-        raise TypeError(f"{name} must be an integer (long) tensor of indices, got {value.dtype}")
+        raise TypeError(
+            f"{name} must be an integer (long) tensor of indices, got {value.dtype}"
+        )
     if tuple(value.shape) != tuple(shape):
-        raise ValueError(f"{name} must have shape {tuple(shape)}{rows}, got {tuple(value.shape)}")
+        raise ValueError(
+            f"{name} must have shape {tuple(shape)}{rows}, got {tuple(value.shape)}"
+        )
     if value.numel() and (int(value.min()) < 0 or int(value.max()) >= high):
-        raise ValueError(f"{name} must hold indices in [0, {high}){cols}, got values in "
-                         f"[{int(value.min())}, {int(value.max())}]")
+        raise ValueError(
+            f"{name} must hold indices in [0, {high}){cols}, got values in "
+            f"[{int(value.min())}, {int(value.max())}]"
+        )
     if permutation and value.numel():
         sorted_ = value.sort(-1).values
         if bool((sorted_[..., 1:] == sorted_[..., :-1]).any()):
-            raise ValueError(f"{name} must pair each row with a distinct partner (no repeated index)")
+            raise ValueError(
+                f"{name} must pair each row with a distinct partner (no repeated index)"
+            )
     return value.long()
 
 
@@ -126,12 +174,16 @@ def check_data_rank(X, name: str, r: int, *, what: str = "r") -> None:
     sv = torch.linalg.svdvals(Xc)
     top = sv[..., :1]
     if bool((top == 0).any()):
-        raise ValueError(f"{name} has zero variance (every column constant); it carries no subspace")
+        raise ValueError(
+            f"{name} has zero variance (every column constant); it carries no subspace"
+        )
     tol = max(X.shape[-2], X.shape[-1]) * torch.finfo(X.dtype).eps * top
     rank = int((sv > tol).sum(-1).min())
     if rank < r:
-        raise ValueError(f"{name} has (centred) rank {rank} < {what} = {r}: the top-{r} subspace is "
-                         f"not determined; lower {what} or give data of higher rank")
+        raise ValueError(
+            f"{name} has (centred) rank {rank} < {what} = {r}: the top-{r} subspace is "
+            f"not determined; lower {what} or give data of higher rank"
+        )
 
 
 def check_spectrum(sig: torch.Tensor, r: int, what: str, names: str) -> None:
@@ -139,11 +191,15 @@ def check_spectrum(sig: torch.Tensor, r: int, what: str, names: str) -> None:
     top = sig[..., :1]
     dim = max(sig.shape[-1], 1)
     if bool((top <= 0).any()):
-        raise ValueError(f"{what} is zero: {names} carry no shared direction (zero variance?)")
+        raise ValueError(
+            f"{what} is zero: {names} carry no shared direction (zero variance?)"
+        )
     eps = torch.finfo(sig.dtype).eps
-    if bool((sig[..., r - 1:r] <= 100 * dim * eps * top).any()):
-        raise ValueError(f"{what} has rank below r = {r}: the top-{r} subspace of {names} is not "
-                         "determined; lower r or give data of higher rank")
+    if bool((sig[..., r - 1 : r] <= 100 * dim * eps * top).any()):
+        raise ValueError(
+            f"{what} has rank below r = {r}: the top-{r} subspace of {names} is not "
+            "determined; lower r or give data of higher rank"
+        )
 
 
 def check_finite_output(value: torch.Tensor, what: str, knobs: str) -> torch.Tensor:
@@ -161,9 +217,13 @@ def check_same_device(**tensors: torch.Tensor) -> None:
     k0, v0 = items[0]
     for k, v in items[1:]:
         if v.device != v0.device:
-            raise ValueError(f"{k} is on {v.device} but {k0} is on {v0.device}; move them to one device")
+            raise ValueError(
+                f"{k} is on {v.device} but {k0} is on {v0.device}; move them to one device"
+            )
         if v.dtype != v0.dtype:
-            raise TypeError(f"{k} has dtype {v.dtype} but {k0} has {v0.dtype}; use one dtype")
+            raise TypeError(
+                f"{k} has dtype {v.dtype} but {k0} has {v0.dtype}; use one dtype"
+            )
 
 
 def check_pair(X, Y, *, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
@@ -180,7 +240,11 @@ def check_pair(X, Y, *, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
 
 def check_int(value, name: str, *, low: int = 1, high: int | None = None) -> int:
     """An integer in [low, high]."""
-    if isinstance(value, torch.Tensor) and value.ndim == 0 and not value.is_floating_point():
+    if (
+        isinstance(value, torch.Tensor)
+        and value.ndim == 0
+        and not value.is_floating_point()
+    ):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an integer, got {value!r}")
@@ -196,17 +260,30 @@ def check_rank(r, d1: int, d2: int, n: int | None = None, *, name: str = "r") ->
     is what the user called it (``n_components`` in the estimators)."""
     high = min(d1, d2) if n is None else min(d1, d2, n)
     what = "min(d1, d2)" if n is None else "min(n, d1, d2)"
-    r = check_int(r, name, low=-(2 ** 63))  # the type check; the range is checked below
+    r = check_int(r, name, low=-(2**63))  # the type check; the range is checked below
     if not 1 <= r <= high:
-        raise ValueError(f"{name} must satisfy 1 <= {name} <= {what} = {high}, got {name} = {r}")
+        raise ValueError(
+            f"{name} must satisfy 1 <= {name} <= {what} = {high}, got {name} = {r}"
+        )
     return r
 
 
-def check_real(value, name: str, *, low: float | None = None, high: float | None = None,
-               low_open: bool = False, high_open: bool = False) -> float:
+def check_real(
+    value,
+    name: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """A finite real number in the given (open or closed) interval."""
     if isinstance(value, bool) or not isinstance(value, Real):
-        if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex():
+        if (
+            isinstance(value, torch.Tensor)
+            and value.numel() == 1
+            and not value.is_complex()
+        ):
             value = value.item()
         else:
             raise TypeError(f"{name} must be a real number, got {value!r}")

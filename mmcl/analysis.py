@@ -10,6 +10,7 @@
   along its iterates, and the iterations and seconds it needed to come within a tolerance.
 * ``solver_race``               SVD-iteration versus gradient descent to the same tolerance.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,26 +18,45 @@ from typing import Callable
 
 import torch
 
-from ._validation import check_int, check_matrix, check_pair, check_real, check_similarities
-from .covariance import (contrastive_cross_covariance, contrastive_gradient,
-                         gradient_from_cross_covariance)
+from ._validation import (
+    check_int,
+    check_matrix,
+    check_pair,
+    check_real,
+    check_similarities,
+)
+from .covariance import (
+    contrastive_cross_covariance,
+    contrastive_gradient,
+    gradient_from_cross_covariance,
+)
 from .families import ClipFamily, _check_similarities, _offdiag_mask
 from .losses import check_representation, contrastive_loss
 from .metrics import sin_theta_distance
 from .data import make_generator
 from .solvers import SolverResult, gradient_descent, svd_iteration, truncated_svd
 
-__all__ = ["gradient_relative_error", "weights_from_loss", "update_alignment", "clip_weights_sweep",
-           "effective_negatives", "stack_iterates", "relative_error_path", "iterations_to_tolerance",
-           "SolverRace", "solver_race"]
+__all__ = [
+    "gradient_relative_error",
+    "weights_from_loss",
+    "update_alignment",
+    "clip_weights_sweep",
+    "effective_negatives",
+    "stack_iterates",
+    "relative_error_path",
+    "iterations_to_tolerance",
+    "SolverRace",
+    "solver_race",
+]
 
 
 def _t(A: torch.Tensor) -> torch.Tensor:
     return A.transpose(-1, -2)
 
 
-def gradient_relative_error(G1, G2, X, Y, loss="clip", *, tau: float = 1.0,
-                            rho: float = 0.0) -> torch.Tensor:
+def gradient_relative_error(
+    G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float = 0.0
+) -> torch.Tensor:
     """||grad_autograd - grad_formula|| / ||grad_autograd|| over both blocks (G1, G2).
 
     The formula is :func:`mmcl.covariance.contrastive_gradient` (-G2 S^T + rho G2 G2^T G1 and its twin);
@@ -51,12 +71,13 @@ def gradient_relative_error(G1, G2, X, Y, loss="clip", *, tau: float = 1.0,
         a1, a2 = torch.autograd.grad(L.sum(), (A1, A2))
     f1, f2 = contrastive_gradient(G1, G2, X, Y, loss, tau=tau, rho=rho)
     num = ((a1 - f1) ** 2).sum((-1, -2)) + ((a2 - f2) ** 2).sum((-1, -2))
-    den = (a1 ** 2).sum((-1, -2)) + (a2 ** 2).sum((-1, -2))
+    den = (a1**2).sum((-1, -2)) + (a2**2).sum((-1, -2))
     return (num / den).sqrt()
 
 
-def weights_from_loss(loss_of_similarities: Callable[[torch.Tensor], torch.Tensor],
-                      s: torch.Tensor) -> torch.Tensor:
+def weights_from_loss(
+    loss_of_similarities: Callable[[torch.Tensor], torch.Tensor], s: torch.Tensor
+) -> torch.Tensor:
     """Contrastive weights of any loss L(s) of the similarity matrix, by autograd.
 
     With W = dL/ds: beta_ii = -n W_ii and beta_ij = n W_ij (i != j), so that
@@ -65,7 +86,9 @@ def weights_from_loss(loss_of_similarities: Callable[[torch.Tensor], torch.Tenso
     e.g. the sigmoid (SigLIP-style) loss.
     """
     if not callable(loss_of_similarities):
-        raise TypeError("loss_of_similarities must be a callable mapping s (..., n, n) to a loss")
+        raise TypeError(
+            "loss_of_similarities must be a callable mapping s (..., n, n) to a loss"
+        )
     n = _check_similarities(s)
     with torch.enable_grad():
         s_ = s.detach().clone().requires_grad_(True)
@@ -73,8 +96,9 @@ def weights_from_loss(loss_of_similarities: Callable[[torch.Tensor], torch.Tenso
     return n * torch.where(_offdiag_mask(s), W, -W)
 
 
-def update_alignment(G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
-                     lr: float = 0.1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def update_alignment(
+    G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float = 1.0, lr: float = 0.1
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Compare one plain gradient step at (G1, G2) with the top-r SVD of S(beta(G)).
 
     The step moves M = G1^T G2 by dM = (G1 - lr grad_G1)^T (G2 - lr grad_G2) - M. Returns
@@ -109,7 +133,9 @@ def clip_weights_sweep(s: torch.Tensor, taus) -> torch.Tensor:
     s = check_similarities(s, "s")
     if isinstance(taus, (str, bytes)):
         raise TypeError(f"taus must be a sequence of temperatures, got {taus!r}")
-    taus = [check_real(t, f"taus[{k}]", low=0.0, low_open=True) for k, t in enumerate(taus)]
+    taus = [
+        check_real(t, f"taus[{k}]", low=0.0, low_open=True) for k, t in enumerate(taus)
+    ]
     if not taus:
         raise ValueError("taus must hold at least one temperature")
     return torch.stack([ClipFamily(t).weights(s) for t in taus])
@@ -127,16 +153,22 @@ def effective_negatives(beta: torch.Tensor) -> torch.Tensor:
     off = _offdiag_mask(beta)
     w = torch.where(off, beta, 0)
     p = w / w.sum(-1, keepdim=True).clamp_min(torch.finfo(beta.dtype).tiny)
-    ent = -torch.where(p > 0, p * torch.log(p.clamp_min(torch.finfo(beta.dtype).tiny)), 0).sum(-1)
+    ent = -torch.where(
+        p > 0, p * torch.log(p.clamp_min(torch.finfo(beta.dtype).tiny)), 0
+    ).sum(-1)
     return (ent.exp() / (n - 1)).mean(-1)
 
 
-def stack_iterates(result: SolverResult, every: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+def stack_iterates(
+    result: SolverResult, every: int = 1
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Every ``every``-th recorded iterate of a solver, stacked: G1 (T, ..., r, d1), G2 (T, ..., r, d2)."""
     every = check_int(every, "every")
     if not isinstance(result, SolverResult) or not result.iterates:
-        raise ValueError("result must be a SolverResult with recorded iterates "
-                         "(svd_iteration(record_iterates=True) or gradient_descent(record_every=1))")
+        raise ValueError(
+            "result must be a SolverResult with recorded iterates "
+            "(svd_iteration(record_iterates=True) or gradient_descent(record_every=1))"
+        )
     its = result.iterates[::every]
     return torch.stack([g1 for g1, _ in its]), torch.stack([g2 for _, g2 in its])
 
@@ -153,7 +185,9 @@ def relative_error_path(result: SolverResult, M_ref) -> torch.Tensor:
     return torch.linalg.matrix_norm(M - M_ref) / torch.linalg.matrix_norm(M_ref)
 
 
-def iterations_to_tolerance(result: SolverResult, M_ref, tol: float) -> tuple[int, float]:
+def iterations_to_tolerance(
+    result: SolverResult, M_ref, tol: float
+) -> tuple[int, float]:
     """Iterations and seconds a solver needed until ||M_t - M_ref||_F / ||M_ref||_F < tol.
 
     Needs one recorded iterate per iteration (times come from ``result.history["time"]``);
@@ -163,8 +197,10 @@ def iterations_to_tolerance(result: SolverResult, M_ref, tol: float) -> tuple[in
     err = relative_error_path(result, M_ref)
     err = err.reshape(err.shape[0], -1).amax(-1)
     if len(result.history["time"]) != err.shape[0]:
-        raise ValueError("result must hold one recorded iterate per iteration "
-                         "(gradient_descent needs record_every=1)")
+        raise ValueError(
+            "result must hold one recorded iterate per iteration "
+            "(gradient_descent needs record_every=1)"
+        )
     hit = torch.nonzero(err < tol)
     if hit.numel() == 0:
         return -1, float("nan")
@@ -186,8 +222,19 @@ class SolverRace:
     sin_theta: float
 
 
-def solver_race(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0, lr: float = 0.5,
-                n_steps: int = 400, tol: float = 1e-6, seed=0) -> SolverRace:
+def solver_race(
+    X,
+    Y,
+    r: int,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    lr: float = 0.5,
+    n_steps: int = 400,
+    tol: float = 1e-6,
+    seed=0,
+) -> SolverRace:
     """SVD-iteration (damping a = 1) versus plain gradient descent from one small random start.
 
     M* comes from a separate SVD-iteration run to relative change 1e-13. Each solver is timed until
@@ -196,16 +243,40 @@ def solver_race(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0
     """
     X, Y = check_pair(X, Y)
     if X.ndim != 2:
-        raise ValueError(f"solver_race takes one replicate: X must be (n, d1), got {tuple(X.shape)}")
+        raise ValueError(
+            f"solver_race takes one replicate: X must be (n, d1), got {tuple(X.shape)}"
+        )
     ref = svd_iteration(X, Y, r, loss, tau=tau, rho=rho, tol=1e-13, max_iter=5000)
     M_ref = _t(ref.G1) @ ref.G2
     g = make_generator(seed)
-    init = tuple((0.1 * torch.randn(r, d, generator=g, dtype=torch.float64)).to(X)
-                 for d in (X.shape[-1], Y.shape[-1]))
-    svd = svd_iteration(X, Y, r, loss, tau=tau, rho=rho, init=init, tol=1e-10, max_iter=n_steps,
-                        record_iterates=True)
-    gd = gradient_descent(X, Y, r, loss, tau=tau, rho=rho, lr=lr, n_steps=n_steps, init=init,
-                          record_every=1)
+    init = tuple(
+        (0.1 * torch.randn(r, d, generator=g, dtype=torch.float64)).to(X)
+        for d in (X.shape[-1], Y.shape[-1])
+    )
+    svd = svd_iteration(
+        X,
+        Y,
+        r,
+        loss,
+        tau=tau,
+        rho=rho,
+        init=init,
+        tol=1e-10,
+        max_iter=n_steps,
+        record_iterates=True,
+    )
+    gd = gradient_descent(
+        X,
+        Y,
+        r,
+        loss,
+        tau=tau,
+        rho=rho,
+        lr=lr,
+        n_steps=n_steps,
+        init=init,
+        record_every=1,
+    )
     k_svd, t_svd = iterations_to_tolerance(svd, M_ref, tol)
     k_gd, t_gd = iterations_to_tolerance(gd, M_ref, tol)
     sin = float(sin_theta_distance(_t(svd.G1), _t(gd.G1)))

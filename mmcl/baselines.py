@@ -14,22 +14,43 @@ Functions return orthonormal bases (..., d, r) under the package sign convention
 :func:`mmcl.solvers.svd_flip`; the estimator classes (``fit(X)`` returns ``self``, ``components_`` of
 shape (d, r)) wrap them in the scikit-learn style. Replicates are batched in leading dimensions.
 """
+
 from __future__ import annotations
 
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._validation import (check_data_rank, check_finite_output, check_int, check_matrix, check_rank,
-                          check_real, tiny)
+from ._validation import (
+    check_data_rank,
+    check_finite_output,
+    check_int,
+    check_matrix,
+    check_rank,
+    check_real,
+    tiny,
+)
 from .covariance import centered_cross_covariance
 from .data import make_generator
 from .estimator import NotFittedError
 from .losses import _regularizer
 from .solvers import svd_flip, truncated_svd
 
-__all__ = ["sample_covariance", "delete_diagonal", "top_eigenvectors", "pca", "diagonal_deletion",
-           "hetero_pca", "masked_views", "masked_contrastive_loss", "masked_contrastive_target",
-           "masked_contrastive", "PCA", "DiagonalDeletion", "HeteroPCA", "MaskedContrastive"]
+__all__ = [
+    "sample_covariance",
+    "delete_diagonal",
+    "top_eigenvectors",
+    "pca",
+    "diagonal_deletion",
+    "hetero_pca",
+    "masked_views",
+    "masked_contrastive_loss",
+    "masked_contrastive_target",
+    "masked_contrastive",
+    "PCA",
+    "DiagonalDeletion",
+    "HeteroPCA",
+    "MaskedContrastive",
+]
 
 
 def _check_data(X, r, name: str = "r"):
@@ -82,11 +103,17 @@ def _hetero_pca(S, r, tol, max_iter):
     N = delete_diagonal(S)
     done = torch.zeros(S.shape[:-2], dtype=torch.bool, device=S.device)
     for it in range(1, max_iter + 1):
-        U, sig, V = truncated_svd(N, r)  # best rank-r approximation [N]_r, as in the paper
+        U, sig, V = truncated_svd(
+            N, r
+        )  # best rank-r approximation [N]_r, as in the paper
         low_rank = (U * sig.unsqueeze(-2)) @ V.transpose(-1, -2)
         N_new = torch.where(diag_mask, low_rank, S)
-        change = torch.linalg.matrix_norm(N_new - N) / torch.linalg.matrix_norm(N).clamp_min(tiny(N))
-        N = torch.where(done[..., None, None], N, N_new)  # a converged replicate stops, as if alone
+        change = torch.linalg.matrix_norm(N_new - N) / torch.linalg.matrix_norm(
+            N
+        ).clamp_min(tiny(N))
+        N = torch.where(
+            done[..., None, None], N, N_new
+        )  # a converged replicate stops, as if alone
         done = done | (change < tol)
         if bool(done.all()):
             break
@@ -117,7 +144,9 @@ def _masked_views(X, p: float, g: torch.Generator):
     return torch.where(keep, X, 0), torch.where(keep, 0, X)
 
 
-def masked_views(X, p: float = 0.5, *, generator=None) -> tuple[torch.Tensor, torch.Tensor]:
+def masked_views(
+    X, p: float = 0.5, *, generator=None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Random-masking augmentation: the two views (A x_i, (I - A) x_i) of every row of X (..., n, d),
     with A = diag(a), a_k ~ Bernoulli(p) independently per row and coordinate."""
     return _masked_views(check_matrix(X, "X"), _check_p(p), make_generator(generator))
@@ -131,13 +160,21 @@ def masked_contrastive_loss(G, A, B, *, rho: float = 1.0) -> torch.Tensor:
     s_ij = <G a_i, G b_j>; the linear loss of :mod:`mmcl.families` with G1 = G2 = G, computed in
     O(n d r) without the n x n similarity matrix. Shape A.shape[:-2].
     """
-    G, A, B = check_matrix(G, "G"), check_matrix(A, "A", min_rows=2), check_matrix(B, "B", min_rows=2)
+    G, A, B = (
+        check_matrix(G, "G"),
+        check_matrix(A, "A", min_rows=2),
+        check_matrix(B, "B", min_rows=2),
+    )
     if A.shape != B.shape:
-        raise ValueError(f"A and B must have the same shape (..., n, d), got {tuple(A.shape)} and "
-                         f"{tuple(B.shape)}")
+        raise ValueError(
+            f"A and B must have the same shape (..., n, d), got {tuple(A.shape)} and "
+            f"{tuple(B.shape)}"
+        )
     if G.shape[-1] != A.shape[-1] or G.dtype != A.dtype or G.device != A.device:
-        raise ValueError(f"G must be (..., r, d) with d = {A.shape[-1]}, dtype {A.dtype} on {A.device} "
-                         f"like A; got {tuple(G.shape)}, {G.dtype} on {G.device}")
+        raise ValueError(
+            f"G must be (..., r, d) with d = {A.shape[-1]}, dtype {A.dtype} on {A.device} "
+            f"like A; got {tuple(G.shape)}, {G.dtype} on {G.device}"
+        )
     return _masked_contrastive_loss(G, A, B, check_real(rho, "rho", low=0.0))
 
 
@@ -147,7 +184,11 @@ def _masked_contrastive_loss(G, A, B, rho):
     Za, Zb = A @ G.transpose(-1, -2), B @ G.transpose(-1, -2)
     positives = (Za * Zb).sum((-1, -2))
     everything = (Za.sum(-2) * Zb.sum(-2)).sum(-1)
-    return -positives / n + (everything - positives) / (n * (n - 1)) + _regularizer(G, G, rho)
+    return (
+        -positives / n
+        + (everything - positives) / (n * (n - 1))
+        + _regularizer(G, G, rho)
+    )
 
 
 def masked_contrastive_target(X, p: float = 0.5) -> torch.Tensor:
@@ -169,10 +210,14 @@ def _masked_contrastive(X, r, p, rho, lr, n_steps, generator):
     n_steps = check_int(n_steps, "n_steps")
     g = make_generator(generator)
     Xc = X - X.mean(-2, keepdim=True)
-    G = 0.1 * torch.randn(*X.shape[:-2], r, X.shape[-1], generator=g, dtype=torch.float64)
+    G = 0.1 * torch.randn(
+        *X.shape[:-2], r, X.shape[-1], generator=g, dtype=torch.float64
+    )
     G = G.to(X).requires_grad_(True)
     opt = torch.optim.Adam([G], lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 - t / n_steps)  # linear decay to 0
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda t: 1.0 - t / n_steps
+    )  # linear decay to 0
     losses = []
     for _ in range(n_steps):
         A, B = _masked_views(Xc, p, g)
@@ -182,13 +227,24 @@ def _masked_contrastive(X, r, p, rho, lr, n_steps, generator):
         opt.step()
         sched.step()
         losses.append(loss.detach())
-    G = check_finite_output(G.detach(), "masked contrastive learning's G",
-                            "lower lr (Adam's steps overshoot) or raise rho")
+    G = check_finite_output(
+        G.detach(),
+        "masked contrastive learning's G",
+        "lower lr (Adam's steps overshoot) or raise rho",
+    )
     return truncated_svd(G.transpose(-1, -2), r)[0], G, torch.stack(losses)
 
 
-def masked_contrastive(X, r: int, *, p: float = 0.5, rho: float = 1.0, lr: float = 0.05,
-                       n_steps: int = 400, seed=0) -> torch.Tensor:
+def masked_contrastive(
+    X,
+    r: int,
+    *,
+    p: float = 0.5,
+    rho: float = 1.0,
+    lr: float = 0.05,
+    n_steps: int = 400,
+    seed=0,
+) -> torch.Tensor:
     """Unimodal linear contrastive learning with random masking, trained by Adam with fresh masks
     at every step (learning rate decayed linearly to 0): the span of G^T, shape (..., d, r).
 
@@ -226,11 +282,15 @@ class _UnimodalEstimator(TransformerMixin, BaseEstimator):
     def transform(self, X) -> torch.Tensor:
         """Project centred data: (X - mean_) @ components_, shape (..., m, r)."""
         if not hasattr(self, "components_"):
-            raise NotFittedError(f"this {type(self).__name__} instance is not fitted yet: call fit(X) first")
+            raise NotFittedError(
+                f"this {type(self).__name__} instance is not fitted yet: call fit(X) first"
+            )
         X = check_matrix(X, "X")
         if X.shape[-1] != self.components_.shape[-2]:
-            raise ValueError(f"X has {X.shape[-1]} features but the model was fitted with "
-                             f"d = {self.components_.shape[-2]}")
+            raise ValueError(
+                f"X has {X.shape[-1]} features but the model was fitted with "
+                f"d = {self.components_.shape[-2]}"
+            )
         return (X - self.mean_.unsqueeze(-2)) @ self.components_
 
     def fit_transform(self, X, y=None) -> torch.Tensor:
@@ -270,7 +330,9 @@ class DiagonalDeletion(_UnimodalEstimator):
     contrastive learning with random masking learns. Attributes as :class:`PCA`."""
 
     def _fit(self, X, r):
-        self.components_, self.eigenvalues_ = top_eigenvectors(delete_diagonal(sample_covariance(X)), r)
+        self.components_, self.eigenvalues_ = top_eigenvectors(
+            delete_diagonal(sample_covariance(X)), r
+        )
 
 
 class HeteroPCA(_UnimodalEstimator):
@@ -290,14 +352,17 @@ class HeteroPCA(_UnimodalEstimator):
     converged_ : bool
     """
 
-    def __init__(self, n_components: int = 2, *, tol: float = 1e-6, max_iter: int = 200):
+    def __init__(
+        self, n_components: int = 2, *, tol: float = 1e-6, max_iter: int = 200
+    ):
         super().__init__(n_components)
         self.tol = tol
         self.max_iter = max_iter
 
     def _fit(self, X, r):
-        (self.components_, self.eigenvalues_, self.n_iter_,
-         self.converged_) = _hetero_pca(sample_covariance(X), r, self.tol, self.max_iter)
+        (self.components_, self.eigenvalues_, self.n_iter_, self.converged_) = (
+            _hetero_pca(sample_covariance(X), r, self.tol, self.max_iter)
+        )
 
 
 class MaskedContrastive(_UnimodalEstimator):
@@ -318,12 +383,21 @@ class MaskedContrastive(_UnimodalEstimator):
         "loss" (n_steps,) per replicate.
     """
 
-    def __init__(self, n_components: int = 2, *, p: float = 0.5, rho: float = 1.0, lr: float = 0.05,
-                 n_steps: int = 400, seed=0):
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        p: float = 0.5,
+        rho: float = 1.0,
+        lr: float = 0.05,
+        n_steps: int = 400,
+        seed=0,
+    ):
         super().__init__(n_components)
         self.p, self.rho, self.lr, self.n_steps, self.seed = p, rho, lr, n_steps, seed
 
     def _fit(self, X, r):
-        self.components_, self.G_, losses = _masked_contrastive(X, r, self.p, self.rho, self.lr,
-                                                                self.n_steps, self.seed)
+        self.components_, self.G_, losses = _masked_contrastive(
+            X, r, self.p, self.rho, self.lr, self.n_steps, self.seed
+        )
         self.history_ = {"loss": losses}

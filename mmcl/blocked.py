@@ -13,24 +13,39 @@ are formed one block of rows at a time, never as the whole n x n matrix:
 Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The linear
 preset needs no blocks at all (its loss uses only row and column sums; S(beta) = S_n).
 """
+
 from __future__ import annotations
 
 from typing import Iterator, NamedTuple
 
 import torch
 
-from ._validation import (check_bool, check_finite_output, check_int, check_matrix, check_pair,
-                          check_same_device, check_tau)
+from ._validation import (
+    check_bool,
+    check_finite_output,
+    check_int,
+    check_matrix,
+    check_pair,
+    check_same_device,
+    check_tau,
+)
 from .covariance import centered_cross_covariance
 from .families import ClipFamily, ContrastiveFamily, LinearFamily, get_family
 
-__all__ = ["ClipNormalizers", "auto_block_size", "clip_normalizers", "blocked_loss",
-           "iter_clip_weights", "blocked_cross_covariance", "DENSE_LIMIT"]
+__all__ = [
+    "ClipNormalizers",
+    "auto_block_size",
+    "clip_normalizers",
+    "blocked_loss",
+    "iter_clip_weights",
+    "blocked_cross_covariance",
+    "DENSE_LIMIT",
+]
 
 #: entries of one block of logits (per replicate and all replicates together) used by default
-BLOCK_ENTRIES = 2 ** 23
+BLOCK_ENTRIES = 2**23
 #: svd_iteration stays dense while replicates * n * n is at most this many entries
-DENSE_LIMIT = 2 ** 24
+DENSE_LIMIT = 2**24
 
 
 class ClipNormalizers(NamedTuple):
@@ -54,8 +69,10 @@ def _check_embeddings(zx, zy, block_size):
     zy = check_matrix(zy, "zy", min_rows=2)
     check_same_device(zx=zx, zy=zy)
     if zx.shape != zy.shape:
-        raise ValueError(f"zx and zy must have the same shape (..., n, r), got {tuple(zx.shape)} "
-                         f"and {tuple(zy.shape)}")
+        raise ValueError(
+            f"zx and zy must have the same shape (..., n, r), got {tuple(zx.shape)} "
+            f"and {tuple(zy.shape)}"
+        )
     n, batch = zx.shape[-2], zx[..., 0, 0].numel()
     if block_size is None:
         return zx, zy, auto_block_size(n, batch)
@@ -67,13 +84,21 @@ def _check_normalizers(normalizers, zx, name: str = "normalizers"):
     if normalizers is None:
         return None
     if not isinstance(normalizers, ClipNormalizers):
-        raise TypeError(f"{name} must be the ClipNormalizers returned by clip_normalizers or "
-                        f"blocked_loss(..., return_normalizers=True), got {type(normalizers).__name__}")
+        raise TypeError(
+            f"{name} must be the ClipNormalizers returned by clip_normalizers or "
+            f"blocked_loss(..., return_normalizers=True), got {type(normalizers).__name__}"
+        )
     for field, t in zip(ClipNormalizers._fields, normalizers):
-        if not isinstance(t, torch.Tensor) or t.shape != zx.shape[:-1] or t.dtype != zx.dtype \
-                or t.device != zx.device:
-            raise ValueError(f"{name}.{field} must be a {zx.dtype} tensor of shape "
-                             f"{tuple(zx.shape[:-1])} on {zx.device}: computed from these zx, zy")
+        if (
+            not isinstance(t, torch.Tensor)
+            or t.shape != zx.shape[:-1]
+            or t.dtype != zx.dtype
+            or t.device != zx.device
+        ):
+            raise ValueError(
+                f"{name}.{field} must be a {zx.dtype} tensor of shape "
+                f"{tuple(zx.shape[:-1])} on {zx.device}: computed from these zx, zy"
+            )
         if not bool(torch.isfinite(t).all()):
             raise ValueError(f"{name}.{field} contains NaN or inf entries")
     return normalizers
@@ -84,7 +109,9 @@ def _blocks(n: int, block: int) -> Iterator[slice]:
         yield slice(start, min(start + block, n))
 
 
-def clip_normalizers(zx, zy, tau: float, *, block_size: int | None = None) -> ClipNormalizers:
+def clip_normalizers(
+    zx, zy, tau: float, *, block_size: int | None = None
+) -> ClipNormalizers:
     """The log-normalisers of the logits zx zy^T / tau in one pass over blocks of rows.
 
     Parameters
@@ -112,7 +139,7 @@ def _clip_pass(zx, zy, tau, block):
     diag = torch.empty_like(row_gap)
     col_max = torch.full(zx.shape[:-1], float("-inf"), dtype=zx.dtype, device=zx.device)
     col_sum = torch.zeros_like(col_max)
-    shift = (zx * zy).sum(-1) / tau                      # d_j, close to the diagonal of the logits
+    shift = (zx * zy).sum(-1) / tau  # d_j, close to the diagonal of the logits
     zyt = zy.transpose(-1, -2) / tau
     for rows in _blocks(n, block):
         logits = zx[..., rows, :] @ zyt  # (..., b, n)
@@ -120,18 +147,27 @@ def _clip_pass(zx, zy, tau, block):
         own = logits[..., local, torch.arange(rows.start, rows.stop, device=zx.device)]
         diag[..., rows] = own
         row_gap[..., rows] = torch.logsumexp(logits - own.unsqueeze(-1), -1)
-        shifted = logits.sub_(shift.unsqueeze(-2))      # l_ij - d_j, in place
+        shifted = logits.sub_(shift.unsqueeze(-2))  # l_ij - d_j, in place
         new_max = torch.maximum(col_max, shifted.amax(-2))
-        col_sum = col_sum * torch.exp(col_max - new_max) + torch.exp(shifted - new_max.unsqueeze(-2)).sum(-2)
+        col_sum = col_sum * torch.exp(col_max - new_max) + torch.exp(
+            shifted - new_max.unsqueeze(-2)
+        ).sum(-2)
         col_max = new_max
-    col_shifted = col_max + torch.log(col_sum)           # LSE_i (l_ij - d_j)
+    col_shifted = col_max + torch.log(col_sum)  # LSE_i (l_ij - d_j)
     norms = ClipNormalizers(row_gap + diag, col_shifted + shift, diag)
     col_gap = (col_shifted - (diag - shift)).clamp_min(0)
     return norms, row_gap.clamp_min(0), col_gap
 
 
-def blocked_loss(zx, zy, loss="clip", *, tau: float = 1.0, block_size: int | None = None,
-                 return_normalizers: bool = False):
+def blocked_loss(
+    zx,
+    zy,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    block_size: int | None = None,
+    return_normalizers: bool = False,
+):
     """The family loss L(s) of s = zx zy^T (no regulariser) without forming s; shape zx.shape[:-2].
 
     Supports the ``"clip"`` and ``"linear"`` presets. With ``return_normalizers`` (CLIP) also
@@ -144,7 +180,9 @@ def blocked_loss(zx, zy, loss="clip", *, tau: float = 1.0, block_size: int | Non
     if isinstance(family, ClipFamily):
         norms, row_gap, col_gap = _clip_pass(zx, zy, family.tau, block)
         value = family.tau * (row_gap + col_gap).sum(-1) / (2 * n)
-        check_finite_output(value, "the blocked CLIP loss", "raise tau or scale the embeddings down")
+        check_finite_output(
+            value, "the blocked CLIP loss", "raise tau or scale the embeddings down"
+        )
     elif isinstance(family, LinearFamily):
         norms = None
         tr = (zx * zy).sum((-1, -2))
@@ -156,18 +194,28 @@ def blocked_loss(zx, zy, loss="clip", *, tau: float = 1.0, block_size: int | Non
 
 
 def _unsupported(family: ContrastiveFamily) -> TypeError:
-    return TypeError(f"blocked computation supports the 'clip' and 'linear' presets, got {family!r}; "
-                     "use the dense functions for other family members")
+    return TypeError(
+        f"blocked computation supports the 'clip' and 'linear' presets, got {family!r}; "
+        "use the dense functions for other family members"
+    )
 
 
-def iter_clip_weights(zx, zy, tau: float, *, block_size: int | None = None,
-                      normalizers: ClipNormalizers | None = None):
+def iter_clip_weights(
+    zx,
+    zy,
+    tau: float,
+    *,
+    block_size: int | None = None,
+    normalizers: ClipNormalizers | None = None,
+):
     """Yield ``(rows, beta_block)``: the CLIP weights beta[..., rows, :] (shape (..., b, n)) block
     by block, equal to ``ClipFamily(tau).weights(zx @ zy^T)`` restricted to those rows."""
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
     norms = _check_normalizers(normalizers, zx)
-    norms = norms if norms is not None else clip_normalizers(zx, zy, tau, block_size=block)
+    norms = (
+        norms if norms is not None else clip_normalizers(zx, zy, tau, block_size=block)
+    )
     zyt = zy.transpose(-1, -2) / tau
     n = zx.shape[-2]
     for rows in _blocks(n, block):
@@ -185,9 +233,17 @@ def _avg_block(logits, norms: ClipNormalizers, rows: slice) -> torch.Tensor:
     return logits.add_(q).mul_(0.5)
 
 
-def blocked_cross_covariance(X, Y, zx, zy, loss="clip", *, tau: float = 1.0,
-                             block_size: int | None = None,
-                             normalizers: ClipNormalizers | None = None) -> torch.Tensor:
+def blocked_cross_covariance(
+    X,
+    Y,
+    zx,
+    zy,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    block_size: int | None = None,
+    normalizers: ClipNormalizers | None = None,
+) -> torch.Tensor:
     """S(beta(s)) for s = zx zy^T, shape (..., d1, d2), without forming s or beta.
 
     Parameters
@@ -201,18 +257,28 @@ def blocked_cross_covariance(X, Y, zx, zy, loss="clip", *, tau: float = 1.0,
     zx, zy, block = _check_embeddings(zx, zy, block_size)
     check_same_device(X=X, zx=zx)
     if zx.shape[:-1] != X.shape[:-1]:
-        raise ValueError(f"zx must have shape (..., n, r) with (..., n) = {tuple(X.shape[:-1])}, "
-                         f"got {tuple(zx.shape)}")
+        raise ValueError(
+            f"zx must have shape (..., n, r) with (..., n) = {tuple(X.shape[:-1])}, "
+            f"got {tuple(zx.shape)}"
+        )
     if isinstance(family, LinearFamily):
         return centered_cross_covariance(X, Y)
     if not isinstance(family, ClipFamily):
         raise _unsupported(family)
     norms = _check_normalizers(normalizers, zx)
-    norms = norms if norms is not None else clip_normalizers(zx, zy, family.tau, block_size=block)
+    norms = (
+        norms
+        if norms is not None
+        else clip_normalizers(zx, zy, family.tau, block_size=block)
+    )
     zyt = zy.transpose(-1, -2) / family.tau
     n = X.shape[-2]
-    S = torch.zeros(*X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device)
+    S = torch.zeros(
+        *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
+    )
     for rows in _blocks(n, block):
         avg = _avg_block(zx[..., rows, :] @ zyt, norms, rows)
-        S += X[..., rows, :].transpose(-1, -2) @ (Y[..., rows, :] - avg @ Y)  # (I - A)[rows] Y
+        S += X[..., rows, :].transpose(-1, -2) @ (
+            Y[..., rows, :] - avg @ Y
+        )  # (I - A)[rows] Y
     return S / n

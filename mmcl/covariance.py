@@ -5,6 +5,7 @@
 with B = diag(beta_ii) - offdiag(beta). With beta frozen at its current value,
 grad_{G1} L = -G2 S^T + rho G2 G2^T G1 and grad_{G2} L = -G1 S + rho G1 G1^T G2.
 """
+
 from __future__ import annotations
 
 import torch
@@ -13,8 +14,13 @@ from ._validation import check_matrix, check_pair, check_real
 from .families import get_family
 from .losses import check_representation, similarities
 
-__all__ = ["cross_covariance", "centered_cross_covariance", "contrastive_cross_covariance",
-           "contrastive_gradient", "gradient_from_cross_covariance"]
+__all__ = [
+    "cross_covariance",
+    "centered_cross_covariance",
+    "contrastive_cross_covariance",
+    "contrastive_gradient",
+    "gradient_from_cross_covariance",
+]
 
 
 def _signed(beta: torch.Tensor) -> torch.Tensor:
@@ -28,7 +34,9 @@ def cross_covariance(X, Y, beta) -> torch.Tensor:
     n = X.shape[-2]
     beta = check_matrix(beta, "beta")
     if beta.shape[-2:] != (n, n):
-        raise ValueError(f"beta must be a tensor of shape (..., {n}, {n}), got {tuple(beta.shape)}")
+        raise ValueError(
+            f"beta must be a tensor of shape (..., {n}, {n}), got {tuple(beta.shape)}"
+        )
     if beta.device != X.device:
         raise ValueError(f"beta is on {beta.device} but X is on {X.device}")
     return X.transpose(-1, -2) @ (_signed(beta.to(X.dtype)) @ Y) / n
@@ -42,23 +50,29 @@ def centered_cross_covariance(X, Y) -> torch.Tensor:
     return Xc.transpose(-1, -2) @ Yc / (X.shape[-2] - 1)
 
 
-def contrastive_cross_covariance(G1, G2, X, Y, loss="clip", *, tau: float = 1.0,
-                                 normalize: bool = False) -> torch.Tensor:
+def contrastive_cross_covariance(
+    G1, G2, X, Y, loss="clip", *, tau: float = 1.0, normalize: bool = False
+) -> torch.Tensor:
     """S(beta(G)) with beta computed from the current representation."""
     family = get_family(loss, tau)
     s = similarities(G1, G2, X, Y, normalize=normalize)
     return cross_covariance(X, Y, family.weights(s))
 
 
-def contrastive_gradient(G1, G2, X, Y, loss="clip", *, tau: float = 1.0,
-                         rho: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+def contrastive_gradient(
+    G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float = 0.0
+) -> tuple[torch.Tensor, torch.Tensor]:
     """The gradient (grad_G1 L, grad_G2 L) by the S(beta) formula (un-normalised similarities)."""
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     rho = check_real(rho, "rho", low=0.0)
-    return gradient_from_cross_covariance(G1, G2, contrastive_cross_covariance(G1, G2, X, Y, loss, tau=tau), rho)
+    return gradient_from_cross_covariance(
+        G1, G2, contrastive_cross_covariance(G1, G2, X, Y, loss, tau=tau), rho
+    )
 
 
-def gradient_from_cross_covariance(G1, G2, S, rho: float) -> tuple[torch.Tensor, torch.Tensor]:
+def gradient_from_cross_covariance(
+    G1, G2, S, rho: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(-G2 S^T + rho G2 G2^T G1, -G1 S + rho G1 G1^T G2): the gradient once S(beta) is known."""
     t = lambda A: A.transpose(-1, -2)  # noqa: E731
     return -G2 @ t(S) + rho * G2 @ t(G2) @ G1, -G1 @ S + rho * G1 @ t(G1) @ G2

@@ -9,16 +9,30 @@ pairs (the true pairs) and an independent draw for the others (the wrong pairs),
 E[x y^T] = eta U1 Sigma_z U2^T. Everything is drawn on the CPU from a seeded ``torch.Generator``
 and then moved to ``device``, so a seed gives the same numbers on every device.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
 import torch
 
-from ._validation import as_tensor, check_fraction, check_int, check_matrix, check_rank, check_real
+from ._validation import (
+    as_tensor,
+    check_fraction,
+    check_int,
+    check_matrix,
+    check_rank,
+    check_real,
+)
 
-__all__ = ["MultimodalSample", "LatentFactorModel", "make_multimodal", "haar_orthonormal",
-           "heteroskedastic_noise_std", "make_generator"]
+__all__ = [
+    "MultimodalSample",
+    "LatentFactorModel",
+    "make_multimodal",
+    "haar_orthonormal",
+    "heteroskedastic_noise_std",
+    "make_generator",
+]
 
 
 def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
@@ -26,7 +40,7 @@ def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
     if isinstance(seed, torch.Generator):
         return seed
     g = torch.Generator()
-    g.manual_seed(0 if seed is None else check_int(seed, "seed", low=0, high=2 ** 63 - 1))
+    g.manual_seed(0 if seed is None else check_int(seed, "seed", low=0, high=2**63 - 1))
     return g
 
 
@@ -35,8 +49,9 @@ def _check_dtype(dtype):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
 
 
-def haar_orthonormal(d: int, r: int, *, batch: tuple[int, ...] = (), generator=None,
-                     dtype=torch.float64) -> torch.Tensor:
+def haar_orthonormal(
+    d: int, r: int, *, batch: tuple[int, ...] = (), generator=None, dtype=torch.float64
+) -> torch.Tensor:
     """First r columns of a Haar-distributed orthogonal d x d matrix, shape ``(*batch, d, r)``."""
     d = check_int(d, "d")
     r = check_rank(r, d, d)
@@ -45,12 +60,20 @@ def haar_orthonormal(d: int, r: int, *, batch: tuple[int, ...] = (), generator=N
     g = make_generator(generator)
     A = torch.randn(*batch, d, d, generator=g, dtype=torch.float64)
     Q, R = torch.linalg.qr(A)
-    Q = Q * torch.sign(torch.diagonal(R, dim1=-2, dim2=-1)).unsqueeze(-2)  # Haar: fix signs
+    Q = Q * torch.sign(torch.diagonal(R, dim1=-2, dim2=-1)).unsqueeze(
+        -2
+    )  # Haar: fix signs
     return Q[..., :r].to(dtype)
 
 
-def heteroskedastic_noise_std(d: int, *, mean_var: float = 1.0, spread: float = 0.0,
-                              generator=None, dtype=torch.float64) -> torch.Tensor:
+def heteroskedastic_noise_std(
+    d: int,
+    *,
+    mean_var: float = 1.0,
+    spread: float = 0.0,
+    generator=None,
+    dtype=torch.float64,
+) -> torch.Tensor:
     """Per-coordinate noise standard deviations with variances uniform on
     ``mean_var * [1 - spread, 1 + spread]`` (spread = 0: isotropic; spread -> 1: very uneven)."""
     d = check_int(d, "d")
@@ -104,7 +127,9 @@ def _noise_vector(noise, d: int, name: str) -> torch.Tensor:
     if t.ndim == 0:
         t = t.expand(d)
     if t.shape != (d,):
-        raise ValueError(f"{name} must be a scalar or a vector of length {d}, got shape {tuple(t.shape)}")
+        raise ValueError(
+            f"{name} must be a scalar or a vector of length {d}, got shape {tuple(t.shape)}"
+        )
     if not bool(torch.isfinite(t).all()) or bool((t < 0).any()):
         raise ValueError(f"{name} must hold finite standard deviations >= 0")
     return t
@@ -112,17 +137,23 @@ def _noise_vector(noise, d: int, name: str) -> torch.Tensor:
 
 def _signal_factor(signal_cov, r: int) -> torch.Tensor:
     """A matrix L with L L^T = Sigma_z (r x r)."""
-    t = as_tensor(signal_cov, "signal_cov", dtype=torch.float64).to("cpu", torch.float64)
+    t = as_tensor(signal_cov, "signal_cov", dtype=torch.float64).to(
+        "cpu", torch.float64
+    )
     if not bool(torch.isfinite(t).all()):
         raise ValueError("signal_cov must be finite (no NaN or inf entries)")
     if t.ndim == 0:
         t = t.expand(r)
     if t.ndim == 1:
         if t.shape != (r,) or bool((t < 0).any()) or not bool(torch.isfinite(t).all()):
-            raise ValueError(f"signal_cov as a vector must hold {r} finite variances >= 0, got {t.tolist()}")
+            raise ValueError(
+                f"signal_cov as a vector must hold {r} finite variances >= 0, got {t.tolist()}"
+            )
         return torch.diag(t.sqrt())
     if t.shape != (r, r):
-        raise ValueError(f"signal_cov must be a scalar, a length-{r} vector or an {r}x{r} matrix, got {tuple(t.shape)}")
+        raise ValueError(
+            f"signal_cov must be a scalar, a length-{r} vector or an {r}x{r} matrix, got {tuple(t.shape)}"
+        )
     if not torch.allclose(t, t.T):
         raise ValueError("signal_cov must be symmetric")
     evals, evecs = torch.linalg.eigh(t)
@@ -163,8 +194,12 @@ class LatentFactorModel:
             if U is not None:
                 U = as_tensor(U, name).to("cpu", torch.float64)
                 if U.shape != (d, self.r):
-                    raise ValueError(f"{name} must have shape ({d}, {self.r}), got {tuple(U.shape)}")
-                if not torch.allclose(U.T @ U, torch.eye(self.r, dtype=torch.float64), atol=1e-6):
+                    raise ValueError(
+                        f"{name} must have shape ({d}, {self.r}), got {tuple(U.shape)}"
+                    )
+                if not torch.allclose(
+                    U.T @ U, torch.eye(self.r, dtype=torch.float64), atol=1e-6
+                ):
                     raise ValueError(f"{name} must have orthonormal columns")
                 setattr(self, name, U)
 
@@ -174,9 +209,18 @@ class LatentFactorModel:
             raise ValueError("cross_covariance needs fixed U1 and U2 in the model")
         return check_fraction(eta) * self.U1 @ (self._L @ self._L.T) @ self.U2.T
 
-    def sample(self, n: int, *, eta: float = 1.0, n_unpaired: int = 0, n_test: int = 0,
-               replicates: int | None = None, seed=0, dtype=torch.float32,
-               device=None) -> MultimodalSample:
+    def sample(
+        self,
+        n: int,
+        *,
+        eta: float = 1.0,
+        n_unpaired: int = 0,
+        n_test: int = 0,
+        replicates: int | None = None,
+        seed=0,
+        dtype=torch.float32,
+        device=None,
+    ) -> MultimodalSample:
         """Draw n pairs (a fraction eta of them true), optional unpaired pools and test pairs.
 
         With ``replicates=R`` every tensor gets a leading dimension R (independent replicates,
@@ -190,53 +234,107 @@ class LatentFactorModel:
         _check_dtype(dtype)
         if device is not None:
             from .device import default_device
+
             device = default_device(device)
         g = make_generator(seed)
         d1, d2, r = self.d1, self.d2, self.r
-        U1 = self.U1.expand(*batch, d1, r) if self.U1 is not None else haar_orthonormal(d1, r, batch=batch, generator=g)
-        U2 = self.U2.expand(*batch, d2, r) if self.U2 is not None else haar_orthonormal(d2, r, batch=batch, generator=g)
+        U1 = (
+            self.U1.expand(*batch, d1, r)
+            if self.U1 is not None
+            else haar_orthonormal(d1, r, batch=batch, generator=g)
+        )
+        U2 = (
+            self.U2.expand(*batch, d2, r)
+            if self.U2 is not None
+            else haar_orthonormal(d2, r, batch=batch, generator=g)
+        )
 
         def latent(m):
-            return torch.randn(*batch, m, r, generator=g, dtype=torch.float64) @ self._L.T
+            return (
+                torch.randn(*batch, m, r, generator=g, dtype=torch.float64) @ self._L.T
+            )
 
         def views(z_x, z_y):
             m = z_x.shape[-2]
-            x = z_x @ U1.transpose(-1, -2) + torch.randn(*batch, m, d1, generator=g, dtype=torch.float64) * self._s1
-            y = z_y @ U2.transpose(-1, -2) + torch.randn(*batch, m, d2, generator=g, dtype=torch.float64) * self._s2
+            x = (
+                z_x @ U1.transpose(-1, -2)
+                + torch.randn(*batch, m, d1, generator=g, dtype=torch.float64)
+                * self._s1
+            )
+            y = (
+                z_y @ U2.transpose(-1, -2)
+                + torch.randn(*batch, m, d2, generator=g, dtype=torch.float64)
+                * self._s2
+            )
             return x, y
 
         z = latent(n)
         n_true = round(eta * n)
         order = torch.rand(*batch, n, generator=g).argsort(dim=-1)
-        is_true = order < n_true  # a uniformly random subset of exactly n_true true pairs
+        is_true = (
+            order < n_true
+        )  # a uniformly random subset of exactly n_true true pairs
         z_y = torch.where(is_true.unsqueeze(-1), z, latent(n))
         X, Y = views(z, z_y)
         out = dict(X=X, Y=Y, is_true=is_true, U1=U1, U2=U2)
         if n_unpaired:
             zu = latent(n_unpaired)
             Xu, Yu = views(zu, zu)
-            perm = torch.rand(*batch, n_unpaired, generator=g).argsort(dim=-1)  # Yu shuffled = Yu[perm]
+            perm = torch.rand(*batch, n_unpaired, generator=g).argsort(
+                dim=-1
+            )  # Yu shuffled = Yu[perm]
             Yu = torch.gather(Yu, -2, perm.unsqueeze(-1).expand(*perm.shape, d2))
-            out.update(X_unpaired=Xu, Y_unpaired=Yu, unpaired_match=perm.argsort(dim=-1))
+            out.update(
+                X_unpaired=Xu, Y_unpaired=Yu, unpaired_match=perm.argsort(dim=-1)
+            )
         if n_test:
             zt = latent(n_test)
             out["X_test"], out["Y_test"] = views(zt, zt)
         return MultimodalSample(**out).to(device=device, dtype=dtype)
 
 
-def make_multimodal(n: int, d1: int, d2: int, r: int, *, eta: float = 1.0, signal_cov=1.0,
-                    noise=1.0, noise2=None, n_unpaired: int = 0, n_test: int = 0,
-                    replicates: int | None = None, seed=0, dtype=torch.float32,
-                    device=None) -> MultimodalSample:
+def make_multimodal(
+    n: int,
+    d1: int,
+    d2: int,
+    r: int,
+    *,
+    eta: float = 1.0,
+    signal_cov=1.0,
+    noise=1.0,
+    noise2=None,
+    n_unpaired: int = 0,
+    n_test: int = 0,
+    replicates: int | None = None,
+    seed=0,
+    dtype=torch.float32,
+    device=None,
+) -> MultimodalSample:
     """One call: draw a :class:`MultimodalSample` from a :class:`LatentFactorModel`.
 
     ``noise`` (and ``noise2``, default the same) are noise standard deviations, scalar or per
     coordinate. Example: ``make_multimodal(300, 40, 39, 10, noise=0.3, seed=1)``.
     """
     d1, d2 = check_int(d1, "d1"), check_int(d2, "d2")
-    _noise_vector(noise, d1, "noise")              # checked by the user's names before the model
-    _noise_vector(noise if noise2 is None else noise2, d2, "noise" if noise2 is None else "noise2")
-    model = LatentFactorModel(d1, d2, r, signal_cov=signal_cov, noise1=noise,
-                              noise2=noise if noise2 is None else noise2)
-    return model.sample(n, eta=eta, n_unpaired=n_unpaired, n_test=n_test, replicates=replicates,
-                        seed=seed, dtype=dtype, device=device)
+    _noise_vector(noise, d1, "noise")  # checked by the user's names before the model
+    _noise_vector(
+        noise if noise2 is None else noise2, d2, "noise" if noise2 is None else "noise2"
+    )
+    model = LatentFactorModel(
+        d1,
+        d2,
+        r,
+        signal_cov=signal_cov,
+        noise1=noise,
+        noise2=noise if noise2 is None else noise2,
+    )
+    return model.sample(
+        n,
+        eta=eta,
+        n_unpaired=n_unpaired,
+        n_test=n_test,
+        replicates=replicates,
+        seed=seed,
+        dtype=dtype,
+        device=device,
+    )

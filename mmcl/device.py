@@ -4,6 +4,7 @@ Every mmcl function computes on the device of the tensors it is given; this modu
 "where should new tensors go?". The choice, first match wins: an explicit ``device`` argument,
 the environment variable ``MMCL_DEVICE`` (e.g. ``MMCL_DEVICE=cpu``), CUDA when available, the CPU.
 """
+
 from __future__ import annotations
 
 import os
@@ -30,12 +31,22 @@ def _parse(device, source: str) -> torch.device:
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
-        raise ValueError(f"{source} must name a torch device such as 'cpu' or 'cuda', got {device!r}") from err
+        raise ValueError(
+            f"{source} must name a torch device such as 'cpu' or 'cuda', got {device!r}"
+        ) from err
     if dev.type not in available_devices():
-        raise ValueError(f"{source} asks for device {str(dev)!r}, but only {available_devices()} are "
-                         "available here")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise ValueError(f"{source} asks for {str(dev)!r}, but there are {torch.cuda.device_count()} CUDA devices")
+        raise ValueError(
+            f"{source} asks for device {str(dev)!r}, but only {available_devices()} are "
+            "available here"
+        )
+    if (
+        dev.type == "cuda"
+        and dev.index is not None
+        and dev.index >= torch.cuda.device_count()
+    ):
+        raise ValueError(
+            f"{source} asks for {str(dev)!r}, but there are {torch.cuda.device_count()} CUDA devices"
+        )
     return dev
 
 

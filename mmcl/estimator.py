@@ -12,6 +12,7 @@ Saving a fitted estimator: ``pickle`` works (any loss family), or save only its 
     state = torch.load("mmcl.pt", weights_only=True)     # tensors only: safe to load
     est2 = MMCL(n_components=est.n_components).set_fitted(**state)
 """
+
 from __future__ import annotations
 
 import inspect
@@ -19,8 +20,17 @@ import inspect
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._validation import (as_tensor, check_choice, check_int, check_matrix, check_rank, check_real,
-                          check_rho, check_same_device, check_tau)
+from ._validation import (
+    as_tensor,
+    check_choice,
+    check_int,
+    check_matrix,
+    check_rank,
+    check_real,
+    check_rho,
+    check_same_device,
+    check_tau,
+)
 from .families import ContrastiveFamily, get_family
 from .metrics import retrieval_accuracy
 from .solvers import gradient_descent, linear_closed_form, svd_iteration
@@ -40,10 +50,10 @@ class NotFittedError(RuntimeError, _SkNotFitted):
 
 #: keyword arguments each solver accepts through ``solver_options`` (the rest MMCL passes itself)
 _SOLVER_KEYS = {
-    "svd": set(inspect.signature(svd_iteration).parameters) - {"X", "Y", "r", "loss", "tau", "rho",
-                                                               "tol", "max_iter"},
-    "gd": set(inspect.signature(gradient_descent).parameters) - {"X", "Y", "r", "loss", "tau", "rho",
-                                                                 "n_steps", "tol"},
+    "svd": set(inspect.signature(svd_iteration).parameters)
+    - {"X", "Y", "r", "loss", "tau", "rho", "tol", "max_iter"},
+    "gd": set(inspect.signature(gradient_descent).parameters)
+    - {"X", "Y", "r", "loss", "tau", "rho", "n_steps", "tol"},
 }
 
 
@@ -51,15 +61,21 @@ def _check_options(options, solver: str, closed_form: bool) -> dict:
     if options is None:
         return {}
     if not isinstance(options, dict):
-        raise TypeError(f"solver_options must be a dict or None, got {type(options).__name__}")
+        raise TypeError(
+            f"solver_options must be a dict or None, got {type(options).__name__}"
+        )
     if closed_form and options:
-        raise ValueError(f"solver_options {sorted(options)} would be ignored: loss='linear' with "
-                         f"solver={solver!r} is the closed form; pass solver='gd' or leave it empty")
+        raise ValueError(
+            f"solver_options {sorted(options)} would be ignored: loss='linear' with "
+            f"solver={solver!r} is the closed form; pass solver='gd' or leave it empty"
+        )
     key = "gd" if solver == "gd" else "svd"
     unknown = sorted(set(options) - _SOLVER_KEYS[key])
     if unknown:
-        raise ValueError(f"solver_options has unknown keys {unknown} for solver={solver!r}; "
-                         f"allowed: {sorted(_SOLVER_KEYS[key])}")
+        raise ValueError(
+            f"solver_options has unknown keys {unknown} for solver={solver!r}; "
+            f"allowed: {sorted(_SOLVER_KEYS[key])}"
+        )
     return dict(options)
 
 
@@ -104,8 +120,18 @@ class MMCL(TransformerMixin, BaseEstimator):
     ((500, 3), (500, 3))
     """
 
-    def __init__(self, n_components: int = 2, *, loss="linear", tau: float = 1.0, rho: float = 1.0,
-                 solver: str = "auto", max_iter: int = 500, tol: float = 1e-8, solver_options=None):
+    def __init__(
+        self,
+        n_components: int = 2,
+        *,
+        loss="linear",
+        tau: float = 1.0,
+        rho: float = 1.0,
+        solver: str = "auto",
+        max_iter: int = 500,
+        tol: float = 1e-8,
+        solver_options=None,
+    ):
         self.n_components = n_components
         self.loss = loss
         self.tau = tau
@@ -123,12 +149,22 @@ class MMCL(TransformerMixin, BaseEstimator):
         Y = check_matrix(Y, "Y", min_rows=2).detach()
         check_same_device(X=X, Y=Y)
         if X.shape[:-1] != Y.shape[:-1]:
-            raise ValueError(f"X and Y must have the same leading shape (..., n): got X {tuple(X.shape)} "
-                             f"and Y {tuple(Y.shape)}")
-        r = check_rank(self.n_components, X.shape[-1], Y.shape[-1], X.shape[-2], name="n_components")
+            raise ValueError(
+                f"X and Y must have the same leading shape (..., n): got X {tuple(X.shape)} "
+                f"and Y {tuple(Y.shape)}"
+            )
+        r = check_rank(
+            self.n_components,
+            X.shape[-1],
+            Y.shape[-1],
+            X.shape[-2],
+            name="n_components",
+        )
         tau, rho = check_tau(self.tau), check_rho(self.rho)
         if not (isinstance(self.loss, ContrastiveFamily) or isinstance(self.loss, str)):
-            raise TypeError(f"loss must be 'clip', 'linear' or a ContrastiveFamily, got {self.loss!r}")
+            raise TypeError(
+                f"loss must be 'clip', 'linear' or a ContrastiveFamily, got {self.loss!r}"
+            )
         family = get_family(self.loss, tau)
         check_choice(self.solver, "solver", ("auto", "svd", "gd"))
         check_int(self.max_iter, "max_iter", low=1)
@@ -137,32 +173,58 @@ class MMCL(TransformerMixin, BaseEstimator):
         opts = _check_options(self.solver_options, self.solver, closed_form)
         for name, T in (("X", X), ("Y", Y)):
             if bool((T.var(-2) == 0).all()):
-                raise ValueError(f"{name} has zero variance (every column constant): nothing to learn")
+                raise ValueError(
+                    f"{name} has zero variance (every column constant): nothing to learn"
+                )
         if self.solver == "gd":
-            res = gradient_descent(X, Y, r, family, tau=tau, rho=rho, n_steps=self.max_iter,
-                                   tol=self.tol, **opts)
+            res = gradient_descent(
+                X,
+                Y,
+                r,
+                family,
+                tau=tau,
+                rho=rho,
+                n_steps=self.max_iter,
+                tol=self.tol,
+                **opts,
+            )
         elif family.name == "linear":
             res = linear_closed_form(X, Y, r, rho=rho)
         else:
-            res = svd_iteration(X, Y, r, family, tau=tau, rho=rho, tol=self.tol,
-                                max_iter=self.max_iter, **opts)
+            res = svd_iteration(
+                X,
+                Y,
+                r,
+                family,
+                tau=tau,
+                rho=rho,
+                tol=self.tol,
+                max_iter=self.max_iter,
+                **opts,
+            )
         self.G1_, self.G2_ = res.G1, res.G2
         self.n_features_in_ = X.shape[-1]
         self.x_weights_, self.y_weights_ = res.U, res.V
         self.singular_values_ = res.singular_values
-        self.n_iter_, self.converged_, self.history_ = res.n_iter, res.converged, res.history
+        self.n_iter_, self.converged_, self.history_ = (
+            res.n_iter,
+            res.converged,
+            res.history,
+        )
         return self
 
     def _check_fitted(self):
         if not hasattr(self, "G1_"):
-            raise NotFittedError("this MMCL instance is not fitted yet: call fit(X, Y) first")
+            raise NotFittedError(
+                "this MMCL instance is not fitted yet: call fit(X, Y) first"
+            )
 
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "G1_")
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.target_tags.required = True          # fit needs the second modality Y
+        tags.target_tags.required = True  # fit needs the second modality Y
         tags.input_tags.allow_nan = False
         return tags
 
@@ -173,13 +235,16 @@ class MMCL(TransformerMixin, BaseEstimator):
         G2 = check_matrix(G2_, "G2_")
         check_same_device(G1_=G1, G2_=G2)
         if G1.shape[:-1] != G2.shape[:-1]:
-            raise ValueError(f"G1_ (r, d1) and G2_ (r, d2) must have the same number of rows, got "
-                             f"{tuple(G1.shape)} and {tuple(G2.shape)}")
+            raise ValueError(
+                f"G1_ (r, d1) and G2_ (r, d2) must have the same number of rows, got "
+                f"{tuple(G1.shape)} and {tuple(G2.shape)}"
+            )
         from .solvers import truncated_svd
 
         self.G1_, self.G2_ = G1, G2
         self.x_weights_, self.singular_values_, self.y_weights_ = truncated_svd(
-            G1.transpose(-1, -2) @ G2, G1.shape[-2])
+            G1.transpose(-1, -2) @ G2, G1.shape[-2]
+        )
         self.singular_values_ = self.singular_values_ * check_rho(self.rho)
         return self
 
@@ -189,7 +254,9 @@ class MMCL(TransformerMixin, BaseEstimator):
         X = check_matrix(as_tensor(X, "X"), "X")
         check_same_device(X=X, G1_=self.G1_)
         if X.shape[-1] != self.G1_.shape[-1]:
-            raise ValueError(f"X has {X.shape[-1]} features but the model was fitted with d1 = {self.G1_.shape[-1]}")
+            raise ValueError(
+                f"X has {X.shape[-1]} features but the model was fitted with d1 = {self.G1_.shape[-1]}"
+            )
         return X @ self.G1_.transpose(-1, -2)
 
     def transform_y(self, Y) -> torch.Tensor:
@@ -198,7 +265,9 @@ class MMCL(TransformerMixin, BaseEstimator):
         Y = check_matrix(as_tensor(Y, "Y"), "Y")
         check_same_device(Y=Y, G2_=self.G2_)
         if Y.shape[-1] != self.G2_.shape[-1]:
-            raise ValueError(f"Y has {Y.shape[-1]} features but the model was fitted with d2 = {self.G2_.shape[-1]}")
+            raise ValueError(
+                f"Y has {Y.shape[-1]} features but the model was fitted with d2 = {self.G2_.shape[-1]}"
+            )
         return Y @ self.G2_.transpose(-1, -2)
 
     def transform(self, X, Y=None):
@@ -218,9 +287,13 @@ class MMCL(TransformerMixin, BaseEstimator):
         the mean over replicates when batched). Higher is better, so ``GridSearchCV`` can tune
         ``tau`` and ``n_components`` with it; chance level is 1/m for m pairs."""
         if Y is None:
-            raise TypeError("score(X, Y) needs Y, the second modality of the pairs to retrieve")
+            raise TypeError(
+                "score(X, Y) needs Y, the second modality of the pairs to retrieve"
+            )
         Zx, Zy = self.transform(X, Y)
         if Zx.shape[:-1] != Zy.shape[:-1]:
-            raise ValueError(f"X and Y must hold the same number of pairs, got X {tuple(Zx.shape[:-1])} "
-                             f"rows and Y {tuple(Zy.shape[:-1])}")
+            raise ValueError(
+                f"X and Y must hold the same number of pairs, got X {tuple(Zx.shape[:-1])} "
+                f"rows and Y {tuple(Zy.shape[:-1])}"
+            )
         return float(retrieval_accuracy(Zx, Zy).mean())

@@ -15,6 +15,7 @@ the same numbers whatever grid surrounds it) and collects plain numpy arrays::
 
 Two helpers read the arrays: :func:`loglog_slope` and :func:`crossover`.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,8 +31,14 @@ from tqdm.auto import tqdm
 from ._validation import check_int
 from .data import make_generator
 
-__all__ = ["ExperimentConfig", "ExperimentResult", "run_experiment", "point_seed", "loglog_slope",
-           "crossover"]
+__all__ = [
+    "ExperimentConfig",
+    "ExperimentResult",
+    "run_experiment",
+    "point_seed",
+    "loglog_slope",
+    "crossover",
+]
 
 
 @dataclass(frozen=True)
@@ -56,15 +63,25 @@ class ExperimentConfig:
 
     def __post_init__(self):
         if not isinstance(self.grid, Mapping) or not self.grid:
-            raise ValueError("grid must be a non-empty mapping of parameter name -> sequence of values")
+            raise ValueError(
+                "grid must be a non-empty mapping of parameter name -> sequence of values"
+            )
         for name, values in self.grid.items():
-            if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
-                raise ValueError(f"grid[{name!r}] must be a non-empty list or tuple of values, got {values!r}")
+            if (
+                isinstance(values, (str, bytes))
+                or not isinstance(values, Sequence)
+                or len(values) == 0
+            ):
+                raise ValueError(
+                    f"grid[{name!r}] must be a non-empty list or tuple of values, got {values!r}"
+                )
         check_int(self.replicates, "replicates")
         check_int(self.seed, "seed", low=0)
         clash = set(self.grid) & set(self.fixed)
         if clash:
-            raise ValueError(f"parameters {sorted(clash)} are both in grid and in fixed")
+            raise ValueError(
+                f"parameters {sorted(clash)} are both in grid and in fixed"
+            )
 
 
 @dataclass
@@ -91,7 +108,9 @@ class ExperimentResult:
 
     def _get(self, metric: str) -> np.ndarray:
         if metric not in self.values:
-            raise KeyError(f"unknown metric {metric!r}; the trial returned {self.metrics}")
+            raise KeyError(
+                f"unknown metric {metric!r}; the trial returned {self.metrics}"
+            )
         return self.values[metric]
 
     def mean(self, metric: str) -> np.ndarray:
@@ -112,19 +131,34 @@ class ExperimentResult:
         k = next(iter(self.values.values())).shape[-1]
         for idx in itertools.product(*(range(len(v)) for v in self.grid.values())):
             point = {n: self.grid[n][i] for n, i in zip(names, idx)}
-            rows += [{**point, "metric": m, "mean": float(means[m][idx]), "se": float(ses[m][idx]),
-                      "replicates": k} for m in ms]
+            rows += [
+                {
+                    **point,
+                    "metric": m,
+                    "mean": float(means[m][idx]),
+                    "se": float(ses[m][idx]),
+                    "replicates": k,
+                }
+                for m in ms
+            ]
         return rows
 
-    def format_table(self, metrics: Sequence[str] | None = None, digits: int = 3) -> str:
+    def format_table(
+        self, metrics: Sequence[str] | None = None, digits: int = 3
+    ) -> str:
         """The tidy table as aligned text (``mean +- se`` rounded to ``digits``)."""
         rows = self.table(metrics)
         head = list(self.grid) + ["metric", "mean +- se"]
-        body = [[f"{r[n]:g}" if isinstance(r[n], float) else str(r[n]) for n in self.grid]
-                + [r["metric"], f"{r['mean']:.{digits}f} +- {r['se']:.{digits}f}"] for r in rows]
+        body = [
+            [f"{r[n]:g}" if isinstance(r[n], float) else str(r[n]) for n in self.grid]
+            + [r["metric"], f"{r['mean']:.{digits}f} +- {r['se']:.{digits}f}"]
+            for r in rows
+        ]
         widths = [max(len(x) for x in col) for col in zip(head, *body)]
-        return "\n".join("  ".join(x.ljust(w) for x, w in zip(line, widths)).rstrip()
-                         for line in [head] + body)
+        return "\n".join(
+            "  ".join(x.ljust(w) for x, w in zip(line, widths)).rstrip()
+            for line in [head] + body
+        )
 
 
 def point_seed(seed: int, point: Mapping[str, object]) -> int:
@@ -138,12 +172,16 @@ def _as_numpy(name: str, value, replicates: int) -> np.ndarray:
         value = value.detach().cpu().double().numpy()
     arr = np.asarray(value, dtype=float)
     if arr.shape != (replicates,):
-        raise ValueError(f"metric {name!r} must have shape (replicates,) = ({replicates},), "
-                         f"got {arr.shape}")
+        raise ValueError(
+            f"metric {name!r} must have shape (replicates,) = ({replicates},), "
+            f"got {arr.shape}"
+        )
     return arr
 
 
-def run_experiment(trial: Callable[..., Mapping], config: ExperimentConfig) -> ExperimentResult:
+def run_experiment(
+    trial: Callable[..., Mapping], config: ExperimentConfig
+) -> ExperimentResult:
     """Run ``trial(replicates, generator, **point, **fixed)`` at every grid point.
 
     Parameters
@@ -157,9 +195,13 @@ def run_experiment(trial: Callable[..., Mapping], config: ExperimentConfig) -> E
     ExperimentResult  with ``values[metric]`` of shape ``(*grid_shape, replicates)``.
     """
     if not callable(trial):
-        raise TypeError("trial must be a callable trial(replicates, generator, **params)")
+        raise TypeError(
+            "trial must be a callable trial(replicates, generator, **params)"
+        )
     if not isinstance(config, ExperimentConfig):
-        raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
+        raise TypeError(
+            f"config must be an ExperimentConfig, got {type(config).__name__}"
+        )
     names = list(config.grid)
     shape = tuple(len(v) for v in config.grid.values())
     seeds = np.zeros(shape, dtype=np.int64)
@@ -169,11 +211,17 @@ def run_experiment(trial: Callable[..., Mapping], config: ExperimentConfig) -> E
     for idx in tqdm(points, disable=not config.progress, desc="grid points"):
         point = {n: config.grid[n][i] for n, i in zip(names, idx)}
         seeds[idx] = point_seed(config.seed, point)
-        out = trial(config.replicates, make_generator(int(seeds[idx])), **point, **config.fixed)
+        out = trial(
+            config.replicates, make_generator(int(seeds[idx])), **point, **config.fixed
+        )
         if not isinstance(out, Mapping) or not out:
-            raise TypeError("trial must return a non-empty mapping metric name -> values")
+            raise TypeError(
+                "trial must return a non-empty mapping metric name -> values"
+            )
         if values and list(out) != list(values):
-            raise ValueError(f"trial returned metrics {list(out)} at {point}, earlier {list(values)}")
+            raise ValueError(
+                f"trial returned metrics {list(out)} at {point}, earlier {list(values)}"
+            )
         for m, v in out.items():
             if m not in values:
                 values[m] = np.full(shape + (config.replicates,), np.nan)
@@ -186,14 +234,18 @@ def _as_float_array(value, name: str) -> np.ndarray:
     try:
         return np.asarray(value, dtype=float)
     except (TypeError, ValueError) as err:
-        raise TypeError(f"{name} must be a sequence of real numbers, got {value!r}") from err
+        raise TypeError(
+            f"{name} must be a sequence of real numbers, got {value!r}"
+        ) from err
 
 
 def loglog_slope(x, y) -> float:
     """Least-squares slope of log y against log x (positive x, y): the exponent a of y ~ x^a."""
     x, y = _as_float_array(x, "x"), _as_float_array(y, "y")
     if x.shape != y.shape or x.ndim != 1 or x.size < 2:
-        raise ValueError(f"x and y must be 1-d of the same length >= 2, got {x.shape} and {y.shape}")
+        raise ValueError(
+            f"x and y must be 1-d of the same length >= 2, got {x.shape} and {y.shape}"
+        )
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
         raise ValueError("x and y must be finite (no NaN or inf)")
     if (x <= 0).any() or (y <= 0).any():
@@ -207,7 +259,9 @@ def crossover(x, a, b, *, log: bool = True) -> float:
     point where a >= b and the next. Returns x[0] if a < b everywhere and nan if not at x[-1]."""
     x, a, b = (_as_float_array(v, name) for v, name in ((x, "x"), (a, "a"), (b, "b")))
     if not (x.shape == a.shape == b.shape) or x.ndim != 1 or x.size < 1:
-        raise ValueError(f"x, a and b must be 1-d of one length, got {x.shape}, {a.shape}, {b.shape}")
+        raise ValueError(
+            f"x, a and b must be 1-d of one length, got {x.shape}, {a.shape}, {b.shape}"
+        )
     for name, v in (("x", x), ("a", a), ("b", b)):
         if not np.isfinite(v).all():
             raise ValueError(f"{name} must be finite (no NaN or inf)")

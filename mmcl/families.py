@@ -14,6 +14,7 @@ are beta_ii = -n W_ii and beta_ij = n W_ij (i != j), all >= 0 when phi, psi are 
 where a_i, b_j are the arguments of phi in row i and column j. Presets: CLIP
 (phi = tau log, psi = exp(./tau), eps = 1) and linear (phi = psi = id, eps = 0, mean).
 """
+
 from __future__ import annotations
 
 from functools import partial
@@ -21,11 +22,22 @@ from typing import Callable
 
 import torch
 
-from ._validation import (check_choice, check_finite_output, check_real, check_similarities,
-                          check_tau)
+from ._validation import (
+    check_choice,
+    check_finite_output,
+    check_real,
+    check_similarities,
+    check_tau,
+)
 
-__all__ = ["ContrastiveFamily", "ClipFamily", "LinearFamily", "clip_family", "linear_family",
-           "get_family"]
+__all__ = [
+    "ContrastiveFamily",
+    "ClipFamily",
+    "LinearFamily",
+    "clip_family",
+    "linear_family",
+    "get_family",
+]
 
 
 def _elementwise_derivative(f: Callable, u: torch.Tensor) -> torch.Tensor:
@@ -68,8 +80,10 @@ def _exp_over_div(tau, u):
     return torch.exp(u / tau) / tau
 
 
-_KNOBS = ("scale the data down, raise tau (CLIP), or lower lr when training (overflow of "
-          "psi = exp(s / tau) or of the similarities)")
+_KNOBS = (
+    "scale the data down, raise tau (CLIP), or lower lr when training (overflow of "
+    "psi = exp(s / tau) or of the similarities)"
+)
 
 
 class ContrastiveFamily:
@@ -84,10 +98,21 @@ class ContrastiveFamily:
     name : str  a label for plots and tables.
     """
 
-    def __init__(self, phi: Callable, psi: Callable, eps: float = 1.0, *, negatives: str = "sum",
-                 dphi: Callable | None = None, dpsi: Callable | None = None, name: str = "custom"):
+    def __init__(
+        self,
+        phi: Callable,
+        psi: Callable,
+        eps: float = 1.0,
+        *,
+        negatives: str = "sum",
+        dphi: Callable | None = None,
+        dpsi: Callable | None = None,
+        name: str = "custom",
+    ):
         if not callable(phi) or not callable(psi):
-            raise TypeError("phi and psi must be callables acting elementwise on tensors")
+            raise TypeError(
+                "phi and psi must be callables acting elementwise on tensors"
+            )
         for fname, f in (("dphi", dphi), ("dpsi", dpsi)):
             if f is not None and not callable(f):
                 raise TypeError(f"{fname} must be a callable or None, got {f!r}")
@@ -103,10 +128,18 @@ class ContrastiveFamily:
         return f"{type(self).__name__}(name={self.name!r})"
 
     def dphi(self, u):
-        return self._dphi(u) if self._dphi is not None else _elementwise_derivative(self.phi, u)
+        return (
+            self._dphi(u)
+            if self._dphi is not None
+            else _elementwise_derivative(self.phi, u)
+        )
 
     def dpsi(self, u):
-        return self._dpsi(u) if self._dpsi is not None else _elementwise_derivative(self.psi, u)
+        return (
+            self._dpsi(u)
+            if self._dpsi is not None
+            else _elementwise_derivative(self.psi, u)
+        )
 
     def _c(self, n: int) -> float:
         return 1.0 if self.negatives == "sum" else 1.0 / (n - 1)
@@ -155,9 +188,14 @@ class ClipFamily(ContrastiveFamily):
     def __init__(self, tau: float = 1.0):
         self.tau = check_tau(tau)
         t = self.tau
-        super().__init__(partial(_scaled_log, t), partial(_exp_over, t), 1.0,
-                         dphi=partial(_tau_over, t), dpsi=partial(_exp_over_div, t),
-                         name=f"CLIP (tau={t:g})")
+        super().__init__(
+            partial(_scaled_log, t),
+            partial(_exp_over, t),
+            1.0,
+            dphi=partial(_tau_over, t),
+            dpsi=partial(_exp_over_div, t),
+            name=f"CLIP (tau={t:g})",
+        )
 
     def loss_from_similarities(self, s):
         s = check_similarities(s, "s")
@@ -166,13 +204,19 @@ class ClipFamily(ContrastiveFamily):
         diag = torch.diagonal(logits, dim1=-2, dim2=-1)
         rows = torch.logsumexp(logits, -1) - diag
         cols = torch.logsumexp(logits, -2) - diag
-        return check_finite_output(self.tau * (rows + cols).sum(-1) / (2 * n), "the CLIP loss",
-                                   "raise tau or scale the similarities down (s / tau overflows)")
+        return check_finite_output(
+            self.tau * (rows + cols).sum(-1) / (2 * n),
+            "the CLIP loss",
+            "raise tau or scale the similarities down (s / tau overflows)",
+        )
 
     def weights(self, s):
         s = check_similarities(s, "s")
-        logits = check_finite_output(s / self.tau, "the CLIP logits s / tau",
-                                     "raise tau or scale the similarities down")
+        logits = check_finite_output(
+            s / self.tau,
+            "the CLIP logits s / tau",
+            "raise tau or scale the similarities down",
+        )
         avg = 0.5 * (torch.softmax(logits, -1) + torch.softmax(logits, -2))
         eye = torch.eye(s.shape[-1], dtype=torch.bool, device=s.device)
         return torch.where(eye, 1 - avg, avg)
@@ -186,8 +230,15 @@ class LinearFamily(ContrastiveFamily):
     """
 
     def __init__(self):
-        super().__init__(_identity, _identity, 0.0, negatives="mean",
-                         dphi=torch.ones_like, dpsi=torch.ones_like, name="linear")
+        super().__init__(
+            _identity,
+            _identity,
+            0.0,
+            negatives="mean",
+            dphi=torch.ones_like,
+            dpsi=torch.ones_like,
+            name="linear",
+        )
 
     def loss_from_similarities(self, s):
         s = check_similarities(s, "s")
@@ -221,4 +272,6 @@ def get_family(loss="clip", tau: float = 1.0) -> ContrastiveFamily:
     if isinstance(loss, str) and loss == "linear":
         check_tau(tau)  # checked even though the linear loss ignores it
         return LinearFamily()
-    raise ValueError(f"loss must be 'clip', 'linear' or a ContrastiveFamily, got {loss!r}")
+    raise ValueError(
+        f"loss must be 'clip', 'linear' or a ContrastiveFamily, got {loss!r}"
+    )

@@ -5,18 +5,33 @@ s_ij = <G1 x_i, G2 y_j> (or cosine similarities when ``normalize=True``, as CLIP
 ``clip_loss`` is the standard CLIP loss on a logits matrix: the mean of the row and column
 cross-entropies, so that ``ClipFamily(tau).loss_from_similarities(s) == tau * clip_loss(s / tau)``.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validation import (NonFiniteError, check_bool, check_finite_output, check_matrix, check_pair,
-                          check_real, check_same_device, check_similarities)
+from ._validation import (
+    NonFiniteError,
+    check_bool,
+    check_finite_output,
+    check_matrix,
+    check_pair,
+    check_real,
+    check_same_device,
+    check_similarities,
+)
 from .families import ContrastiveFamily, get_family
 
-__all__ = ["similarities", "regularizer", "contrastive_loss", "clip_loss", "ContrastiveLoss",
-           "check_representation"]
+__all__ = [
+    "similarities",
+    "regularizer",
+    "contrastive_loss",
+    "clip_loss",
+    "ContrastiveLoss",
+    "check_representation",
+]
 
 
 def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
@@ -25,20 +40,30 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
     G1, G2 = _check_factor(G1, "G1"), _check_factor(G2, "G2")
     check_same_device(X=X, G1=G1, G2=G2)
     if G1.shape[-1] != X.shape[-1] or G2.shape[-1] != Y.shape[-1]:
-        raise ValueError(f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]} the columns of X "
-                         f"and d2 = {Y.shape[-1]} those of Y; got G1 {tuple(G1.shape)} and G2 "
-                         f"{tuple(G2.shape)} for X {tuple(X.shape)} and Y {tuple(Y.shape)}")
+        raise ValueError(
+            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]} the columns of X "
+            f"and d2 = {Y.shape[-1]} those of Y; got G1 {tuple(G1.shape)} and G2 "
+            f"{tuple(G2.shape)} for X {tuple(X.shape)} and Y {tuple(Y.shape)}"
+        )
     if G1.shape[-2] != G2.shape[-2]:
-        raise ValueError(f"G1 and G2 must have the same number r of rows, got {G1.shape[-2]} and {G2.shape[-2]}")
+        raise ValueError(
+            f"G1 and G2 must have the same number r of rows, got {G1.shape[-2]} and {G2.shape[-2]}"
+        )
     return G1, G2, X, Y
 
 
 def _check_factor(G, name: str) -> torch.Tensor:
     """check_matrix, except that a non-finite trainable factor is blamed on training (lr)."""
-    if isinstance(G, torch.Tensor) and G.requires_grad and G.is_floating_point() \
-            and not bool(torch.isfinite(G.detach()).all()):
-        raise NonFiniteError(f"{name} became NaN or inf during training: the steps overshoot; "
-                             "lower lr (or raise tau, or scale the data down)")
+    if (
+        isinstance(G, torch.Tensor)
+        and G.requires_grad
+        and G.is_floating_point()
+        and not bool(torch.isfinite(G.detach()).all())
+    ):
+        raise NonFiniteError(
+            f"{name} became NaN or inf during training: the steps overshoot; "
+            "lower lr (or raise tau, or scale the data down)"
+        )
     return check_matrix(G, name)
 
 
@@ -62,19 +87,34 @@ def regularizer(G1, G2, rho: float) -> torch.Tensor:
     G1, G2 = _check_factor(G1, "G1"), _check_factor(G2, "G2")
     check_same_device(G1=G1, G2=G2)
     if G1.shape[:-1] != G2.shape[:-1]:
-        raise ValueError(f"G1 (..., r, d1) and G2 (..., r, d2) must have the same leading shape "
-                         f"(..., r), got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}")
+        raise ValueError(
+            f"G1 (..., r, d1) and G2 (..., r, d2) must have the same leading shape "
+            f"(..., r), got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}"
+        )
     rho = check_real(rho, "rho", low=0.0)
     return _regularizer(G1, G2, rho)
 
 
 def _regularizer(G1, G2, rho: float) -> torch.Tensor:
     """Unchecked core of :func:`regularizer` (training loops call it every step)."""
-    return 0.5 * rho * ((G1 @ G1.transpose(-1, -2)) * (G2 @ G2.transpose(-1, -2))).sum((-1, -2))
+    return (
+        0.5
+        * rho
+        * ((G1 @ G1.transpose(-1, -2)) * (G2 @ G2.transpose(-1, -2))).sum((-1, -2))
+    )
 
 
-def contrastive_loss(G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float = 0.0,
-                     normalize: bool = False) -> torch.Tensor:
+def contrastive_loss(
+    G1,
+    G2,
+    X,
+    Y,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 0.0,
+    normalize: bool = False,
+) -> torch.Tensor:
     """L(G1, G2) for a family member (``"clip"``, ``"linear"`` or a ContrastiveFamily).
 
     Returns a tensor of shape X.shape[:-2] (a scalar without replicates). Raises
@@ -83,10 +123,18 @@ def contrastive_loss(G1, G2, X, Y, loss="clip", *, tau: float = 1.0, rho: float 
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
     rho = check_real(rho, "rho", low=0.0)
     family = get_family(loss, tau)
-    hint = "" if isinstance(loss, str) and loss == "clip" else ", or use the stable 'clip' preset"
-    knobs = ("lower lr if this happened while training (the step overshot), "
-             f"else scale the data down, raise tau or lower rho{hint}")
-    s = check_finite_output(similarities(G1, G2, X, Y, normalize=normalize), "the similarities", knobs)
+    hint = (
+        ""
+        if isinstance(loss, str) and loss == "clip"
+        else ", or use the stable 'clip' preset"
+    )
+    knobs = (
+        "lower lr if this happened while training (the step overshot), "
+        f"else scale the data down, raise tau or lower rho{hint}"
+    )
+    s = check_finite_output(
+        similarities(G1, G2, X, Y, normalize=normalize), "the similarities", knobs
+    )
     value = family.loss_from_similarities(s) + _regularizer(G1, G2, rho)
     return check_finite_output(value, f"the {family.name} loss", knobs)
 
@@ -99,7 +147,9 @@ def clip_loss(logits: torch.Tensor) -> torch.Tensor:
     flat = logits.reshape(-1, n, n)
     labels = torch.arange(n, device=logits.device).repeat(flat.shape[0])
     rows = F.cross_entropy(flat.reshape(-1, n), labels, reduction="none")
-    cols = F.cross_entropy(flat.transpose(-1, -2).reshape(-1, n), labels, reduction="none")
+    cols = F.cross_entropy(
+        flat.transpose(-1, -2).reshape(-1, n), labels, reduction="none"
+    )
     return ((rows + cols) / 2).reshape(*logits.shape[:-2], n).mean(-1)
 
 
@@ -110,11 +160,20 @@ class ContrastiveLoss(nn.Module):
     and the regulariser, as in :func:`contrastive_loss`.
     """
 
-    def __init__(self, loss="clip", *, tau: float = 1.0, rho: float = 0.0, normalize: bool = False):
+    def __init__(
+        self,
+        loss="clip",
+        *,
+        tau: float = 1.0,
+        rho: float = 0.0,
+        normalize: bool = False,
+    ):
         super().__init__()
         self.family: ContrastiveFamily = get_family(loss, tau)
         self.rho = check_real(rho, "rho", low=0.0)
         self.normalize = check_bool(normalize, "normalize")
 
     def forward(self, G1, G2, X, Y):
-        return contrastive_loss(G1, G2, X, Y, self.family, rho=self.rho, normalize=self.normalize)
+        return contrastive_loss(
+            G1, G2, X, Y, self.family, rho=self.rho, normalize=self.normalize
+        )

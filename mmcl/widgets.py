@@ -3,6 +3,7 @@
 The widget renders its first state immediately, inside an ``Output`` widget, so a notebook executed
 with widget state saved shows that figure in the static HTML book too.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -14,7 +15,9 @@ from IPython.display import display
 __all__ = ["interactive_figure"]
 
 
-def interactive_figure(draw: Callable[..., "plt.Figure"], controls: dict) -> widgets.VBox:
+def interactive_figure(
+    draw: Callable[..., "plt.Figure"], controls: dict
+) -> widgets.VBox:
     """A row of ``controls`` above a figure that ``draw(**values)`` redraws on every change.
 
     ``draw`` takes the controls' values as keyword arguments and returns a matplotlib figure.
@@ -22,8 +25,12 @@ def interactive_figure(draw: Callable[..., "plt.Figure"], controls: dict) -> wid
     """
     if not callable(draw):
         raise TypeError("draw must be a callable returning a matplotlib figure")
-    if not controls or not all(isinstance(c, widgets.ValueWidget) for c in controls.values()):
-        raise TypeError("controls must be a non-empty dict of name -> ipywidgets value widget")
+    if not controls or not all(
+        isinstance(c, widgets.ValueWidget) for c in controls.values()
+    ):
+        raise TypeError(
+            "controls must be a non-empty dict of name -> ipywidgets value widget"
+        )
     out = widgets.Output()
 
     def update(_change=None):

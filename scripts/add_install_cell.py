@@ -9,6 +9,7 @@ the script again after a chapter is added or the cell text changes is safe. The 
 * installs the package from the repository named in ``_config.yml`` (``repository.url``) otherwise.
 Only that one cell changes; the other cells and their stored outputs are left as they are.
 """
+
 from __future__ import annotations
 
 import sys
@@ -38,8 +39,11 @@ def add_install_cell(path: Path, source: str) -> bool:
     cells = [c for c in nb.cells if c.get("id") != CELL_ID]
     cell = nbformat.v4.new_code_cell(source, id=CELL_ID, metadata={"tags": list(TAGS)})
     new = [cell] + cells
-    if [c.get("id") for c in nb.cells] == [c.get("id") for c in new] and \
-            nb.cells[0].source == source and nb.cells[0].metadata.get("tags") == TAGS:
+    if (
+        [c.get("id") for c in nb.cells] == [c.get("id") for c in new]
+        and nb.cells[0].source == source
+        and nb.cells[0].metadata.get("tags") == TAGS
+    ):
         return False
     nb.cells = new
     if nb.nbformat_minor < 5:  # cell ids need nbformat 4.5
@@ -54,7 +58,9 @@ def main(argv: list[str]) -> int:
     repo_url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
     source = install_source(repo_url)
     for path in paths:
-        print(f"{path}: {'install cell written' if add_install_cell(path, source) else 'unchanged'}")
+        print(
+            f"{path}: {'install cell written' if add_install_cell(path, source) else 'unchanged'}"
+        )
     return 0
 
 

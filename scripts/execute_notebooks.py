@@ -6,6 +6,7 @@ working directory, exactly as in the book build. Image outputs are dropped befor
 never compares them and the book draws every figure again when it executes the chapter, so the
 committed notebooks carry text only (tests/test_notebooks.py checks it).
 """
+
 import sys
 import time
 from pathlib import Path
@@ -27,7 +28,9 @@ def strip_images(nb) -> int:
                     del data[mime]
                     removed += 1
             if "data" in out:
-                out.get("metadata", {}).clear()   # image sizes and the like describe removed data
+                out.get(
+                    "metadata", {}
+                ).clear()  # image sizes and the like describe removed data
     return removed
 
 
@@ -35,8 +38,13 @@ def main(paths):
     for p in map(Path, paths):
         nb = nbformat.read(p, as_version=4)
         t0 = time.perf_counter()
-        NotebookClient(nb, timeout=600, kernel_name="python3", store_widget_state=True,
-                       resources={"metadata": {"path": str(p.parent)}}).execute()
+        NotebookClient(
+            nb,
+            timeout=600,
+            kernel_name="python3",
+            store_widget_state=True,
+            resources={"metadata": {"path": str(p.parent)}},
+        ).execute()
         strip_images(nb)
         nbformat.write(nb, p)
         print(f"{p}: executed in {time.perf_counter() - t0:.1f} s")

@@ -13,6 +13,7 @@ MathJax errors, raw ``$$``, ``\\(``, ``\\[``, ``\\begin{`` left in the text); im
 widget areas left empty; links to a page, file or anchor of the site that does not exist. It saves
 one screenshot per page. Usage: ``python tests/browser_check.py _build/html [screenshot_dir]``.
 """
+
 from __future__ import annotations
 
 import functools
@@ -27,7 +28,11 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urlsplit
 
-CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_CANDIDATES = (
+    "/usr/lib/chromium/chromium",
+    "/usr/bin/chromium",
+    "/usr/bin/chromium-browser",
+)
 WIDGET_VIEW = 'script[type="application/vnd.jupyter.widget-view+json"]'
 WIDGET_STATE = 'script[type="application/vnd.jupyter.widget-state+json"]'
 REDIRECT = re.compile(r'<meta http-equiv="refresh"[^>]*url=([^"]+)"', re.I)
@@ -35,7 +40,11 @@ REDIRECT = re.compile(r'<meta http-equiv="refresh"[^>]*url=([^"]+)"', re.I)
 
 def find_chromium() -> str | None:
     """Path of the Chromium binary (``$MMCL_CHROMIUM`` first, then Debian's locations)."""
-    for candidate in (os.environ.get("MMCL_CHROMIUM"), *CHROMIUM_CANDIDATES, shutil.which("chromium")):
+    for candidate in (
+        os.environ.get("MMCL_CHROMIUM"),
+        *CHROMIUM_CANDIDATES,
+        shutil.which("chromium"),
+    ):
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return candidate
     return None
@@ -44,8 +53,11 @@ def find_chromium() -> str | None:
 def site_pages(root: Path) -> list[str]:
     """Every HTML page of the site (paths relative to ``root``), leaving out its asset folders."""
     root = Path(root)
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*.html")
-                  if not any(part.startswith("_") for part in p.relative_to(root).parts[:-1]))
+    return sorted(
+        p.relative_to(root).as_posix()
+        for p in root.rglob("*.html")
+        if not any(part.startswith("_") for part in p.relative_to(root).parts[:-1])
+    )
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -67,7 +79,9 @@ class _Sinkhole(socketserver.ThreadingTCPServer):
                 line = inner.rfile.readline(4096).decode("latin-1").strip()
                 if line:
                     self.hits.append(line)
-                inner.wfile.write(b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                inner.wfile.write(
+                    b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                )
 
         super().__init__(("127.0.0.1", 0), Handler)
 
@@ -96,13 +110,24 @@ def serve_site(root: Path) -> _Serve:
 
 def browser_args(proxy_port: int) -> list[str]:
     """Chromium's flags: headless-friendly, no background traffic, every non-loopback host cut off."""
-    return ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--disable-default-apps", "--disable-extensions", "--no-first-run",
-            "--no-default-browser-check", "--disable-client-side-phishing-detection",
-            "--disable-domain-reliability", "--no-pings", "--disable-breakpad",
-            f"--proxy-server=http://127.0.0.1:{proxy_port}",   # loopback is never proxied
-            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1"]
+    return [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-default-apps",
+        "--disable-extensions",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-client-side-phishing-detection",
+        "--disable-domain-reliability",
+        "--no-pings",
+        "--disable-breakpad",
+        f"--proxy-server=http://127.0.0.1:{proxy_port}",  # loopback is never proxied
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
+    ]
 
 
 @dataclass
@@ -166,17 +191,27 @@ async () => {
 """
 
 
-def _check_page(browser, base: str, page: str, shots: Path | None, timeout_ms: int,
-                block_outside: bool = True) -> PageResult:
+def _check_page(
+    browser,
+    base: str,
+    page: str,
+    shots: Path | None,
+    timeout_ms: int,
+    block_outside: bool = True,
+) -> PageResult:
     """Load one page as a first-time reader would (a fresh browser context: no storage, no cache)."""
     result = PageResult(page)
     seen = result.problems
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, service_workers="block")
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 900}, service_workers="block"
+    )
     pg = context.new_page()
     origin = base.rstrip("/")
 
     def inside(url: str) -> bool:
-        return url.startswith(origin + "/") or url.startswith(("data:", "blob:", "about:"))
+        return url.startswith(origin + "/") or url.startswith(
+            ("data:", "blob:", "about:")
+        )
 
     def route(r):
         if inside(r.request.url) or not block_outside:
@@ -185,13 +220,30 @@ def _check_page(browser, base: str, page: str, shots: Path | None, timeout_ms: i
             r.abort("blockedbyclient")
 
     pg.route("**/*", route)
-    pg.on("request", lambda r: inside(r.url) or seen.append(f"request outside the site: {r.url}"))
-    pg.on("console", lambda m: m.type == "error" and seen.append(
-        f"console error: {m.text[:300]} ({m.location.get('url', '')}:{m.location.get('lineNumber', '')})"))
+    pg.on(
+        "request",
+        lambda r: inside(r.url) or seen.append(f"request outside the site: {r.url}"),
+    )
+    pg.on(
+        "console",
+        lambda m: (
+            m.type == "error"
+            and seen.append(
+                f"console error: {m.text[:300]} ({m.location.get('url', '')}:{m.location.get('lineNumber', '')})"
+            )
+        ),
+    )
     pg.on("pageerror", lambda e: seen.append(f"uncaught exception: {str(e)[:300]}"))
-    pg.on("requestfailed", lambda r: inside(r.url) and seen.append(
-        f"failed request: {r.url} ({r.failure})"))
-    pg.on("response", lambda r: r.status >= 400 and seen.append(f"HTTP {r.status}: {r.url}"))
+    pg.on(
+        "requestfailed",
+        lambda r: (
+            inside(r.url) and seen.append(f"failed request: {r.url} ({r.failure})")
+        ),
+    )
+    pg.on(
+        "response",
+        lambda r: r.status >= 400 and seen.append(f"HTTP {r.status}: {r.url}"),
+    )
     try:
         pg.goto(f"{origin}/{page}", wait_until="load", timeout=timeout_ms)
         pg.evaluate(SETTLE_JS)
@@ -202,7 +254,9 @@ def _check_page(browser, base: str, page: str, shots: Path | None, timeout_ms: i
                     f"Array.from(document.querySelectorAll(`{WIDGET_VIEW}`)).every("
                     "v => v.previousElementSibling && v.previousElementSibling.classList.contains"
                     "('widget-subarea') && v.previousElementSibling.querySelector('.widget-output img, "
-                    ".jupyter-widgets'))", timeout=min(timeout_ms, 10000))
+                    ".jupyter-widgets'))",
+                    timeout=min(timeout_ms, 10000),
+                )
             except Exception:
                 pass  # reported by the inspection below
             pg.evaluate(SETTLE_JS)
@@ -211,9 +265,15 @@ def _check_page(browser, base: str, page: str, shots: Path | None, timeout_ms: i
         seen.extend(found["problems"])
         result.links, result.ids = found["links"], set(found["ids"])
         if shots is not None:
-            pg.screenshot(path=str(shots / (page.replace("/", "__").removesuffix(".html") + ".png")),
-                          full_page=True)
-    except Exception as exc:  # a page that does not load or settle is a failure, not a crash
+            pg.screenshot(
+                path=str(
+                    shots / (page.replace("/", "__").removesuffix(".html") + ".png")
+                ),
+                full_page=True,
+            )
+    except (
+        Exception
+    ) as exc:  # a page that does not load or settle is a failure, not a crash
         seen.append(f"page did not load/settle: {type(exc).__name__}: {str(exc)[:300]}")
     finally:
         context.close()
@@ -238,26 +298,41 @@ def _check_links(root: Path, base: str, results: dict[str, PageResult]) -> None:
             if fragment and target.suffix == ".html":
                 ids = ids_of.get(path)
                 if ids is None:
-                    ids = set(re.findall(r'\b(?:id|name)="([^"]+)"', target.read_text(errors="replace")))
+                    ids = set(
+                        re.findall(
+                            r'\b(?:id|name)="([^"]+)"',
+                            target.read_text(errors="replace"),
+                        )
+                    )
                     ids_of[path] = ids
                 if unquote(fragment) not in ids:
-                    result.problems.append(f"broken internal link: {href} (no anchor #{fragment} in {path})")
+                    result.problems.append(
+                        f"broken internal link: {href} (no anchor #{fragment} in {path})"
+                    )
 
 
 @dataclass
 class SiteReport:
-    problems: dict[str, list[str]]   # page -> what is wrong with it (empty list: the page is fine)
-    cut_off: list[str]               # requests that reached the sinkhole proxy, i.e. were stopped
-                                     # at the network cut-off (the browser's own update/sign-in
-                                     # pings; a page's outside request only when not blocked)
+    problems: dict[
+        str, list[str]
+    ]  # page -> what is wrong with it (empty list: the page is fine)
+    cut_off: list[str]  # requests that reached the sinkhole proxy, i.e. were stopped
+    # at the network cut-off (the browser's own update/sign-in
+    # pings; a page's outside request only when not blocked)
 
     @property
     def failed(self) -> dict[str, list[str]]:
         return {page: p for page, p in self.problems.items() if p}
 
 
-def check_site(root, pages=None, screenshot_dir=None, *, timeout_ms: int = 60000,
-               block_outside: bool = True) -> SiteReport:
+def check_site(
+    root,
+    pages=None,
+    screenshot_dir=None,
+    *,
+    timeout_ms: int = 60000,
+    block_outside: bool = True,
+) -> SiteReport:
     """Check ``pages`` (default: every page) of the site in ``root``.
 
     Every page is loaded in a fresh browser context, as by a first-time reader. Requests from a
@@ -276,22 +351,40 @@ def check_site(root, pages=None, screenshot_dir=None, *, timeout_ms: int = 60000
         shots.mkdir(parents=True, exist_ok=True)
     executable = find_chromium()
     if executable is None:
-        raise RuntimeError("Chromium not found: install Debian's chromium (`make test` does it) "
-                           "or set MMCL_CHROMIUM")
+        raise RuntimeError(
+            "Chromium not found: install Debian's chromium (`make test` does it) "
+            "or set MMCL_CHROMIUM"
+        )
     results: dict[str, PageResult] = {}
-    with _Serve(_Sinkhole()) as sinkhole, serve_site(root) as server, sync_playwright() as p:
+    with (
+        _Serve(_Sinkhole()) as sinkhole,
+        serve_site(root) as server,
+        sync_playwright() as p,
+    ):
         base = f"http://127.0.0.1:{server.server_port}/"
-        browser = p.chromium.launch(executable_path=executable, headless=True,
-                                    args=browser_args(sinkhole.server_address[1]))
+        browser = p.chromium.launch(
+            executable_path=executable,
+            headless=True,
+            args=browser_args(sinkhole.server_address[1]),
+        )
         try:
             for page in pages:
                 text = (root / page).read_text(errors="replace")
                 redirect = REDIRECT.search(text)
                 if redirect and len(text) < 2000:
-                    results[page] = PageResult(page, links=[base + str(Path(page).parent / redirect.group(1))
-                                                            .removeprefix("./")])
+                    results[page] = PageResult(
+                        page,
+                        links=[
+                            base
+                            + str(Path(page).parent / redirect.group(1)).removeprefix(
+                                "./"
+                            )
+                        ],
+                    )
                     continue
-                results[page] = _check_page(browser, base, page, shots, timeout_ms, block_outside)
+                results[page] = _check_page(
+                    browser, base, page, shots, timeout_ms, block_outside
+                )
         finally:
             browser.close()
         _check_links(root, base, results)

@@ -22,9 +22,13 @@ def device(request):
 @pytest.fixture
 def small64():
     """A small float64 sample with wrong pairs."""
-    return mmcl.make_multimodal(60, 7, 5, 2, eta=0.8, noise=0.5, seed=3, dtype=torch.float64)
+    return mmcl.make_multimodal(
+        60, 7, 5, 2, eta=0.8, noise=0.5, seed=3, dtype=torch.float64
+    )
 
 
 @pytest.fixture
 def reps64():
-    return mmcl.make_multimodal(40, 6, 5, 2, eta=0.9, noise=0.5, replicates=3, seed=4, dtype=torch.float64)
+    return mmcl.make_multimodal(
+        40, 6, 5, 2, eta=0.9, noise=0.5, replicates=3, seed=4, dtype=torch.float64
+    )

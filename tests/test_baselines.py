@@ -1,4 +1,5 @@
 """Unimodal baselines: PCA, diagonal deletion, HeteroPCA and masked contrastive learning."""
+
 import numpy as np
 import pytest
 import torch
@@ -32,7 +33,10 @@ def test_delete_diagonal_and_diagonal_deletion(hetero):
     S = B.sample_covariance(hetero.X)
     D = B.delete_diagonal(S)
     assert torch.diagonal(D, dim1=-2, dim2=-1).abs().max() == 0
-    assert torch.equal(D - S + torch.diag_embed(torch.diagonal(S, dim1=-2, dim2=-1)), torch.zeros_like(S))
+    assert torch.equal(
+        D - S + torch.diag_embed(torch.diagonal(S, dim1=-2, dim2=-1)),
+        torch.zeros_like(S),
+    )
     evals, evecs = np.linalg.eigh(D[1].numpy())
     U = B.diagonal_deletion(hetero.X, 3)[1].numpy()
     assert np.allclose(np.abs(U.T @ evecs[:, ::-1][:, :3]), np.eye(3), atol=1e-8)
@@ -46,9 +50,13 @@ def test_batched_equals_looped(hetero):
 
 
 def test_errors_under_heteroskedastic_noise(hetero):
-    err = {f.__name__: mmcl.sin_theta_distance(f(hetero.X, 3), hetero.U1).mean().item()
-           for f in (B.pca, B.diagonal_deletion, B.hetero_pca)}
-    assert err == pytest.approx({"pca": 0.4672, "diagonal_deletion": 0.3296, "hetero_pca": 0.2766}, abs=1e-3)
+    err = {
+        f.__name__: mmcl.sin_theta_distance(f(hetero.X, 3), hetero.U1).mean().item()
+        for f in (B.pca, B.diagonal_deletion, B.hetero_pca)
+    }
+    assert err == pytest.approx(
+        {"pca": 0.4672, "diagonal_deletion": 0.3296, "hetero_pca": 0.2766}, abs=1e-3
+    )
     assert err["pca"] > err["diagonal_deletion"] > err["hetero_pca"]
 
 
@@ -58,7 +66,9 @@ def test_hetero_pca_is_exact_on_the_population():
     basis, _, n_iter, converged = B._hetero_pca(S, 3, 1e-12, 2000)
     assert converged and float(mmcl.sin_theta_distance(basis, U)) < 1e-5
     dd = B.top_eigenvectors(B.delete_diagonal(S), 3)[0]
-    assert float(mmcl.sin_theta_distance(dd, U)) > 0.1  # deletion keeps a population bias
+    assert (
+        float(mmcl.sin_theta_distance(dd, U)) > 0.1
+    )  # deletion keeps a population bias
 
 
 def test_masked_loss_is_the_linear_family_loss():
@@ -74,15 +84,18 @@ def test_masked_loss_is_the_linear_family_loss():
 
 def test_masked_contrastive_lands_on_diagonal_deletion():
     s1 = mmcl.heteroskedastic_noise_std(12, mean_var=1.0, spread=0.9, generator=2)
-    d = mmcl.LatentFactorModel(12, 5, 2, signal_cov=2.0, noise1=s1).sample(1000, replicates=2, seed=3,
-                                                                          dtype=torch.float64)
+    d = mmcl.LatentFactorModel(12, 5, 2, signal_cov=2.0, noise1=s1).sample(
+        1000, replicates=2, seed=3, dtype=torch.float64
+    )
     est = mmcl.MaskedContrastive(n_components=2, n_steps=300, lr=0.05, seed=0).fit(d.X)
     dd = B.diagonal_deletion(d.X, 2)
     pca = B.pca(d.X, 2)
     to_dd = mmcl.sin_theta_distance(est.components_, dd)
     assert (to_dd < 0.05).all(), to_dd
     assert (mmcl.sin_theta_distance(est.components_, pca) > 3 * to_dd).all()
-    target = B.top_eigenvectors(B.masked_contrastive_target(d.X - d.X.mean(-2, keepdim=True)), 2)[0]
+    target = B.top_eigenvectors(
+        B.masked_contrastive_target(d.X - d.X.mean(-2, keepdim=True)), 2
+    )[0]
     assert (mmcl.sin_theta_distance(target, dd) < 1e-3).all()
 
 

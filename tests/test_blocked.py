@@ -1,5 +1,6 @@
 """Memory-bounded CLIP (mmcl.blocked): blocked loss, normalisers, weights and S(beta) equal the
 dense computation, on every available device, and svd_iteration gives the same answer blocked."""
+
 import pytest
 import torch
 
@@ -23,12 +24,16 @@ def test_blocked_clip_equals_dense(device, dtype, tol):
     zx, zy = embeddings(300, 3, dtype, device)
     fam = mmcl.clip_family(0.5)
     s = zx @ zy.T
-    L, norms = mmcl.blocked_loss(zx, zy, "clip", tau=0.5, block_size=37, return_normalizers=True)
+    L, norms = mmcl.blocked_loss(
+        zx, zy, "clip", tau=0.5, block_size=37, return_normalizers=True
+    )
     assert rel(L, fam.loss_from_similarities(s)) < tol
     assert rel(norms.row, torch.logsumexp(s / 0.5, -1)) < tol
     assert rel(norms.col, torch.logsumexp(s / 0.5, -2)) < tol
     beta = fam.weights(s)
-    blocks = torch.cat([b for _, b in mmcl.iter_clip_weights(zx, zy, 0.5, block_size=37)], -2)
+    blocks = torch.cat(
+        [b for _, b in mmcl.iter_clip_weights(zx, zy, 0.5, block_size=37)], -2
+    )
     assert rel(blocks, beta) < tol
     S = mmcl.blocked_cross_covariance(d.X, d.Y, zx, zy, "clip", tau=0.5, block_size=37)
     assert rel(S, mmcl.cross_covariance(d.X, d.Y, beta)) < tol
@@ -37,12 +42,17 @@ def test_blocked_clip_equals_dense(device, dtype, tol):
 def test_blocked_result_does_not_depend_on_block_size():
     zx, zy = embeddings(200, 4, torch.float64, "cpu", seed=2)
     d = mmcl.make_multimodal(200, 5, 5, 2, seed=2, dtype=torch.float64)
-    S = [mmcl.blocked_cross_covariance(d.X, d.Y, zx, zy, tau=1.0, block_size=b) for b in (1, 7, 200)]
+    S = [
+        mmcl.blocked_cross_covariance(d.X, d.Y, zx, zy, tau=1.0, block_size=b)
+        for b in (1, 7, 200)
+    ]
     assert rel(S[0], S[2]) < 1e-13 and rel(S[1], S[2]) < 1e-13
 
 
 def test_blocked_batched_replicates_equal_looped(device):
-    d = mmcl.make_multimodal(120, 6, 5, 2, replicates=3, seed=5, dtype=torch.float64, device=device)
+    d = mmcl.make_multimodal(
+        120, 6, 5, 2, replicates=3, seed=5, dtype=torch.float64, device=device
+    )
     zx, zy = embeddings(120, 2, torch.float64, device, seed=5, batch=(3,))
     L = mmcl.blocked_loss(zx, zy, tau=0.7, block_size=16)
     S = mmcl.blocked_cross_covariance(d.X, d.Y, zx, zy, tau=0.7, block_size=16)
@@ -71,7 +81,9 @@ def test_large_logits_stay_finite():
 
 
 def test_svd_iteration_blocked_equals_dense(device):
-    d = mmcl.make_multimodal(160, 10, 8, 3, eta=0.8, noise=0.6, seed=7, dtype=torch.float64, device=device)
+    d = mmcl.make_multimodal(
+        160, 10, 8, 3, eta=0.8, noise=0.6, seed=7, dtype=torch.float64, device=device
+    )
     dense = mmcl.svd_iteration(d.X, d.Y, 3, "clip", tau=0.5, tol=1e-8)
     blocked = mmcl.svd_iteration(d.X, d.Y, 3, "clip", tau=0.5, tol=1e-8, block_size=50)
     assert dense.n_iter == blocked.n_iter
@@ -85,7 +97,11 @@ def test_svd_iteration_switches_to_blocks_above_the_dense_limit(monkeypatch):
 
     calls = []
     real = solvers.blocked_loss
-    monkeypatch.setattr(solvers, "blocked_loss", lambda *a, **k: calls.append(k["block_size"]) or real(*a, **k))
+    monkeypatch.setattr(
+        solvers,
+        "blocked_loss",
+        lambda *a, **k: calls.append(k["block_size"]) or real(*a, **k),
+    )
     monkeypatch.setattr(solvers, "DENSE_LIMIT", 100 * 100)
     d = mmcl.make_multimodal(150, 5, 5, 2, seed=0, dtype=torch.float64)
     mmcl.svd_iteration(d.X, d.Y, 2, "clip", max_iter=2)
@@ -96,9 +112,9 @@ def test_svd_iteration_switches_to_blocks_above_the_dense_limit(monkeypatch):
 
 
 def test_auto_block_size_bounds_the_slab():
-    assert mmcl.auto_block_size(100_000) == 2 ** 23 // 100_000
+    assert mmcl.auto_block_size(100_000) == 2**23 // 100_000
     assert mmcl.auto_block_size(1000, batch=4) == 1000  # capped at n
-    assert mmcl.auto_block_size(10 ** 8) == 1
+    assert mmcl.auto_block_size(10**8) == 1
 
 
 def test_blocked_input_errors():
@@ -120,27 +136,41 @@ def test_blocked_input_errors():
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 def test_chapter6_agreement_claims(dtype, tol):
     """The numbers chapter 6 prints: n = 1000, blocks of 128, tau = 0.5, true-subspace embeddings."""
-    data = mmcl.make_multimodal(1000, 20, 15, 3, eta=0.8, noise=0.5, seed=0, dtype=dtype)
+    data = mmcl.make_multimodal(
+        1000, 20, 15, 3, eta=0.8, noise=0.5, seed=0, dtype=dtype
+    )
     zx, zy = data.X @ data.U1, data.Y @ data.U2
-    dense = mmcl.cross_covariance(data.X, data.Y, mmcl.clip_family(0.5).weights(zx @ zy.T))
-    blocked = mmcl.blocked_cross_covariance(data.X, data.Y, zx, zy, tau=0.5, block_size=128)
+    dense = mmcl.cross_covariance(
+        data.X, data.Y, mmcl.clip_family(0.5).weights(zx @ zy.T)
+    )
+    blocked = mmcl.blocked_cross_covariance(
+        data.X, data.Y, zx, zy, tau=0.5, block_size=128
+    )
     assert rel(blocked, dense) < tol
 
 
 def test_chapter6_svd_iteration_claim():
-    data = mmcl.make_multimodal(300, 12, 10, 3, eta=0.8, noise=0.8, seed=2, dtype=torch.float64)
+    data = mmcl.make_multimodal(
+        300, 12, 10, 3, eta=0.8, noise=0.8, seed=2, dtype=torch.float64
+    )
     dense = mmcl.svd_iteration(data.X, data.Y, 3, "clip", tau=1.0, max_iter=10)
-    blocked = mmcl.svd_iteration(data.X, data.Y, 3, "clip", tau=1.0, max_iter=10, block_size=64)
+    blocked = mmcl.svd_iteration(
+        data.X, data.Y, 3, "clip", tau=1.0, max_iter=10, block_size=64
+    )
     assert dense.n_iter == blocked.n_iter
     assert rel(blocked.G1.T @ blocked.G2, dense.G1.T @ dense.G2) < 1e-9
 
 
 def test_blocked_float32_is_closer_to_float64_than_dense_float32():
-    d = mmcl.make_multimodal(1500, 50, 50, 5, eta=1.0, noise=0.5, seed=0, dtype=torch.float64)
+    d = mmcl.make_multimodal(
+        1500, 50, 50, 5, eta=1.0, noise=0.5, seed=0, dtype=torch.float64
+    )
     zx, zy = d.X @ d.U1, d.Y @ d.U2
     ref = mmcl.blocked_cross_covariance(d.X, d.Y, zx, zy, tau=1.0)
     X, Y, ax, ay = (t.float() for t in (d.X, d.Y, zx, zy))
-    dense32 = mmcl.cross_covariance(X, Y, mmcl.clip_family(1.0).weights(ax @ ay.T)).double()
+    dense32 = mmcl.cross_covariance(
+        X, Y, mmcl.clip_family(1.0).weights(ax @ ay.T)
+    ).double()
     blocked32 = mmcl.blocked_cross_covariance(X, Y, ax, ay, tau=1.0).double()
     assert rel(blocked32, ref) < 1e-6
     assert rel(blocked32, ref) < rel(dense32, ref)

@@ -6,6 +6,7 @@ The checks themselves live in ``browser_check.py``. Besides the book, a one-page
 a widget (``tests/browser_fixture/``, built here with the book's own ``_config.yml``) shows that
 widgets render offline, and mutated copies show that the check fails when a page is broken.
 """
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,9 @@ def _unavailable(reason: str):
 @pytest.fixture(scope="module")
 def chromium():
     if bc.find_chromium() is None:
-        _unavailable("Chromium is not installed (`make test` installs Debian's chromium)")
+        _unavailable(
+            "Chromium is not installed (`make test` installs Debian's chromium)"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +57,11 @@ def test_book_page_renders_offline(book_report, page):
 
 def test_every_toc_page_is_checked_and_photographed(book_report):
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [toc["root"]] + [c["file"] for part in [toc] + toc.get("parts", [])
-                             for c in part.get("chapters", [])]
+    files = [toc["root"]] + [
+        c["file"]
+        for part in [toc] + toc.get("parts", [])
+        for c in part.get("chapters", [])
+    ]
     for f in files:
         page = f"{Path(f).with_suffix('')}.html"
         assert page in book_report.problems, f"{page} was not loaded"
@@ -64,27 +70,38 @@ def test_every_toc_page_is_checked_and_photographed(book_report):
 
 # --- the fixture book: a formula, a figure and a widget, built with the book's configuration ---
 
+
 @pytest.fixture(scope="module")
 def fixture_site(chromium, tmp_path_factory):
     """Build tests/browser_fixture/ with the book's _config.yml (not executing: outputs are stored)."""
     src = tmp_path_factory.mktemp("fixture_book")
     shutil.copytree(FIXTURE, src, dirs_exist_ok=True)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
-    config.update(title="Browser-test fixture", bibtex_bibfiles=[str(ROOT / "book" / "references.bib")])
+    config.update(
+        title="Browser-test fixture",
+        bibtex_bibfiles=[str(ROOT / "book" / "references.bib")],
+    )
     config["execute"]["execute_notebooks"] = "off"
     config["sphinx"]["local_extensions"] = {
-        name: str(ROOT / path) for name, path in config["sphinx"]["local_extensions"].items()}
+        name: str(ROOT / path)
+        for name, path in config["sphinx"]["local_extensions"].items()
+    }
     (src / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     jb = Path(sys.executable).with_name("jupyter-book")
-    run = subprocess.run([str(jb), "build", str(src), "-W", "-n", "--keep-going"],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [str(jb), "build", str(src), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+    )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return src / "_build" / "html"
 
 
 def test_fixture_widget_formula_and_figure_render_offline(fixture_site):
     html = (fixture_site / "widget_page.html").read_text()
-    assert "application/vnd.jupyter.widget-view+json" in html  # the page really has a widget
+    assert (
+        "application/vnd.jupyter.widget-view+json" in html
+    )  # the page really has a widget
     assert 'class="math' in html and "<img" in html
     report = bc.check_site(fixture_site, ["widget_page.html"])
     assert report.problems == {"widget_page.html": []}
@@ -93,22 +110,49 @@ def test_fixture_widget_formula_and_figure_render_offline(fixture_site):
 FORMULA = ("MathJax error", "raw TeX in the text", "not typeset")
 MUTATIONS = {  # page -> (how the fixture page is broken, what the check must say: one of these)
     "tex_error.html": (lambda h: h.replace(r"\frac{1}{n}", r"\frac{1}", 1), FORMULA),
-    "unbalanced_brace.html": (lambda h: h.replace(r"\frac{1}{n}", r"\frac{1}{n", 1), FORMULA),
-    "raw_dollars.html": (lambda h: h.replace("<h2>", "<p>An unclosed $$ x^2 formula.</p><h2>", 1),
-                         FORMULA),
-    "missing_image.html": (lambda h: re.sub(r'(<img[^>]*src=")_images/[^"]+"', r'\1_images/missing.png"', h,
-                                            count=1), "image not loaded"),
-    "empty_widget.html": (lambda h: re.sub(r'<script type="application/vnd.jupyter.widget-state\+json">'
-                                           r".*?</script>", "", h, flags=re.S), "left empty"),
-    "outside_request.html": (lambda h: h.replace(
-        "</head>", '<script src="https://cdn.jsdelivr.net/npm/left-pad@1.3.0/index.js"></script></head>'),
-        "request outside the site"),
-    "broken_link.html": (lambda h: h.replace("<h2>", '<p><a href="no_such_page.html">x</a></p><h2>', 1),
-                         "broken internal link"),
-    "broken_anchor.html": (lambda h: h.replace("<h2>", '<p><a href="#no-such-label">x</a></p><h2>', 1),
-                           "no anchor #no-such-label"),
-    "console_error.html": (lambda h: h.replace("</body>", "<script>console.error('boom')</script></body>"),
-                           "console error: boom"),
+    "unbalanced_brace.html": (
+        lambda h: h.replace(r"\frac{1}{n}", r"\frac{1}{n", 1),
+        FORMULA,
+    ),
+    "raw_dollars.html": (
+        lambda h: h.replace("<h2>", "<p>An unclosed $$ x^2 formula.</p><h2>", 1),
+        FORMULA,
+    ),
+    "missing_image.html": (
+        lambda h: re.sub(
+            r'(<img[^>]*src=")_images/[^"]+"', r'\1_images/missing.png"', h, count=1
+        ),
+        "image not loaded",
+    ),
+    "empty_widget.html": (
+        lambda h: re.sub(
+            r'<script type="application/vnd.jupyter.widget-state\+json">'
+            r".*?</script>",
+            "",
+            h,
+            flags=re.S,
+        ),
+        "left empty",
+    ),
+    "outside_request.html": (
+        lambda h: h.replace(
+            "</head>",
+            '<script src="https://cdn.jsdelivr.net/npm/left-pad@1.3.0/index.js"></script></head>',
+        ),
+        "request outside the site",
+    ),
+    "broken_link.html": (
+        lambda h: h.replace("<h2>", '<p><a href="no_such_page.html">x</a></p><h2>', 1),
+        "broken internal link",
+    ),
+    "broken_anchor.html": (
+        lambda h: h.replace("<h2>", '<p><a href="#no-such-label">x</a></p><h2>', 1),
+        "no anchor #no-such-label",
+    ),
+    "console_error.html": (
+        lambda h: h.replace("</body>", "<script>console.error('boom')</script></body>"),
+        "console error: boom",
+    ),
 }
 
 
@@ -127,17 +171,26 @@ def test_check_fails_on_a_broken_page(mutated_report, page):
     problems = mutated_report.problems[page]
     expected = MUTATIONS[page][1]
     expected = (expected,) if isinstance(expected, str) else expected
-    assert any(e in p for p in problems for e in expected), f"{page}: expected {expected} in {problems}"
+    assert any(e in p for p in problems for e in expected), (
+        f"{page}: expected {expected} in {problems}"
+    )
 
 
 def test_outside_request_never_reaches_the_network(fixture_site):
     """With the page-level block off, the request is stopped by the browser's cut-off instead."""
     page = fixture_site / "outside_image.html"
-    page.write_text((fixture_site / "widget_page.html").read_text().replace(
-        "<h2>", '<img src="http://example.org/pixel.png" alt="outside"><h2>', 1))
+    page.write_text(
+        (fixture_site / "widget_page.html")
+        .read_text()
+        .replace(
+            "<h2>", '<img src="http://example.org/pixel.png" alt="outside"><h2>', 1
+        )
+    )
     report = bc.check_site(fixture_site, [page.name], block_outside=False)
-    assert any("request outside the site: http://example.org/pixel.png" in p
-               for p in report.problems[page.name])
+    assert any(
+        "request outside the site: http://example.org/pixel.png" in p
+        for p in report.problems[page.name]
+    )
     assert any("example.org/pixel.png" in hit for hit in report.cut_off), report.cut_off
 
 
@@ -149,11 +202,24 @@ def test_a_broken_chapter_fails(book_report, tmp_path):
     site = tmp_path / "html"
     shutil.copytree(SITE, site)
     html = chapters[0].read_text()
-    formula = html.replace("<h2>", r'<div class="math notranslate nohighlight">\[\frac{1}{n\]</div><h2>', 1)
-    figure = re.sub(r'(<img[^>]*src=")\.\./_images/[^"]+"', r'\1../_images/missing.png"', html, count=1)
+    formula = html.replace(
+        "<h2>", r'<div class="math notranslate nohighlight">\[\frac{1}{n\]</div><h2>', 1
+    )
+    figure = re.sub(
+        r'(<img[^>]*src=")\.\./_images/[^"]+"',
+        r'\1../_images/missing.png"',
+        html,
+        count=1,
+    )
     assert formula != html and figure != html, "the chapter has no section or no figure"
     (site / "book" / "zz_broken_formula.html").write_text(formula)
     (site / "book" / "zz_missing_figure.html").write_text(figure)
-    report = bc.check_site(site, ["book/zz_broken_formula.html", "book/zz_missing_figure.html"])
-    assert any(e in p for p in report.problems["book/zz_broken_formula.html"] for e in FORMULA)
-    assert any("image not loaded" in p for p in report.problems["book/zz_missing_figure.html"])
+    report = bc.check_site(
+        site, ["book/zz_broken_formula.html", "book/zz_missing_figure.html"]
+    )
+    assert any(
+        e in p for p in report.problems["book/zz_broken_formula.html"] for e in FORMULA
+    )
+    assert any(
+        "image not loaded" in p for p in report.problems["book/zz_missing_figure.html"]
+    )

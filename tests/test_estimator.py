@@ -1,4 +1,5 @@
 """The scikit-learn-style estimator."""
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +13,11 @@ def test_fit_transform_shapes_and_attributes():
     assert est.fit(d.X, d.Y) is est
     zx, zy = est.transform(d.X, d.Y)
     assert zx.shape == (300, 3) and zy.shape == (300, 3)
-    assert est.G1_.shape == (3, 10) and est.x_weights_.shape == (10, 3) and est.singular_values_.shape == (3,)
+    assert (
+        est.G1_.shape == (3, 10)
+        and est.x_weights_.shape == (10, 3)
+        and est.singular_values_.shape == (3,)
+    )
     assert torch.allclose(est.transform_x(d.X), zx)
     assert float(mmcl.sin_theta_distance(est.x_weights_, d.U1)) < 0.3
     assert float(mmcl.retrieval_accuracy(zx, zy)) > 0.1
@@ -22,8 +27,9 @@ def test_numpy_input_and_clip_solver():
     d = mmcl.make_multimodal(200, 6, 5, 2, noise=0.3, seed=1, dtype=torch.float64)
     est = mmcl.MMCL(2, loss="clip", tau=0.5).fit(d.X.numpy(), d.Y.numpy())
     assert est.converged_ and est.n_iter_ > 1
-    gd = mmcl.MMCL(2, loss="clip", tau=0.5, solver="gd", max_iter=3000,
-                   solver_options={"lr": 0.05}).fit(d.X, d.Y)
+    gd = mmcl.MMCL(
+        2, loss="clip", tau=0.5, solver="gd", max_iter=3000, solver_options={"lr": 0.05}
+    ).fit(d.X, d.Y)
     assert float(mmcl.sin_theta_distance(gd.x_weights_, est.x_weights_)) < 1e-3
 
 
@@ -38,7 +44,9 @@ def test_estimator_errors():
     d = mmcl.make_multimodal(30, 6, 5, 2, seed=0)
     with pytest.raises(mmcl.NotFittedError, match="fit"):
         mmcl.MMCL(2).transform(d.X, d.Y)
-    with pytest.raises(ValueError, match="n_components must satisfy 1 <= n_components <= min"):
+    with pytest.raises(
+        ValueError, match="n_components must satisfy 1 <= n_components <= min"
+    ):
         mmcl.MMCL(6).fit(d.X, d.Y)
     with pytest.raises(ValueError, match="solver must be"):
         mmcl.MMCL(2, solver="lbfgs").fit(d.X, d.Y)

@@ -1,4 +1,5 @@
 """The loss family: gradient identity against autograd, closed forms against the general formula."""
+
 import math
 
 import pytest
@@ -9,7 +10,9 @@ import mmcl
 
 def custom_family():
     # phi(u) = log(1 + u) (non-decreasing on u > -1), psi(u) = softplus(u) (positive, increasing)
-    return mmcl.ContrastiveFamily(torch.log1p, torch.nn.functional.softplus, eps=0.5, name="custom")
+    return mmcl.ContrastiveFamily(
+        torch.log1p, torch.nn.functional.softplus, eps=0.5, name="custom"
+    )
 
 
 FAMILIES = {
@@ -17,14 +20,18 @@ FAMILIES = {
     "clip_tau0.3": lambda: mmcl.clip_family(0.3),
     "linear": mmcl.linear_family,
     "custom": custom_family,
-    "custom_mean": lambda: mmcl.ContrastiveFamily(torch.log1p, torch.exp, eps=1.0, negatives="mean"),
+    "custom_mean": lambda: mmcl.ContrastiveFamily(
+        torch.log1p, torch.exp, eps=1.0, negatives="mean"
+    ),
 }
 
 
 def rand_G(r, d1, d2, seed=0, scale=0.4):
     g = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(r, d1, generator=g, dtype=torch.float64),
-            scale * torch.randn(r, d2, generator=g, dtype=torch.float64))
+    return (
+        scale * torch.randn(r, d1, generator=g, dtype=torch.float64),
+        scale * torch.randn(r, d2, generator=g, dtype=torch.float64),
+    )
 
 
 def rel_err(a, b):
@@ -41,7 +48,9 @@ def test_gradient_identity_matches_autograd(name, rho, small64):
     G2.requires_grad_(True)
     L = mmcl.contrastive_loss(G1, G2, small64.X, small64.Y, fam, rho=rho)
     a1, a2 = torch.autograd.grad(L, (G1, G2))
-    f1, f2 = mmcl.contrastive_gradient(G1.detach(), G2.detach(), small64.X, small64.Y, fam, rho=rho)
+    f1, f2 = mmcl.contrastive_gradient(
+        G1.detach(), G2.detach(), small64.X, small64.Y, fam, rho=rho
+    )
     assert rel_err(f1, a1) <= 1e-10
     assert rel_err(f2, a2) <= 1e-10
 
@@ -67,23 +76,36 @@ def test_clip_closed_forms_equal_general_formula(tau):
     s = torch.randn(2, 8, 8, generator=g, dtype=torch.float64)
     generic_loss = mmcl.ContrastiveFamily.loss_from_similarities(fam, s)
     generic_beta = mmcl.ContrastiveFamily.weights(fam, s)
-    assert torch.allclose(fam.loss_from_similarities(s), generic_loss, rtol=1e-12, atol=0)
+    assert torch.allclose(
+        fam.loss_from_similarities(s), generic_loss, rtol=1e-12, atol=0
+    )
     assert torch.allclose(fam.weights(s), generic_beta, rtol=1e-10, atol=1e-14)
     # positives weighted by how badly they rank: 1 - (P_ii + Q_ii)/2
     P, Q = torch.softmax(s / tau, -1), torch.softmax(s / tau, -2)
-    assert torch.allclose(torch.diagonal(fam.weights(s), dim1=-2, dim2=-1),
-                          1 - 0.5 * (torch.diagonal(P, dim1=-2, dim2=-1) + torch.diagonal(Q, dim1=-2, dim2=-1)))
+    assert torch.allclose(
+        torch.diagonal(fam.weights(s), dim1=-2, dim2=-1),
+        1
+        - 0.5
+        * (torch.diagonal(P, dim1=-2, dim2=-1) + torch.diagonal(Q, dim1=-2, dim2=-1)),
+    )
 
 
 def test_linear_closed_forms_equal_general_formula():
     fam = mmcl.linear_family()
-    s = torch.randn(7, 7, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
-    assert torch.allclose(fam.loss_from_similarities(s), mmcl.ContrastiveFamily.loss_from_similarities(fam, s))
+    s = torch.randn(
+        7, 7, generator=torch.Generator().manual_seed(5), dtype=torch.float64
+    )
+    assert torch.allclose(
+        fam.loss_from_similarities(s),
+        mmcl.ContrastiveFamily.loss_from_similarities(fam, s),
+    )
     assert torch.allclose(fam.weights(s), mmcl.ContrastiveFamily.weights(fam, s))
     # hand-computed: L = -(1/n) tr s + 1/(n(n-1)) sum_{i != j} s_ij
     n = 7
     hand = -torch.trace(s) / n + (s.sum() - torch.trace(s)) / (n * (n - 1))
-    assert math.isclose(float(fam.loss_from_similarities(s)), float(hand), rel_tol=1e-13)
+    assert math.isclose(
+        float(fam.loss_from_similarities(s)), float(hand), rel_tol=1e-13
+    )
 
 
 @pytest.mark.parametrize("tau", [0.1, 1.0, 7.0])
@@ -108,7 +130,9 @@ def test_clip_loss_hand_computed_2x2():
 
 
 def test_clip_weights_become_uniform_as_tau_grows():
-    s = torch.randn(6, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    s = torch.randn(
+        6, 6, generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    )
     beta = mmcl.clip_family(1e8).weights(s)
     lin = mmcl.linear_family().weights(s)
     # tau -> inf: beta_ij -> 1/n, beta_ii -> 1 - 1/n = (n-1)/n, i.e. (n-1)/n times the linear weights
@@ -120,16 +144,28 @@ def test_normalized_embeddings_use_cosine_similarity(small64):
     s = mmcl.similarities(G1, G2, small64.X, small64.Y, normalize=True)
     assert float(s.abs().max()) <= 1 + 1e-12
     zx, zy = small64.X @ G1.T, small64.Y @ G2.T
-    assert math.isclose(float(s[3, 4]), float(zx[3] @ zy[4] / (zx[3].norm() * zy[4].norm())), rel_tol=1e-12)
+    assert math.isclose(
+        float(s[3, 4]),
+        float(zx[3] @ zy[4] / (zx[3].norm() * zy[4].norm())),
+        rel_tol=1e-12,
+    )
     # the module form and the function agree
     mod = mmcl.ContrastiveLoss("clip", tau=0.5, rho=0.1, normalize=True)
-    assert torch.equal(mod(G1, G2, small64.X, small64.Y),
-                       mmcl.contrastive_loss(G1, G2, small64.X, small64.Y, "clip", tau=0.5, rho=0.1, normalize=True))
+    assert torch.equal(
+        mod(G1, G2, small64.X, small64.Y),
+        mmcl.contrastive_loss(
+            G1, G2, small64.X, small64.Y, "clip", tau=0.5, rho=0.1, normalize=True
+        ),
+    )
 
 
 def test_regularizer_is_half_rho_frobenius_of_G1T_G2():
     G1, G2 = rand_G(3, 5, 4, seed=2)
-    assert math.isclose(float(mmcl.regularizer(G1, G2, 0.6)), 0.3 * float((G1.T @ G2).norm() ** 2), rel_tol=1e-13)
+    assert math.isclose(
+        float(mmcl.regularizer(G1, G2, 0.6)),
+        0.3 * float((G1.T @ G2).norm() ** 2),
+        rel_tol=1e-13,
+    )
 
 
 def test_overflowing_custom_family_raises_instead_of_nan(small64):
@@ -143,5 +179,7 @@ def test_batched_loss_matches_per_replicate(reps64):
     G1, G2 = rand_G(2, 6, 5)
     batched = mmcl.contrastive_loss(G1, G2, reps64.X, reps64.Y, "clip", tau=0.5)
     for k in range(3):
-        single = mmcl.contrastive_loss(G1, G2, reps64.X[k], reps64.Y[k], "clip", tau=0.5)
+        single = mmcl.contrastive_loss(
+            G1, G2, reps64.X[k], reps64.Y[k], "clip", tau=0.5
+        )
         assert math.isclose(float(batched[k]), float(single), rel_tol=1e-13)

@@ -1,4 +1,5 @@
 """sinTheta and retrieval accuracy."""
+
 import math
 
 import pytest
@@ -58,8 +59,9 @@ def test_sin_theta_at_known_principal_angles(device, dtype):
 
 def test_sin_theta_resolves_what_the_cancelling_formula_cannot():
     # two subspaces 2e-10 apart: sqrt(r - ||Q_B^T Q_A||^2) returns 0 here, the accurate form 2e-10
-    A, B, expected = _principal_angle_pair([2e-10, 0.0], 6, torch.float64,
-                                           rotate=mmcl.haar_orthonormal(6, 6, generator=1))
+    A, B, expected = _principal_angle_pair(
+        [2e-10, 0.0], 6, torch.float64, rotate=mmcl.haar_orthonormal(6, 6, generator=1)
+    )
     got = float(mmcl.sin_theta_distance(A, B))
     # rotated inputs: absolute floor 10 * eps * sqrt(d r) ~ 8e-15, i.e. rel 4e-5 of 2e-10
     assert abs(got - float(expected)) < 1e-4 * float(expected)
@@ -67,29 +69,39 @@ def test_sin_theta_resolves_what_the_cancelling_formula_cannot():
 
 def test_sin_theta_zero_for_equal_subspaces_and_basis_invariant():
     U = mmcl.haar_orthonormal(10, 3, generator=1)
-    A = torch.randn(3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    A = torch.randn(
+        3, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    )
     eps = torch.finfo(torch.float64).eps
     # equal spans: only rounding of U and of U A remains, a few eps times cond(A) (< 1e3 here)
     assert float(mmcl.sin_theta_distance(U, U)) < 100 * eps
     assert float(mmcl.sin_theta_distance(U @ A, U)) < 1e5 * eps  # change of basis
     V = mmcl.haar_orthonormal(10, 3, generator=2)
     # an O(1) distance computed two ways: agreement to rel 1e-10 leaves room for cond(A) * eps
-    assert math.isclose(float(mmcl.sin_theta_distance(U @ A, V @ A.T)), float(mmcl.sin_theta_distance(U, V)),
-                        rel_tol=1e-10)
+    assert math.isclose(
+        float(mmcl.sin_theta_distance(U @ A, V @ A.T)),
+        float(mmcl.sin_theta_distance(U, V)),
+        rel_tol=1e-10,
+    )
 
 
 def test_sin_theta_at_most_sqrt_r_and_equal_for_orthogonal_subspaces():
     E = torch.eye(8, dtype=torch.float64)
     # axis-aligned bases: every product is exact, so only the final sqrt rounds (rel eps)
-    assert math.isclose(float(mmcl.sin_theta_distance(E[:, :3], E[:, 3:6])), math.sqrt(3), rel_tol=1e-12)
+    assert math.isclose(
+        float(mmcl.sin_theta_distance(E[:, :3], E[:, 3:6])), math.sqrt(3), rel_tol=1e-12
+    )
     for seed in range(5):
-        U, V = mmcl.haar_orthonormal(8, 3, generator=seed), mmcl.haar_orthonormal(8, 3, generator=seed + 10)
+        U, V = (
+            mmcl.haar_orthonormal(8, 3, generator=seed),
+            mmcl.haar_orthonormal(8, 3, generator=seed + 10),
+        )
         assert float(mmcl.sin_theta_distance(U, V)) <= math.sqrt(3) + 1e-12
 
 
 def test_sin_theta_rejects_rank_deficient_bases():
     A = torch.zeros(5, 2, dtype=torch.float64)
-    A[0, 0] = A[0, 1] = 1.0   # two equal columns: a 1-dimensional span
+    A[0, 0] = A[0, 1] = 1.0  # two equal columns: a 1-dimensional span
     with pytest.raises(ValueError, match="A must have full column rank"):
         mmcl.sin_theta_distance(A, torch.eye(5, dtype=torch.float64)[:, :2])
     with pytest.raises(ValueError, match="B must have full column rank"):
@@ -102,7 +114,9 @@ def test_sin_theta_batched():
     out = mmcl.sin_theta_distance(U, V)
     assert out.shape == (4,)
     # batched and single LAPACK calls may take different code paths: rel 1e-12 ~ 1e4 eps
-    assert math.isclose(float(out[2]), float(mmcl.sin_theta_distance(U[2], V[2])), rel_tol=1e-12)
+    assert math.isclose(
+        float(out[2]), float(mmcl.sin_theta_distance(U[2], V[2])), rel_tol=1e-12
+    )
 
 
 def test_retrieval_accuracy_hand_case_and_chunks():
@@ -111,7 +125,9 @@ def test_retrieval_accuracy_hand_case_and_chunks():
     # x0 -> y1 (cos 1) wrong, x1 -> y2 (cos .707 vs .0995) wrong, x2 -> y2 right
     assert math.isclose(float(mmcl.retrieval_accuracy(Zx, Zy)), 1 / 3, rel_tol=1e-6)
     # inner product: x0 -> y1 or y2 tie (first: y0? 1.0,1.0,1.0 -> y0), x1 -> y2, x2 -> y2
-    assert math.isclose(float(mmcl.retrieval_accuracy(Zx, Zy, normalize=False)), 2 / 3, rel_tol=1e-6)
+    assert math.isclose(
+        float(mmcl.retrieval_accuracy(Zx, Zy, normalize=False)), 2 / 3, rel_tol=1e-6
+    )
     g = torch.Generator().manual_seed(0)
     A, B = torch.randn(2, 50, 3, generator=g), torch.randn(2, 50, 3, generator=g)
     B = A + 0.3 * B

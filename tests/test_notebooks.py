@@ -1,4 +1,5 @@
 """What the committed chapter notebooks may hold: text outputs only, and no rounding noise."""
+
 import json
 import os
 import re
@@ -28,9 +29,13 @@ def test_chapters_exist():
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_committed_notebooks_carry_text_outputs_only(path):
-    images = [i for i, out in _outputs(path) for m in IMAGE_MIMES if m in out.get("data", {})]
-    assert not images, (f"{path.name}: image outputs in cells {images}; execute chapters with "
-                        "`make execute` (scripts/execute_notebooks.py drops them)")
+    images = [
+        i for i, out in _outputs(path) for m in IMAGE_MIMES if m in out.get("data", {})
+    ]
+    assert not images, (
+        f"{path.name}: image outputs in cells {images}; execute chapters with "
+        "`make execute` (scripts/execute_notebooks.py drops them)"
+    )
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)

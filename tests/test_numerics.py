@@ -1,5 +1,6 @@
 """Numerics that hold in float32 as in float64 (issue 12): dtype-aware floors, a blocked CLIP
 loss that cannot go negative, degenerate data as errors, no silent NaN."""
+
 import pytest
 import torch
 from hypothesis import given, settings
@@ -13,19 +14,22 @@ DTYPES = [torch.float32, torch.float64]
 
 def _emb(n, r, scale, dtype, seed=0):
     g = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(n, r, generator=g, dtype=torch.float64)).to(dtype), \
-        (scale * torch.randn(n, r, generator=g, dtype=torch.float64)).to(dtype)
+    return (scale * torch.randn(n, r, generator=g, dtype=torch.float64)).to(dtype), (
+        scale * torch.randn(n, r, generator=g, dtype=torch.float64)
+    ).to(dtype)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_tiny_is_positive_in_every_dtype(dtype):
     t = torch.zeros(3, dtype=dtype)
-    assert float(t.clamp_min(tiny(t)).min()) > 0          # 1e-300 would be 0 in float32
+    assert float(t.clamp_min(tiny(t)).min()) > 0  # 1e-300 would be 0 in float32
     assert torch.tensor(1e-300, dtype=torch.float32) == 0
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("scale, tau", [(1e-6, 1.0), (1.0, 1e-3), (30.0, 0.05), (1e3, 1.0)])
+@pytest.mark.parametrize(
+    "scale, tau", [(1e-6, 1.0), (1.0, 1e-3), (30.0, 0.05), (1e3, 1.0)]
+)
 def test_blocked_loss_is_non_negative_and_matches_dense(dtype, scale, tau):
     zx, zy = _emb(40, 3, scale, dtype)
     fam = mmcl.clip_family(tau)
@@ -66,7 +70,7 @@ def test_degenerate_data_are_errors_in_both_dtypes(dtype):
 def test_svd_iteration_and_heteropca_converge_in_both_dtypes(dtype):
     data = mmcl.make_multimodal(200, 8, 6, 2, noise=0.3, seed=1, dtype=dtype)
     res = mmcl.svd_iteration(data.X, data.Y, 2, tau=0.5, tol=1e-4, max_iter=50)
-    assert res.converged and all(c == c for c in res.history["change"])   # no NaN change
+    assert res.converged and all(c == c for c in res.history["change"])  # no NaN change
     est = mmcl.HeteroPCA(2, tol=1e-4).fit(data.X)
     assert est.converged_ and bool(torch.isfinite(est.components_).all())
 
@@ -77,15 +81,27 @@ def test_non_finite_output_names_the_knob(dtype):
     with pytest.raises(NonFiniteError, match="lr"):
         mmcl.gradient_descent(data.X, data.Y, 2, lr=1e6, n_steps=20)
     with pytest.raises(NonFiniteError, match="tau"):
-        mmcl.contrastive_loss(torch.ones(2, 5, dtype=dtype), torch.ones(2, 4, dtype=dtype),
-                              data.X, data.Y, "clip", tau=torch.finfo(dtype).tiny * 1e-3)
+        mmcl.contrastive_loss(
+            torch.ones(2, 5, dtype=dtype),
+            torch.ones(2, 4, dtype=dtype),
+            data.X,
+            data.Y,
+            "clip",
+            tau=torch.finfo(dtype).tiny * 1e-3,
+        )
     with pytest.raises(ValueError, match="eps must be in"):
         mmcl.ContrastiveFamily(torch.log, torch.exp, eps=-1.0)
 
 
 @settings(max_examples=40, deadline=None, database=None)
-@given(scale=st.floats(1e-8, 1e3), tau=st.floats(1e-2, 10.0), block=st.integers(1, 12),
-       n=st.integers(2, 12), seed=st.integers(0, 2 ** 16), double=st.booleans())
+@given(
+    scale=st.floats(1e-8, 1e3),
+    tau=st.floats(1e-2, 10.0),
+    block=st.integers(1, 12),
+    n=st.integers(2, 12),
+    seed=st.integers(0, 2**16),
+    double=st.booleans(),
+)
 def test_property_blocked_loss_matches_dense(scale, tau, block, n, seed, double):
     dtype = torch.float64 if double else torch.float32
     zx, zy = _emb(n, 2, scale, dtype, seed)
@@ -98,15 +114,22 @@ def test_property_blocked_loss_matches_dense(scale, tau, block, n, seed, double)
 
 
 @settings(max_examples=30, deadline=None, database=None)
-@given(rows=st.integers(0, 4), cols=st.integers(0, 4), kind=st.sampled_from(
-    ["int64", "bool", "float16", "complex64", "nan"]))
+@given(
+    rows=st.integers(0, 4),
+    cols=st.integers(0, 4),
+    kind=st.sampled_from(["int64", "bool", "float16", "complex64", "nan"]),
+)
 def test_property_bad_matrices_get_named_errors(rows, cols, kind):
     t = torch.ones(rows, cols)
     if kind == "nan":
         t = torch.full((rows, cols), float("nan"))
     else:
         t = t.to(getattr(torch, kind))
-    for call, name in ((lambda: mmcl.clip_loss(t), "logits"), (lambda: mmcl.truncated_svd(t, 1), "S"),
-                       (lambda: mmcl.PCA(1).fit(t), "X"), (lambda: mmcl.delete_diagonal(t), "M")):
+    for call, name in (
+        (lambda: mmcl.clip_loss(t), "logits"),
+        (lambda: mmcl.truncated_svd(t, 1), "S"),
+        (lambda: mmcl.PCA(1).fit(t), "X"),
+        (lambda: mmcl.delete_diagonal(t), "M"),
+    ):
         with pytest.raises((ValueError, TypeError), match=rf"\b{name}\b"):
             call()

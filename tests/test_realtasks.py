@@ -1,5 +1,6 @@
 """Real-data designs: splits, re-matching, class pairs, noisy graphs, probes; and the chapter's
 pinned numbers that need only closed forms."""
+
 import pytest
 import torch
 
@@ -11,7 +12,10 @@ from mmcl import realtasks as rt
 def test_stratified_split_counts_and_disjointness():
     labels = torch.arange(5).repeat_interleave(7)
     tr, te = rt.stratified_split(labels, 3, seed=1)
-    assert labels[tr].bincount().tolist() == [3] * 5 and labels[te].bincount().tolist() == [4] * 5
+    assert (
+        labels[tr].bincount().tolist() == [3] * 5
+        and labels[te].bincount().tolist() == [4] * 5
+    )
     assert len(set(tr.tolist()) | set(te.tolist())) == 35
     with pytest.raises(ValueError, match="n_per_class"):
         rt.stratified_split(labels, 7)
@@ -19,7 +23,11 @@ def test_stratified_split_counts_and_disjointness():
 
 def test_center_scale_unit_mean_square_norm():
     g = torch.Generator().manual_seed(0)
-    X = torch.randn(50, 4, generator=g, dtype=torch.float64) * torch.tensor([1.0, 2, 3, 4], dtype=torch.float64) + 5
+    X = (
+        torch.randn(50, 4, generator=g, dtype=torch.float64)
+        * torch.tensor([1.0, 2, 3, 4], dtype=torch.float64)
+        + 5
+    )
     Xs, Xo = rt.center_scale(X, X[:3])
     assert float(Xs.pow(2).sum(1).mean()) == pytest.approx(1.0)
     assert torch.allclose(Xs.mean(0), torch.zeros(4, dtype=torch.float64), atol=1e-12)
@@ -32,8 +40,10 @@ def test_rematch_moves_exactly_the_fraction():
     Y = torch.arange(40, dtype=torch.float64).reshape(20, 2)
     Yw, true = rt.rematch(Y, 0.5, seed=3)
     assert int((~true).sum()) == 10
-    assert torch.equal(Yw[true], Y[true]) and not bool((Yw[~true] == Y[~true]).all(1).any())
-    assert torch.equal(Yw.sort(0).values, Y)          # a permutation of the rows
+    assert torch.equal(Yw[true], Y[true]) and not bool(
+        (Yw[~true] == Y[~true]).all(1).any()
+    )
+    assert torch.equal(Yw.sort(0).values, Y)  # a permutation of the rows
     with pytest.raises(ValueError, match="fraction"):
         rt.rematch(Y, 1.5)
 
@@ -65,9 +75,13 @@ def test_cocluster_recovers_a_clean_graph():
 
 def test_graph_closed_form_with_identity_is_the_linear_closed_form(small64):
     n = small64.X.shape[0]
-    res = rt.graph_closed_form(small64.X, small64.Y, torch.eye(n, dtype=torch.float64), 2)
+    res = rt.graph_closed_form(
+        small64.X, small64.Y, torch.eye(n, dtype=torch.float64), 2
+    )
     ref = mmcl.linear_closed_form(small64.X, small64.Y, 2)
-    assert torch.allclose(res.singular_values, ref.singular_values * (n - 1) / n, atol=1e-12)
+    assert torch.allclose(
+        res.singular_values, ref.singular_values * (n - 1) / n, atol=1e-12
+    )
     assert float(mmcl.sin_theta_distance(res.U, ref.U)) < 1e-10
 
 
@@ -85,7 +99,10 @@ def test_flip_expectation_shrinks_by_c_p(small64):
 
 def test_probe_and_prototypes_on_separable_data():
     labels = torch.arange(3).repeat_interleave(10)
-    Z = torch.nn.functional.one_hot(labels, 3).double() + 0.01 * torch.arange(30.0, dtype=torch.float64)[:, None] / 30
+    Z = (
+        torch.nn.functional.one_hot(labels, 3).double()
+        + 0.01 * torch.arange(30.0, dtype=torch.float64)[:, None] / 30
+    )
     assert rt.linear_probe_accuracy(Z, labels, Z, labels) == 1.0
     acc = rt.prototype_accuracy(Z, labels, Z, labels, draws=5)
     assert acc.shape == (5,) and bool((acc == 1).all())
@@ -104,14 +121,20 @@ def pix_fou():
 def test_chapter_experiment1_linear_numbers(pix_fou):
     X, Y, Xt, Yt, ytr, yte = pix_fou
     est = mmcl.MMCL(10).fit(X, Y)
-    assert float(mmcl.retrieval_accuracy(*est.transform(Xt, Yt))) == pytest.approx(0.015, abs=0.0015)
+    assert float(mmcl.retrieval_accuracy(*est.transform(Xt, Yt))) == pytest.approx(
+        0.015, abs=0.0015
+    )
     probe = rt.linear_probe_accuracy(est.transform_x(X), ytr, est.transform_x(Xt), yte)
     assert probe == pytest.approx(0.864, abs=0.002)
     pca = mmcl.PCA(10).fit(X)
-    assert rt.linear_probe_accuracy(pca.transform(X), ytr, pca.transform(Xt), yte) == pytest.approx(0.863, abs=0.002)
+    assert rt.linear_probe_accuracy(
+        pca.transform(X), ytr, pca.transform(Xt), yte
+    ) == pytest.approx(0.863, abs=0.002)
     Yw, _ = rt.rematch(Y, 0.95, seed=13)
     est = mmcl.MMCL(10).fit(X, Yw)
-    assert rt.linear_probe_accuracy(est.transform_x(X), ytr, est.transform_x(Xt), yte) == pytest.approx(0.763, abs=0.002)
+    assert rt.linear_probe_accuracy(
+        est.transform_x(X), ytr, est.transform_x(Xt), yte
+    ) == pytest.approx(0.763, abs=0.002)
 
 
 def test_chapter_class_paired_and_graph_numbers():
@@ -125,7 +148,9 @@ def test_chapter_class_paired_and_graph_numbers():
     B2, B2p = rt.center_scale(mf["kar"][k_pair], mf["kar"][k_proto])
     j = rt.class_pairs(dl[d_pair], mf.labels[k_pair], seed=5)
     G1, G2 = mmcl.fit_pairs(A1, B2[j], 9, "linear")
-    acc = rt.prototype_accuracy(A1t @ G1.T, dl[d_test], B2p @ G2.T, mf.labels[k_proto], draws=20, seed=6)
+    acc = rt.prototype_accuracy(
+        A1t @ G1.T, dl[d_test], B2p @ G2.T, mf.labels[k_proto], draws=20, seed=6
+    )
     assert float(acc.mean()) == pytest.approx(0.637, abs=0.002)
 
 
@@ -137,8 +162,16 @@ def test_chapter_experiment1_recipe_needs_shuffled_minibatches(pix_fou):
     perm = torch.randperm(X.shape[0], generator=torch.Generator().manual_seed(3))
     probes = []
     for rows in (torch.arange(X.shape[0]), perm):
-        rec = mmcl.paper_recipe(X[rows][None], Y[rows][None], X[rows][None], Y[rows][None], 10,
-                                blocks="shuffled", epochs_unpaired=0, seed=0)
+        rec = mmcl.paper_recipe(
+            X[rows][None],
+            Y[rows][None],
+            X[rows][None],
+            Y[rows][None],
+            10,
+            blocks="shuffled",
+            epochs_unpaired=0,
+            seed=0,
+        )
         g = rec.G1_paired[0]
         probes.append(rt.linear_probe_accuracy(X @ g.T, ytr, Xt @ g.T, yte))
     assert probes[0] == pytest.approx(0.198, abs=0.01)

@@ -14,7 +14,9 @@ DATA = Path(__file__).resolve().parents[1] / "book" / "data"
 
 @pytest.fixture(scope="module")
 def pools():
-    return mmcl.make_multimodal(60, 12, 10, 3, noise=0.2, n_unpaired=300, n_test=200, replicates=2, seed=7)
+    return mmcl.make_multimodal(
+        60, 12, 10, 3, noise=0.2, n_unpaired=300, n_test=200, replicates=2, seed=7
+    )
 
 
 def test_masked_adamw_is_torch_adamw():
@@ -38,29 +40,73 @@ def test_masked_adamw_is_torch_adamw():
 
 
 def test_replicates_and_padding_are_independent(pools):
-    Xo, Yo = unpaired.reveal_pairs(pools.X_unpaired, pools.Y_unpaired, pools.unpaired_match)
+    Xo, Yo = unpaired.reveal_pairs(
+        pools.X_unpaired, pools.Y_unpaired, pools.unpaired_match
+    )
     kw = dict(epochs_paired=3, epochs_unpaired=3, batch_size=20, seed=3)
-    short = recipe.paper_recipe(pools.X, pools.Y, Xo[:, :200], Yo[:, :200], 3,
-                                match=torch.arange(200).expand(2, -1), **kw)
-    padded = recipe.paper_recipe(pools.X, pools.Y, Xo, Yo, 3, match=torch.arange(300).expand(2, -1),
-                                 pool_sizes=torch.tensor([200, 300]), **kw)
-    assert torch.allclose(short.G1[0], padded.G1[0], atol=1e-6)          # replicate 0 ignores the padding
-    assert not torch.allclose(short.G1[1], padded.G1[1], atol=1e-3)      # replicate 1 used 100 more
+    short = recipe.paper_recipe(
+        pools.X,
+        pools.Y,
+        Xo[:, :200],
+        Yo[:, :200],
+        3,
+        match=torch.arange(200).expand(2, -1),
+        **kw,
+    )
+    padded = recipe.paper_recipe(
+        pools.X,
+        pools.Y,
+        Xo,
+        Yo,
+        3,
+        match=torch.arange(300).expand(2, -1),
+        pool_sizes=torch.tensor([200, 300]),
+        **kw,
+    )
+    assert torch.allclose(
+        short.G1[0], padded.G1[0], atol=1e-6
+    )  # replicate 0 ignores the padding
+    assert not torch.allclose(
+        short.G1[1], padded.G1[1], atol=1e-3
+    )  # replicate 1 used 100 more
     assert torch.allclose(short.precision[:, 0], padded.precision[:, 0])
     assert torch.equal(short.G1_paired, padded.G1_paired)
 
 
 def test_recipe_numbers(pools):
-    kw = dict(match=pools.unpaired_match, epochs_paired=20, epochs_unpaired=3, batch_size=20, seed=3, lr=2e-2)
-    top = recipe.paper_recipe(pools.X, pools.Y, pools.X_unpaired, pools.Y_unpaired, 3, **kw)
-    true = recipe.paper_recipe(pools.X, pools.Y, pools.X_unpaired, pools.Y_unpaired, 3, positives="true", **kw)
-    shuf = recipe.paper_recipe(pools.X, pools.Y, pools.X_unpaired, pools.Y_unpaired, 3, blocks="shuffled", **kw)
-    acc = torch.stack([unpaired.representation_accuracy(r.G1, r.G2, pools.X_test, pools.Y_test).mean()
-                       for r in (top, true, shuf)])
+    kw = dict(
+        match=pools.unpaired_match,
+        epochs_paired=20,
+        epochs_unpaired=3,
+        batch_size=20,
+        seed=3,
+        lr=2e-2,
+    )
+    top = recipe.paper_recipe(
+        pools.X, pools.Y, pools.X_unpaired, pools.Y_unpaired, 3, **kw
+    )
+    true = recipe.paper_recipe(
+        pools.X, pools.Y, pools.X_unpaired, pools.Y_unpaired, 3, positives="true", **kw
+    )
+    shuf = recipe.paper_recipe(
+        pools.X, pools.Y, pools.X_unpaired, pools.Y_unpaired, 3, blocks="shuffled", **kw
+    )
+    acc = torch.stack(
+        [
+            unpaired.representation_accuracy(
+                r.G1, r.G2, pools.X_test, pools.Y_test
+            ).mean()
+            for r in (top, true, shuf)
+        ]
+    )
     assert top.precision.shape == (3, 2) and true.precision.numel() == 0
     assert torch.allclose(acc, torch.tensor(ACCURACY), atol=0.01)
-    assert torch.allclose(top.precision.mean(1).float(), torch.tensor(PRECISION), atol=0.01)
-    assert float(shuf.precision.mean()) < 0.1       # true partners rarely share a shuffled block
+    assert torch.allclose(
+        top.precision.mean(1).float(), torch.tensor(PRECISION), atol=0.01
+    )
+    assert (
+        float(shuf.precision.mean()) < 0.1
+    )  # true partners rarely share a shuffled block
 
 
 def test_recipe_validates_input(pools):
@@ -74,7 +120,9 @@ def test_recipe_validates_input(pools):
     with pytest.raises(ValueError, match="batch_size"):
         recipe.paper_recipe(*args, match=pools.unpaired_match, batch_size=100)
     with pytest.raises(ValueError, match="pool_sizes"):
-        recipe.paper_recipe(*args, match=pools.unpaired_match, pool_sizes=torch.tensor([400, 300]))
+        recipe.paper_recipe(
+            *args, match=pools.unpaired_match, pool_sizes=torch.tensor([400, 300])
+        )
 
 
 def test_saved_check_table_reproduces():
@@ -86,5 +134,10 @@ def test_saved_check_table_reproduces():
         saved = ux.table_values(rows, method="recipe", N=500, quantity=q)
         assert torch.allclose(got[q].double(), saved, atol=0.005)
     got = ux.run_spectral(setting, 500, detector="mutual", rounds=2)
-    assert torch.allclose(got["accuracy"][-1], ux.table_values(rows, method="linear+mutual", N=500,
-                                                               quantity="accuracy", round=2), atol=1e-4)
+    assert torch.allclose(
+        got["accuracy"][-1],
+        ux.table_values(
+            rows, method="linear+mutual", N=500, quantity="accuracy", round=2
+        ),
+        atol=1e-4,
+    )

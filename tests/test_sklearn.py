@@ -1,5 +1,6 @@
 """The estimators are scikit-learn citizens: clone, get/set_params, repr, score, GridSearchCV,
 Pipeline, pickling with any loss family, no autograd graph after fitting, torch.save/load."""
+
 import copy
 import pickle
 import warnings
@@ -14,19 +15,26 @@ from sklearn.preprocessing import StandardScaler
 import mmcl
 
 DATA = mmcl.make_multimodal(120, 8, 6, 2, noise=0.5, seed=0, dtype=torch.float64)
-UNIMODAL = [mmcl.PCA(2), mmcl.DiagonalDeletion(2), mmcl.HeteroPCA(2, max_iter=20),
-            mmcl.MaskedContrastive(2, n_steps=5)]
+UNIMODAL = [
+    mmcl.PCA(2),
+    mmcl.DiagonalDeletion(2),
+    mmcl.HeteroPCA(2, max_iter=20),
+    mmcl.MaskedContrastive(2, n_steps=5),
+]
 
 
-@pytest.mark.parametrize("est", [mmcl.MMCL(2, loss="clip", tau=0.5, max_iter=5)] + UNIMODAL,
-                         ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize(
+    "est",
+    [mmcl.MMCL(2, loss="clip", tau=0.5, max_iter=5)] + UNIMODAL,
+    ids=lambda e: type(e).__name__,
+)
 def test_clone_params_repr_pickle(est):
     twin = clone(est)
     assert twin is not est and twin.get_params() == est.get_params()
     assert repr(est).startswith(type(est).__name__ + "(")
     twin.set_params(n_components=1)
     assert twin.n_components == 1 and est.n_components == 2
-    X = DATA.X.clone().requires_grad_(True)           # fitting detaches: no graph is kept
+    X = DATA.X.clone().requires_grad_(True)  # fitting detaches: no graph is kept
     fitted = est.fit(X, DATA.Y) if isinstance(est, mmcl.MMCL) else est.fit(X)
     tensors = [v for v in vars(fitted).values() if isinstance(v, torch.Tensor)]
     assert tensors and all(t.grad_fn is None for t in tensors)
@@ -40,7 +48,9 @@ def test_clone_params_repr_pickle(est):
 def test_families_pickle_and_custom_family_estimator():
     for fam in (mmcl.clip_family(0.5), mmcl.linear_family()):
         back = pickle.loads(pickle.dumps(fam))
-        s = torch.randn(6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+        s = torch.randn(
+            6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+        )
         assert torch.equal(back.weights(s), fam.weights(s))
     est = mmcl.MMCL(2, loss=mmcl.clip_family(0.5), max_iter=3).fit(DATA.X, DATA.Y)
     assert torch.equal(pickle.loads(pickle.dumps(est)).G1_, est.G1_)
@@ -63,8 +73,11 @@ def test_score_is_retrieval_accuracy_and_gridsearch_tunes_tau():
     expected = float(mmcl.retrieval_accuracy(*est.transform(DATA.X, DATA.Y)))
     assert est.score(DATA.X, DATA.Y) == expected
     grid = {"tau": [0.3, 1.0], "n_components": [1, 2]}
-    search = GridSearchCV(mmcl.MMCL(loss="clip", max_iter=5), grid,
-                          cv=KFold(3, shuffle=True, random_state=0)).fit(DATA.X, DATA.Y)
+    search = GridSearchCV(
+        mmcl.MMCL(loss="clip", max_iter=5),
+        grid,
+        cv=KFold(3, shuffle=True, random_state=0),
+    ).fit(DATA.X, DATA.Y)
     assert search.best_params_["tau"] in grid["tau"]
     assert 0.0 <= search.score(DATA.X, DATA.Y) <= 1.0
 
@@ -116,6 +129,12 @@ def test_check_estimator_subset():
     failed = {r["check_name"] for r in results if r["status"] == "failed"}
     passed = {r["check_name"] for r in results if r["status"] == "passed"}
     assert failed <= set(EXPECTED_FAILURES), failed - set(EXPECTED_FAILURES)
-    assert {"check_no_attributes_set_in_init", "check_get_params_invariance", "check_set_params",
-            "check_parameters_default_constructible", "check_estimators_unfitted",
-            "check_estimator_repr", "check_estimators_nan_inf"} <= passed
+    assert {
+        "check_no_attributes_set_in_init",
+        "check_get_params_invariance",
+        "check_set_params",
+        "check_parameters_default_constructible",
+        "check_estimators_unfitted",
+        "check_estimator_repr",
+        "check_estimators_nan_inf",
+    } <= passed

@@ -1,4 +1,5 @@
 """The widget helper draws its first state at once and redraws on change."""
+
 import ipywidgets as widgets
 import matplotlib
 import pytest
