@@ -19,12 +19,12 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 # that executed them (another machine picks other vector kernels and BLAS paths; see README).
 PORTABLE := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-.PHONY: env book test unit nbval portable browser live execute bench clean chromium lab
+.PHONY: env book test unit nbval portable browser live execute bench clean chromium lab emoji pdf
 
 # One BLAS/OpenMP thread for everything that executes chapters or tests: the same stored outputs on
 # every machine (reductions do not depend on the core count), and no oversubscription on small
 # problems. `make bench` keeps the caller's setting.
-book test unit nbval portable browser live execute lab: export OMP_NUM_THREADS := 1
+book test unit nbval portable browser live execute lab emoji pdf: export OMP_NUM_THREADS := 1
 # The stored chapter outputs are CPU numbers: chapters and tests draw new tensors on the CPU
 # even where CUDA is present (the unit tests still run on every device through their fixture).
 book test unit nbval portable browser live execute: export MMCL_DEVICE := cpu
@@ -47,43 +47,60 @@ chromium:
 	@command -v chromium >/dev/null || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
 
-book: env
+# Debian's colour emoji font and Unicode's emoji list for the images-and-captions chapter
+# (mmcl.realdata.emoji), installed when missing (as root, or with sudo); then the rendered emoji are cached
+# (mmcl.emoji_cache_dir: $MMCL_CACHE_DIR, else the user cache directory).
+EMOJI_FILES := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf /usr/share/unicode/emoji/emoji-test.txt
+emoji: env
+	@for f in $(EMOJI_FILES); do test -f $$f || missing=1; done; \
+	  test -z "$$missing" || { SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive \
+	  $$SUDO apt-get install -y fonts-noto-color-emoji unicode-data; }
+	$(BIN)/python -c "import mmcl; mmcl.load_emoji(image_pca=128)"
+
+book: env emoji
 	$(BIN)/jupyter-book build .
 	@echo "The book is built: open file://$(CURDIR)/_build/html/index.html"
 
-test: env chromium
+test: env chromium emoji
 	$(BIN)/jupyter-book build . -W -n --keep-going
 	$(MAKE) --no-print-directory portable
 	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests book $(NBVAL)
 
-# The portability gate: unit tests and strict nbval under the second kernel set (no browser or
-# live test: they check the built HTML and JupyterLab's UI, which do not depend on the kernels).
-portable: env
+# The portability gate: unit tests and strict nbval under the second kernel set (no browser, PDF
+# or live test: they check the built HTML and JupyterLab's UI, which do not depend on the kernels).
+portable: env emoji
 	$(PORTABLE) $(BIN)/python -m pytest -q tests book $(NBVAL) --ignore=tests/test_browser.py \
-	  --ignore=tests/test_live_lab.py
+	  --ignore=tests/test_live_lab.py --ignore=tests/test_pdf.py
 
-unit: env
-	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py --ignore=tests/test_live_lab.py
+unit: env emoji
+	$(BIN)/python -m pytest tests --ignore=tests/test_browser.py --ignore=tests/test_live_lab.py \
+	  --ignore=tests/test_pdf.py
+
+# The whole book as one PDF (_build/pdf/book.pdf): the built HTML pages printed in toc order by
+# the tests' headless Chromium, offline, and merged (scripts/build_pdf.py; tests/test_pdf.py).
+pdf: book chromium
+	$(BIN)/python scripts/build_pdf.py _build/html _build/pdf/book.pdf
 
 # The chapters live in JupyterLab, in the pinned environment: the kernel is .venv's Python (mmcl
 # installed editable, so changes to mmcl show after a kernel restart) and the widgets are live.
 # LAB_ARGS passes options on, e.g. LAB_ARGS="--no-browser --port=8890".
-lab: env
+lab: env emoji
 	$(BIN)/jupyter lab book/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 # The browser test alone, on the book already built in _build/html.
 browser: env chromium
-	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests/test_browser.py
+	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests/test_browser.py tests/test_pdf.py
 
 # The live test alone: chapter 4 run in JupyterLab through Chromium (tests/test_live_lab.py).
-live: env chromium
+live: env chromium emoji
 	MMCL_BROWSER_TEST=required $(BIN)/python -m pytest tests/test_live_lab.py
 
-nbval: env
+nbval: env emoji
 	$(BIN)/python -m pytest book $(NBVAL)
 
 # Re-execute every chapter notebook in place with a real kernel (after changing a chapter or mmcl).
-execute: env
+execute: env emoji
 	$(BIN)/python scripts/execute_notebooks.py book/*.ipynb
 
 # The benchmark of chapter 6 (tens of minutes on 2 cores; BENCH_ARGS=--quick for a few minutes).

@@ -6,7 +6,8 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
 
 1. Data: ``data`` (the two-modality latent factor model, wrong pairs, unpaired pools),
    ``device`` (where new tensors go; ``MMCL_DEVICE`` overrides), ``realdata.mfeat``
-   (offline real data) and ``realdata.designs`` (their experiment designs).
+   (offline real data), ``realdata.designs`` (their experiment designs) and
+   ``realdata.emoji`` (real images with captions: emoji and their names).
 2. Losses and weights: ``families`` (the phi/psi loss family, CLIP and linear, and the
    contrastive weights beta), ``losses`` (similarities, the contrastive loss, CLIP).
 3. Cross-covariance and solvers: ``covariance`` (S(beta), the gradient formula),
@@ -20,7 +21,8 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
 7. Experiments, the chapter code, each module naming its chapter:
    ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
    ``experiments.unpaired_runs``, ``experiments.unpaired_tables``,
-   ``experiments.statistics``.
+   ``experiments.statistics``, ``experiments.images_captions``,
+   ``experiments.beyond``.
 8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
 plotting``).
 """
@@ -34,6 +36,7 @@ from .data import *  # noqa: F403
 from .device import *  # noqa: F403
 from .realdata.mfeat import *  # noqa: F403
 from .realdata.designs import *  # noqa: F403
+from .realdata.emoji import *  # noqa: F403
 
 # 2. losses and weights
 from .families import *  # noqa: F403
@@ -63,6 +66,8 @@ from .experiments.robustness import *  # noqa: F403
 from .experiments.unpaired_runs import *  # noqa: F403
 from .experiments.unpaired_tables import *  # noqa: F403
 from .experiments.statistics import *  # noqa: F403
+from .experiments.images_captions import *  # noqa: F403
+from .experiments.beyond import *  # noqa: F403
 from . import (
     baselines,
     blocked,
@@ -86,6 +91,7 @@ MODULES = (
     device,
     realdata.mfeat,
     realdata.designs,
+    realdata.emoji,
     families,
     losses,
     covariance,
@@ -105,6 +111,8 @@ MODULES = (
     experiments.unpaired_runs,
     experiments.unpaired_tables,
     experiments.statistics,
+    experiments.images_captions,
+    experiments.beyond,
 )
 
 __all__ = [name for module in MODULES for name in module.__all__]

@@ -14,7 +14,7 @@ zy_j> / tau are formed one block of rows at a time, never as the whole n x n mat
 
 Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The
 linear preset needs no blocks at all (its loss uses only row and column sums; S(beta) =
-S_n).
+S_n). The sigmoid (SigLIP) preset needs one pass: its weights are local, no normaliser.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from .families import (
     ClipFamily,
     ContrastiveFamily,
     LinearFamily,
+    SiglipFamily,
     get_family,
     linear_loss_of_embeddings,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "iter_clip_weights",
     "blocked_cross_covariance",
     "DENSE_LIMIT",
+    "BLOCKED_FAMILIES",
 ]
 
 #: entries of one block of logits (per replicate and all replicates together) used by
@@ -56,6 +58,8 @@ __all__ = [
 BLOCK_ENTRIES = 2**23
 #: svd_iteration stays dense while replicates * n * n is at most this many entries
 DENSE_LIMIT = 2**24
+#: the family presets computed in blocks here
+BLOCKED_FAMILIES = (ClipFamily, LinearFamily, SiglipFamily)
 
 
 class ClipNormalizers(NamedTuple):
@@ -219,7 +223,7 @@ def blocked_loss(
         Tensor of shape (..., n, r): the embeddings of modality 1.
     zy : torch.Tensor
         Tensor of shape (..., n, r): the embeddings of modality 2.
-    loss : {"clip", "linear"}, default="clip"
+    loss : {"clip", "linear", "siglip"} or ContrastiveFamily, default="clip"
         The preset.
     tau : float, default=1.0
         The CLIP temperature.
@@ -246,14 +250,54 @@ def blocked_loss(
         )
     elif isinstance(family, LinearFamily):
         norms, value = None, linear_loss_of_embeddings(zx, zy)
+    elif isinstance(family, SiglipFamily):
+        norms, value = None, _siglip_loss(zx, zy, family, block)
     else:
         raise _unsupported(family)
     return (value, norms) if return_normalizers else value
 
 
+def _siglip_signed_block(zx, zy, family: SiglipFamily, rows: slice) -> torch.Tensor:
+    """l_ij z_ij on a block of rows (..., b, n): z = zx zy^T / tau + bias, + on the
+    diagonal, - off it."""
+    z = (
+        zx[..., rows, :] @ zy.transpose(-1, -2) / family.tau + family.bias
+    )  # (..., b, n)
+    local = torch.arange(rows.stop - rows.start, device=zx.device)
+    idx = torch.arange(rows.start, rows.stop, device=zx.device)
+    z.neg_()
+    z[..., local, idx] = -z[..., local, idx]
+    return z
+
+
+def _siglip_loss(zx, zy, family: SiglipFamily, block: int) -> torch.Tensor:
+    """tau / n sum_ij softplus(-l_ij z_ij), accumulated over blocks of rows."""
+    total = torch.zeros(zx.shape[:-2], dtype=zx.dtype, device=zx.device)
+    for rows in _blocks(zx.shape[-2], block):
+        lz = _siglip_signed_block(zx, zy, family, rows)
+        total += torch.nn.functional.softplus(-lz).sum((-1, -2))
+    return family.tau * total / zx.shape[-2]
+
+
+def _siglip_cross_covariance(X, Y, zx, zy, family: SiglipFamily, block: int):
+    """S(beta) = (1/n) X^T B Y, B = diag(beta_ii) - offdiag(beta), block by block."""
+    S = torch.zeros(
+        *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
+    )
+    for rows in _blocks(X.shape[-2], block):
+        w = torch.sigmoid(-_siglip_signed_block(zx, zy, family, rows))  # (..., b, n)
+        local = torch.arange(rows.stop - rows.start, device=X.device)
+        idx = torch.arange(rows.start, rows.stop, device=X.device)
+        diag = w[..., local, idx].clone()
+        w.neg_()
+        w[..., local, idx] = diag  # the signed weights B[rows]
+        S += X[..., rows, :].transpose(-1, -2) @ (w @ Y)
+    return S / X.shape[-2]
+
+
 def _unsupported(family: ContrastiveFamily) -> TypeError:
     return TypeError(
-        "blocked computation supports the 'clip' and 'linear' presets, got "
+        "blocked computation supports the 'clip', 'linear' and 'siglip' presets, got "
         f"{family!r}; "
         "use the dense functions for other family members"
     )
@@ -335,7 +379,7 @@ def blocked_cross_covariance(
         Tensor of shape (..., n, r): the embeddings of X.
     zy : torch.Tensor
         Tensor of shape (..., n, r): the embeddings of Y.
-    loss : {"clip", "linear"}, default="clip"
+    loss : {"clip", "linear", "siglip"} or ContrastiveFamily, default="clip"
         The preset.
     tau : float, default=1.0
         The CLIP temperature.
@@ -360,6 +404,8 @@ def blocked_cross_covariance(
         )
     if isinstance(family, LinearFamily):
         return centered_cross_covariance(X, Y)
+    if isinstance(family, SiglipFamily):
+        return _siglip_cross_covariance(X, Y, zx, zy, family, block)
     if not isinstance(family, ClipFamily):
         raise _unsupported(family)
     norms = _check_normalizers(normalizers, zx)

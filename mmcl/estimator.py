@@ -201,7 +201,7 @@ class MMCL(TransformerMixin, BaseEstimator):
         tau, rho = check_tau(self.tau), check_rho(self.rho)
         if not (isinstance(self.loss, ContrastiveFamily) or isinstance(self.loss, str)):
             raise TypeError(
-                "loss must be 'clip', 'linear' or a ContrastiveFamily, got "
+                "loss must be 'clip', 'linear', 'siglip' or a ContrastiveFamily, got "
                 f"{self.loss!r}"
             )
         family = get_family(self.loss, tau)

@@ -16,6 +16,8 @@ phi, psi are non-decreasing::
 
 where a_i, b_j are the arguments of phi in row i and column j. Presets: CLIP
 (phi = tau log, psi = exp(./tau), eps = 1) and linear (phi = psi = id, eps = 0, mean).
+Beyond the family: the sigmoid loss (SigLIP) is not of the phi/psi form, yet its
+gradient is again -G2 S(beta)^T with weights of the same signs (:class:`SiglipFamily`).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ __all__ = [
     "ContrastiveFamily",
     "ClipFamily",
     "LinearFamily",
+    "SiglipFamily",
     "clip_family",
     "linear_family",
+    "siglip_family",
     "get_family",
     "clip_loss_from_normalizers",
     "linear_loss_of_embeddings",
@@ -373,6 +377,55 @@ class LinearFamily(ContrastiveFamily):
         return (eye + (1 - eye) / (n - 1)).expand(s.shape)
 
 
+class SiglipFamily(ContrastiveFamily):
+    """The sigmoid loss of SigLIP (Zhai et al. 2023), times tau, on logits
+    z = s / tau + bias::
+
+        L(s) = -(tau / n) sum_{i,j} log sigmoid(l_ij z_ij),  l_ij = 1 if i = j else -1.
+
+    It is not of the phi/psi form (every pair is its own binary problem), but it
+    depends on G only through s, so the gradient identity of chapter 2 holds with
+    beta_ii = -n dL/ds_ii and beta_ij = n dL/ds_ij::
+
+        beta_ij = sigmoid(z_ij)  (i != j),    beta_ii = sigmoid(-z_ii).
+
+    Every weight is local (no softmax normaliser), so blocks of rows need one pass. The
+    factor tau matches :class:`ClipFamily` (tau times the standard loss), so the weights
+    are O(1). ``phi`` and ``psi`` are None: only ``loss_from_similarities`` and
+    ``weights`` apply.
+
+    Parameters
+    ----------
+    tau : float, default=1.0
+        The temperature (> 0); the logit scale is 1 / tau.
+    bias : float, default=0.0
+        The logit bias b.
+    """
+
+    def __init__(self, tau: float = 1.0, bias: float = 0.0):
+        self.tau = check_tau(tau)
+        self.bias = check_real(bias, "bias")
+        self.phi = self.psi = self._dphi = self._dpsi = None
+        self.eps, self.negatives = 0.0, "sum"
+        self.name = f"SigLIP (tau={self.tau:g}, b={self.bias:g})"
+
+    def _signed_logits(self, s):
+        """l_ij z_ij with z = s / tau + bias: +z on the diagonal, -z off it."""
+        s = check_similarities(s, "s")
+        z = s / self.tau + self.bias
+        eye = torch.eye(s.shape[-1], dtype=torch.bool, device=s.device)
+        return torch.where(eye, z, -z)
+
+    def loss_from_similarities(self, s):
+        # -log sigmoid(u) = softplus(-u), stable for every u
+        lz = self._signed_logits(s)
+        return self.tau * torch.nn.functional.softplus(-lz).sum((-1, -2)) / lz.shape[-1]
+
+    def weights(self, s):
+        # sigmoid(-l z): sigmoid(-z_ii) on the diagonal, sigmoid(z_ij) off it
+        return torch.sigmoid(-self._signed_logits(s))
+
+
 def clip_family(tau: float = 1.0) -> ClipFamily:
     """The CLIP preset with temperature tau > 0.
 
@@ -393,15 +446,36 @@ def linear_family() -> LinearFamily:
     return LinearFamily()
 
 
-def get_family(loss="clip", tau: float = 1.0) -> ContrastiveFamily:
-    """Resolve ``"clip"``, ``"linear"`` or a :class:`ContrastiveFamily` instance.
+def siglip_family(tau: float = 1.0, bias: float = 0.0) -> SiglipFamily:
+    """The sigmoid (SigLIP) preset.
 
     Parameters
     ----------
-    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
+    tau : float, default=1.0
+        The temperature (> 0).
+    bias : float, default=0.0
+        The logit bias.
+
+    Returns
+    -------
+    SiglipFamily
+    """
+    return SiglipFamily(tau, bias)
+
+
+def get_family(
+    loss="clip", tau: float = 1.0, *, bias: float = 0.0
+) -> ContrastiveFamily:
+    """Resolve ``"clip"``, ``"linear"``, ``"siglip"`` or a ContrastiveFamily instance.
+
+    Parameters
+    ----------
+    loss : {"clip", "linear", "siglip"} or ContrastiveFamily, default="clip"
         The preset's name, or a member (returned unchanged).
     tau : float, default=1.0
-        The CLIP temperature.
+        The CLIP or SigLIP temperature.
+    bias : float, default=0.0
+        The SigLIP logit bias (ignored by the other presets).
 
     Returns
     -------
@@ -414,6 +488,8 @@ def get_family(loss="clip", tau: float = 1.0) -> ContrastiveFamily:
     if isinstance(loss, str) and loss == "linear":
         check_tau(tau)  # checked even though the linear loss ignores it
         return LinearFamily()
+    if loss == "siglip":
+        return SiglipFamily(tau, bias)
     raise ValueError(
-        f"loss must be 'clip', 'linear' or a ContrastiveFamily, got {loss!r}"
+        f"loss must be 'clip', 'linear', 'siglip' or a ContrastiveFamily, got {loss!r}"
     )

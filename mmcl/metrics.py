@@ -133,13 +133,16 @@ def sin_theta_distance(A, B) -> torch.Tensor:
 
 
 def retrieval_accuracy(
-    Zx, Zy, *, normalize: bool = True, chunk: int = 4096
+    Zx, Zy, *, k: int = 1, normalize: bool = True, chunk: int = 4096
 ) -> torch.Tensor:
-    """Top-1 retrieval accuracy: the fraction of i whose most similar Zy row is row i.
+    """Top-k retrieval accuracy: the fraction of i for which row i of Zy is among the k
+    rows most similar to row i of Zx.
 
     Zx (..., m, r), Zy (..., m, r) are paired embeddings; similarity is cosine
-    (``normalize``) or the inner product. Works in row blocks of ``chunk`` so an m x m
-    matrix is never stored.
+    (``normalize``) or the inner product. Ties count against the target: i is retrieved
+    when fewer than k other rows are at least as similar as row i (so identical
+    candidates cannot win by their order, and the result does not depend on the CPU).
+    Works in row blocks of ``chunk`` so an m x m matrix is never stored.
 
     Parameters
     ----------
@@ -147,6 +150,8 @@ def retrieval_accuracy(
         Tensor of shape (..., m, r): the embeddings of modality 1.
     Zy : torch.Tensor
         Tensor of shape (..., m, r): the embeddings of modality 2 (row i pairs row i).
+    k : int, default=1
+        How many of the most similar rows count as a hit (1 <= k <= m).
     normalize : bool, default=True
         Cosine similarity instead of the inner product.
     chunk : int, default=4096
@@ -165,14 +170,23 @@ def retrieval_accuracy(
             f"and {tuple(Zy.shape)}"
         )
     chunk = check_int(chunk, "chunk")
+    m = Zx.shape[-2]
+    k = check_int(k, "k", low=1, high=m)
     if check_bool(normalize, "normalize"):
         Zx, Zy = F.normalize(Zx, dim=-1), F.normalize(Zy, dim=-1)
-    m = Zx.shape[-2]
+    # a tie is a difference below the rounding error of an r-term dot product of unit
+    # vectors (at most about r * eps), with a factor 8 of headroom
+    tol = 8 * Zx.shape[-1] * torch.finfo(Zx.dtype).eps
     hits = torch.zeros(Zx.shape[:-2], dtype=torch.long, device=Zx.device)
     for start in range(0, m, chunk):
-        sim = Zx[..., start : start + chunk, :] @ Zy.transpose(-1, -2)
+        sim = Zx[..., start : start + chunk, :] @ Zy.transpose(-1, -2)  # (..., c, m)
         target = torch.arange(start, start + sim.shape[-2], device=Zx.device)
-        hits += (sim.argmax(-1) == target).sum(-1)
+        own = sim.gather(
+            -1, target.expand(*sim.shape[:-1]).unsqueeze(-1)
+        )  # (..., c, 1)
+        scale = 1.0 if normalize else own.abs().clamp_min(1.0)
+        rank = (sim >= own - tol * scale).sum(-1) - 1  # others as similar
+        hits += (rank < k).sum(-1)
     return hits.to(Zx.dtype) / m
 
 

@@ -40,12 +40,13 @@ from ._validation import (
 from .covariance import centered_cross_covariance, cross_covariance
 from .data import make_generator
 from .blocked import (
+    BLOCKED_FAMILIES,
     DENSE_LIMIT,
     auto_block_size,
     blocked_cross_covariance,
     blocked_loss,
 )
-from .families import ClipFamily, LinearFamily, get_family
+from .families import get_family
 from .losses import check_representation, contrastive_loss
 
 __all__ = [
@@ -272,11 +273,12 @@ def _cov_of_state(X, Y, state, family, block):
 def _resolve_block(block_size, family, n: int, batch: int):
     """None: dense while batch * n^2 <= DENSE_LIMIT (or for custom families), else
     blocked."""
-    preset = isinstance(family, (ClipFamily, LinearFamily))
+    preset = isinstance(family, BLOCKED_FAMILIES)
     if block_size is not None:
         if not preset:
             raise TypeError(
-                f"block_size needs the 'clip' or 'linear' preset, got {family!r}"
+                "block_size needs the 'clip', 'linear' or 'siglip' preset, "
+                f"got {family!r}"
             )
         return check_int(block_size, "block_size", low=1)
     return auto_block_size(n, batch) if preset and batch * n * n > DENSE_LIMIT else None

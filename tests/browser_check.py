@@ -10,7 +10,8 @@ refuses it) and a host resolver that resolves nothing, so a request that escaped
 For every page it reports: console errors and uncaught exceptions; failed requests and HTTP errors;
 requests outside the site; formulas MathJax did not typeset (``.math`` elements without output,
 MathJax errors, raw ``$$``, ``\\(``, ``\\[``, ``\\begin{`` left in the text); images not loaded;
-widget areas left empty; links to a page, file or anchor of the site that does not exist. It saves
+widget areas left empty; display formulas and code blocks wider than their column (the reader
+would scroll sideways); links to a page, file or anchor of the site that does not exist. It saves
 one screenshot per page. Usage: ``python tests/browser_check.py _build/html [screenshot_dir]``.
 """
 
@@ -174,6 +175,23 @@ INSPECT_JS = r"""
       if (!o.querySelector('img, svg, canvas, pre, table, .output_subarea, .jp-OutputArea-child'))
         problems.push(`widget ${i + 1}: an Output widget shows nothing`);
     });
+  });
+  // width: a display formula or a code block wider than its column makes the reader scroll
+  // sideways (or cuts it off); measured as content wider than the box that holds it
+  const wider = e => e.scrollWidth > e.clientWidth + 1;
+  document.querySelectorAll('mjx-container[display="true"]').forEach(m => {
+    const box = m.closest('div.math') || m.parentElement;
+    if (wider(m) || (box && wider(box)))
+      problems.push(`display formula wider than its column (${m.scrollWidth} > ${Math.min(m.clientWidth, box ? box.clientWidth : m.clientWidth)} px): ` +
+                    (m.closest('.math') || m).textContent.trim().slice(0, 60));
+  });
+  document.querySelectorAll('pre').forEach(p => {
+    if (p.closest('.cell_output, .output, mjx-container')) return;  // printed output may be wide
+    if (wider(p)) {
+      const longest = p.textContent.split('\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+      problems.push(`code block wider than its column (${p.scrollWidth} > ${p.clientWidth} px), ` +
+                    `longest line ${longest.length} characters: ${longest.trim().slice(0, 60)}`);
+    }
   });
   const links = Array.from(document.querySelectorAll('a[href]'), a => a.href);
   const ids = Array.from(document.querySelectorAll('[id], a[name]'), e => e.id || e.getAttribute('name'));

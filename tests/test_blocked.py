@@ -142,7 +142,7 @@ def test_blocked_input_errors():
     with pytest.raises(ValueError, match="same shape"):
         mmcl.blocked_loss(zx, zy[:10])
     custom = mmcl.ContrastiveFamily(lambda u: u, torch.exp)
-    with pytest.raises(TypeError, match="'clip' and 'linear' presets"):
+    with pytest.raises(TypeError, match="'linear' and 'siglip' presets"):
         mmcl.blocked_loss(zx, zy, custom)
     d = mmcl.make_multimodal(20, 4, 4, 2, seed=0, dtype=torch.float64)
     with pytest.raises(TypeError, match="block_size needs"):

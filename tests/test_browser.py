@@ -51,9 +51,28 @@ def book_report(chromium):
     return bc.check_site(SITE, screenshot_dir=SHOTS)
 
 
+# Pages whose code or formulas are not yet wrapped to the column (issue 20: chapters
+# not yet reformatted; the API page's examples come from the docstrings). Their width
+# problems are expected and listed here, nothing else is excused; a page that fits must
+# leave the list.
+WIDTH_PENDING = {
+    "book/04_unpaired.html",
+    "book/05_real_data.html",
+    "book/06_scaling.html",
+    "book/api.html",
+}
+WIDTH = ("display formula wider than its column", "code block wider than its column")
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_book_page_renders_offline(book_report, page):
     problems = book_report.problems[page]
+    if page in WIDTH_PENDING:
+        wide = [p for p in problems if p.startswith(WIDTH)]
+        problems = [p for p in problems if not p.startswith(WIDTH)]
+        assert wide or any(p.startswith("page did not load") for p in problems), (
+            f"{page} fits its column now: remove it from WIDTH_PENDING"
+        )
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
 
 
@@ -80,6 +99,9 @@ def fixture_site(chromium, tmp_path_factory):
     are stored)."""
     src = tmp_path_factory.mktemp("fixture_book")
     shutil.copytree(FIXTURE, src, dirs_exist_ok=True)
+    shutil.copytree(
+        ROOT / "_static", src / "_static", dirs_exist_ok=True
+    )  # the book's CSS
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config.update(
         title="Browser-test fixture",
@@ -157,6 +179,22 @@ MUTATIONS = {
     "console_error.html": (
         lambda h: h.replace("</body>", "<script>console.error('boom')</script></body>"),
         "console error: boom",
+    ),
+    # a display formula of 80 terms and a code line of 240 characters: both wider than
+    # the column
+    "wide_formula.html": (
+        lambda h: h.replace(
+            r"\frac{1}{n}\Big[",
+            r"\frac{1}{n}" + " + ".join(f"x_{{{k}}}" for k in range(80)) + r"\Big[",
+            1,
+        ),
+        "display formula wider than its column",
+    ),
+    "wide_code.html": (
+        lambda h: h.replace(
+            "<pre><span></span>", "<pre><span></span>x = " + "1 + " * 60 + "1\n", 1
+        ),
+        "code block wider than its column",
     ),
 }
 

@@ -132,17 +132,45 @@ def test_retrieval_accuracy_hand_case_and_chunks():
     Zy = torch.tensor([[1.0, 0.1], [1.0, 0.0], [1.0, 1.0]])
     # x0 -> y1 (cos 1) wrong, x1 -> y2 (cos .707 vs .0995) wrong, x2 -> y2 right
     assert math.isclose(float(mmcl.retrieval_accuracy(Zx, Zy)), 1 / 3, rel_tol=1e-6)
-    # inner product: x0 -> y1 or y2 tie (first: y0? 1.0,1.0,1.0 -> y0), x1 -> y2, x2 ->
-    # y2
+    # inner product: x0 ties with y0, y1, y2 (all 1.0): a tie counts against the
+    # target, so x0 is missed; x1 -> y2 wrong, x2 -> y2 right
     assert math.isclose(
-        float(mmcl.retrieval_accuracy(Zx, Zy, normalize=False)), 2 / 3, rel_tol=1e-6
+        float(mmcl.retrieval_accuracy(Zx, Zy, normalize=False)), 1 / 3, rel_tol=1e-6
     )
+    # top-2 (cosine): x0's y0 is second after y1, x1's y1 is third
+    # (cos 0 < .0995 < .707)
+    assert math.isclose(
+        float(mmcl.retrieval_accuracy(Zx, Zy, k=2)), 2 / 3, rel_tol=1e-6
+    )
+    assert float(mmcl.retrieval_accuracy(Zx, Zy, k=3)) == 1.0
     g = torch.Generator().manual_seed(0)
     A, B = torch.randn(2, 50, 3, generator=g), torch.randn(2, 50, 3, generator=g)
     B = A + 0.3 * B
     full = mmcl.retrieval_accuracy(A, B, chunk=4096)
     assert torch.equal(full, mmcl.retrieval_accuracy(A, B, chunk=7))
     assert full.shape == (2,) and 0.1 < float(full.min()) < 1.0
+
+
+def test_top_k_matches_a_sort_and_ties_count_against():
+    g = torch.Generator().manual_seed(1)
+    A, B = (
+        torch.randn(40, 4, generator=g, dtype=torch.float64),
+        torch.randn(40, 4, generator=g, dtype=torch.float64),
+    )
+    sim = (
+        torch.nn.functional.normalize(A, dim=1)
+        @ torch.nn.functional.normalize(B, dim=1).T
+    )
+    rank = (sim > sim.diagonal()[:, None]).sum(1)  # no ties in continuous data
+    for k in (1, 3, 10):
+        assert float(mmcl.retrieval_accuracy(A, B, k=k)) == float(
+            (rank < k).double().mean()
+        )
+    B[1:] = B[0]  # 40 identical candidates
+    assert float(mmcl.retrieval_accuracy(A, B, k=39)) == 0.0
+    assert float(mmcl.retrieval_accuracy(A, B, k=40)) == 1.0
+    with pytest.raises(ValueError, match="k must be"):
+        mmcl.retrieval_accuracy(A, B, k=41)
 
 
 def test_metric_errors():

@@ -120,7 +120,7 @@ G1, G2 = torch.randn(2, 5), torch.randn(2, 4)
         (
             lambda: mmcl.get_family("hinge"),
             ValueError,
-            r"loss must be 'clip', 'linear' or a ContrastiveFamily",
+            r"loss must be 'clip', 'linear', 'siglip' or a ContrastiveFamily",
         ),
         (
             lambda: mmcl.clip_family(1.0).weights(torch.ones(3, 4)),

@@ -7,9 +7,15 @@
 * ``unpaired_runs``    the unpaired-data settings and runs (chapter 4);
 * ``unpaired_tables``  their saved tables, the chapter's queries and the published
   numbers (chapter 4);
-* ``statistics``       the constants of the statistics chapter (chapter 4b).
+* ``statistics``       the constants of the statistics chapter (chapter 4b);
+* ``images_captions``  emoji designs: splits, retrieval both ways, zero-shot
+  (chapter 6);
+* ``beyond``           later results in the same model: SigLIP's temperature and bias,
+  teacher filtering, learned temperature, misalignment, spectral alignment (chapter 8).
 """
 
+from .beyond import *  # noqa: F403
+from .images_captions import *  # noqa: F403
 from .loss_to_svd import *  # noqa: F403
 from .robustness import *  # noqa: F403
 from .runner import *  # noqa: F403
@@ -17,6 +23,8 @@ from .statistics import *  # noqa: F403
 from .unpaired_runs import *  # noqa: F403
 from .unpaired_tables import *  # noqa: F403
 from . import (
+    beyond,
+    images_captions,
     loss_to_svd,
     robustness,
     runner,
@@ -34,6 +42,8 @@ __all__ = [
         unpaired_runs,
         unpaired_tables,
         statistics,
+        images_captions,
+        beyond,
     )
     for name in module.__all__
 ]
