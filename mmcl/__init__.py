@@ -29,6 +29,8 @@ plotting``).
 
 from importlib import import_module as _import_module
 
+from ._validation import NonFiniteError  # noqa: F401  (mmcl.NonFiniteError)
+
 # 1. data
 from .data import *  # noqa: F403
 from .device import *  # noqa: F403

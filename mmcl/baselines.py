@@ -23,13 +23,22 @@ dimensions.
 from __future__ import annotations
 
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin
 
-from ._validation import check_int, check_matrix, check_rank, check_real
+from ._validation import (
+    check_data_rank,
+    check_finite_output,
+    check_int,
+    check_matrix,
+    check_rank,
+    check_real,
+    tiny,
+)
 from .covariance import centered_cross_covariance
 from .data import make_generator
 from .estimator import NotFittedError
 from .families import linear_loss_of_embeddings
-from .losses import regularizer
+from .losses import _regularizer
 from .solvers import low_rank, svd_flip, truncated_svd
 
 __all__ = [
@@ -50,9 +59,13 @@ __all__ = [
 ]
 
 
-def _check_data(X, r):
+def _check_data(X, r, name: str = "r"):
+    """X (..., n, d) with n >= 2 and centred rank >= r (else the top-r subspace is
+    arbitrary)."""
     X = check_matrix(X, "X", min_rows=2)
-    return X, check_rank(r, X.shape[-1], X.shape[-1])
+    r = check_rank(r, X.shape[-1], X.shape[-1], X.shape[-2], name=name)
+    check_data_rank(X, "X", r, what=name)
+    return X, r
 
 
 def sample_covariance(X) -> torch.Tensor:
@@ -86,7 +99,7 @@ def delete_diagonal(M: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         Tensor of shape (..., d, d).
     """
-    M = check_matrix(M, "M")
+    M = check_matrix(M, "M", square=True)
     return M - torch.diag_embed(torch.diagonal(M, dim1=-2, dim2=-1))
 
 
@@ -107,7 +120,7 @@ def top_eigenvectors(M: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tenso
     tuple of torch.Tensor
         Eigenvectors of shape (..., d, r) and eigenvalues of shape (..., r).
     """
-    M = check_matrix(M, "M")
+    M = check_matrix(M, "M", square=True)
     r = check_rank(r, M.shape[-1], M.shape[-2])
     evals, evecs = torch.linalg.eigh(0.5 * (M + M.transpose(-1, -2)))
     V = evecs[..., -r:].flip(-1)
@@ -166,7 +179,7 @@ def _hetero_pca(S, r, tol, max_iter):
         N_new = torch.where(diag_mask, low_rank(U, sig, V), S)
         change = torch.linalg.matrix_norm(N_new - N) / torch.linalg.matrix_norm(
             N
-        ).clamp_min(1e-300)
+        ).clamp_min(tiny(N))
         N = torch.where(
             done[..., None, None], N, N_new
         )  # a converged replicate stops, as if alone
@@ -266,8 +279,30 @@ def masked_contrastive_loss(G, A, B, *, rho: float = 1.0) -> torch.Tensor:
     torch.Tensor
         Tensor of shape (...,).
     """
+    G, A, B = (
+        check_matrix(G, "G"),
+        check_matrix(A, "A", min_rows=2),
+        check_matrix(B, "B", min_rows=2),
+    )
+    if A.shape != B.shape:
+        raise ValueError(
+            f"A and B must have the same shape (..., n, d), got {tuple(A.shape)} and "
+            f"{tuple(B.shape)}"
+        )
+    if G.shape[-1] != A.shape[-1] or G.dtype != A.dtype or G.device != A.device:
+        raise ValueError(
+            f"G must be (..., r, d) with d = {A.shape[-1]}, dtype {A.dtype} on "
+            f"{A.device} "
+            f"like A; got {tuple(G.shape)}, {G.dtype} on {G.device}"
+        )
+    return _masked_contrastive_loss(G, A, B, check_real(rho, "rho", low=0.0))
+
+
+def _masked_contrastive_loss(G, A, B, rho):
+    """Unchecked core of :func:`masked_contrastive_loss` (the training loop calls it
+    every step)."""
     Za, Zb = A @ G.transpose(-1, -2), B @ G.transpose(-1, -2)
-    return linear_loss_of_embeddings(Za, Zb) + regularizer(G, G, rho)
+    return linear_loss_of_embeddings(Za, Zb) + _regularizer(G, G, rho)
 
 
 def masked_contrastive_target(X, p: float = 0.5) -> torch.Tensor:
@@ -315,12 +350,16 @@ def _masked_contrastive(X, r, p, rho, lr, n_steps, generator):
     for _ in range(n_steps):
         A, B = _masked_views(Xc, p, g)
         opt.zero_grad()
-        loss = masked_contrastive_loss(G, A, B, rho=rho)
+        loss = _masked_contrastive_loss(G, A, B, rho)
         loss.sum().backward()
         opt.step()
         sched.step()
         losses.append(loss.detach())
-    G = G.detach()
+    G = check_finite_output(
+        G.detach(),
+        "masked contrastive learning's G",
+        "lower lr (Adam's steps overshoot) or raise rho",
+    )
     return truncated_svd(G.transpose(-1, -2), r)[0], G, torch.stack(losses)
 
 
@@ -369,16 +408,28 @@ def masked_contrastive(
     return _masked_contrastive(X, r, p, rho, lr, n_steps, seed)[0]
 
 
-class _UnimodalEstimator:
+class _UnimodalEstimator(TransformerMixin, BaseEstimator):
     """Shared scikit-learn plumbing: fit(X) stores ``mean_`` and ``components_``;
-    transform."""
+    transform.
+
+    scikit-learn citizens: ``clone``, ``get_params`` / ``set_params``, ``repr``,
+    ``Pipeline`` (``fit(X, y=None)`` ignores y). Fitted attributes are tensors: save
+    them with ``torch.save`` and load with ``torch.load(path, weights_only=True)``, or
+    pickle the estimator.
+    """
 
     def __init__(self, n_components: int = 2):
         self.n_components = n_components
 
-    def fit(self, X) -> "_UnimodalEstimator":
-        """Fit on X (n, d) (replicates may be batched in front); returns ``self``."""
-        X, r = _check_data(X, self.n_components)
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "components_")
+
+    def fit(self, X, y=None) -> "_UnimodalEstimator":
+        """Fit on X (n, d) (replicates may be batched in front); ``y`` is ignored;
+        returns ``self``. Inputs that require grad are detached."""
+        X, r = _check_data(X, self.n_components, "n_components")
+        X = X.detach()
+        self.n_features_in_ = X.shape[-1]
         self.mean_ = X.mean(-2)
         self._fit(X, r)
         return self
@@ -398,7 +449,7 @@ class _UnimodalEstimator:
             )
         return (X - self.mean_.unsqueeze(-2)) @ self.components_
 
-    def fit_transform(self, X) -> torch.Tensor:
+    def fit_transform(self, X, y=None) -> torch.Tensor:
         """``fit(X)`` then ``transform(X)``."""
         return self.fit(X).transform(X)
 

@@ -6,7 +6,8 @@ zy_j> / tau are formed one block of rows at a time, never as the whole n x n mat
 
 * one pass gives the row log-normalisers r_i = LSE_j l_ij exactly and the column ones
   c_j = LSE_i l_ij by a streaming (running-maximum) log-sum-exp, hence the CLIP loss
-  L = tau / (2n) sum_i (r_i + c_i - 2 l_ii);
+  L = tau / (2n) sum_i (r_i + c_i - 2 l_ii), summed as the gaps LSE_j (l_ij - l_ii)
+  and LSE_i (l_ij - l_jj), each >= 0, so that it cannot go negative by cancellation;
 * a second pass gives S(beta) = (1/n) X^T (I - A) Y with A = (P + Q) / 2, P_ij =
   exp(l_ij - r_i), Q_ij = exp(l_ij - c_j): the CLIP weights are beta_ij = A_ij (i != j)
   and beta_ii = 1 - A_ii.
@@ -23,6 +24,8 @@ from typing import Iterator, NamedTuple
 import torch
 
 from ._validation import (
+    check_bool,
+    check_finite_output,
     check_int,
     check_matrix,
     check_pair,
@@ -35,7 +38,6 @@ from .families import (
     ContrastiveFamily,
     LinearFamily,
     SiglipFamily,
-    clip_loss_from_normalizers,
     get_family,
     linear_loss_of_embeddings,
 )
@@ -106,6 +108,32 @@ def _check_embeddings(zx, zy, block_size):
     return zx, zy, check_int(block_size, "block_size", low=1)
 
 
+def _check_normalizers(normalizers, zx, name: str = "normalizers"):
+    """Precomputed :class:`ClipNormalizers` for embeddings zx (..., n, r), or None."""
+    if normalizers is None:
+        return None
+    if not isinstance(normalizers, ClipNormalizers):
+        raise TypeError(
+            f"{name} must be the ClipNormalizers returned by clip_normalizers or "
+            "blocked_loss(..., return_normalizers=True), got "
+            f"{type(normalizers).__name__}"
+        )
+    for field, t in zip(ClipNormalizers._fields, normalizers):
+        if (
+            not isinstance(t, torch.Tensor)
+            or t.shape != zx.shape[:-1]
+            or t.dtype != zx.dtype
+            or t.device != zx.device
+        ):
+            raise ValueError(
+                f"{name}.{field} must be a {zx.dtype} tensor of shape "
+                f"{tuple(zx.shape[:-1])} on {zx.device}: computed from these zx, zy"
+            )
+        if not bool(torch.isfinite(t).all()):
+            raise ValueError(f"{name}.{field} contains NaN or inf entries")
+    return normalizers
+
+
 def _blocks(n: int, block: int) -> Iterator[slice]:
     for start in range(0, n, block):
         yield slice(start, min(start + block, n))
@@ -134,21 +162,43 @@ def clip_normalizers(
     """
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
+    return _clip_pass(zx, zy, tau, block)[0]
+
+
+def _clip_pass(zx, zy, tau, block):
+    """One pass over blocks: the :class:`ClipNormalizers` and the per-pair gaps LSE_j
+    (l_ij - l_ii) and LSE_i (l_ij - l_jj), each >= 0 by construction (the sum inside
+    holds exp(0) = 1), so the CLIP loss tau / (2n) sum_i (gap_row_i + gap_col_i) cannot
+    go negative.
+
+    Rows are shifted by their own diagonal entry of the block (taken from the same
+    product, so l_ii - l_ii is exactly 0); columns stream a running-maximum log-sum-exp
+    of l_ij - d_j with d_j = <zx_j, zy_j> / tau and are corrected by the (exact)
+    difference l_jj - d_j at the end.
+    """
     n = zx.shape[-2]
-    row = torch.empty(zx.shape[:-1], dtype=zx.dtype, device=zx.device)
+    row_gap = torch.empty(zx.shape[:-1], dtype=zx.dtype, device=zx.device)
+    diag = torch.empty_like(row_gap)
     col_max = torch.full(zx.shape[:-1], float("-inf"), dtype=zx.dtype, device=zx.device)
     col_sum = torch.zeros_like(col_max)
+    shift = (zx * zy).sum(-1) / tau  # d_j, close to the diagonal of the logits
     zyt = zy.transpose(-1, -2) / tau
     for rows in _blocks(n, block):
         logits = zx[..., rows, :] @ zyt  # (..., b, n)
-        row[..., rows] = torch.logsumexp(logits, -1)
-        new_max = torch.maximum(col_max, logits.amax(-2))
+        local = torch.arange(rows.stop - rows.start, device=zx.device)
+        own = logits[..., local, torch.arange(rows.start, rows.stop, device=zx.device)]
+        diag[..., rows] = own
+        row_gap[..., rows] = torch.logsumexp(logits - own.unsqueeze(-1), -1)
+        shifted = logits.sub_(shift.unsqueeze(-2))  # l_ij - d_j, in place
+        new_max = torch.maximum(col_max, shifted.amax(-2))
         col_sum = col_sum * torch.exp(col_max - new_max) + torch.exp(
-            logits - new_max.unsqueeze(-2)
+            shifted - new_max.unsqueeze(-2)
         ).sum(-2)
         col_max = new_max
-    diag = (zx * zy).sum(-1) / tau
-    return ClipNormalizers(row, col_max + torch.log(col_sum), diag)
+    col_shifted = col_max + torch.log(col_sum)  # LSE_i (l_ij - d_j)
+    norms = ClipNormalizers(row_gap + diag, col_shifted + shift, diag)
+    col_gap = (col_shifted - (diag - shift)).clamp_min(0)
+    return norms, row_gap.clamp_min(0), col_gap
 
 
 def blocked_loss(
@@ -190,9 +240,14 @@ def blocked_loss(
     """
     family = get_family(loss, tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
+    return_normalizers = check_bool(return_normalizers, "return_normalizers")
+    n = zx.shape[-2]
     if isinstance(family, ClipFamily):
-        norms = clip_normalizers(zx, zy, family.tau, block_size=block)
-        value = clip_loss_from_normalizers(norms.row, norms.col, norms.diag, family.tau)
+        norms, row_gap, col_gap = _clip_pass(zx, zy, family.tau, block)
+        value = family.tau * (row_gap + col_gap).sum(-1) / (2 * n)
+        check_finite_output(
+            value, "the blocked CLIP loss", "raise tau or scale the embeddings down"
+        )
     elif isinstance(family, LinearFamily):
         norms, value = None, linear_loss_of_embeddings(zx, zy)
     elif isinstance(family, SiglipFamily):
@@ -280,10 +335,9 @@ def iter_clip_weights(
     """
     tau = check_tau(tau)
     zx, zy, block = _check_embeddings(zx, zy, block_size)
+    norms = _check_normalizers(normalizers, zx)
     norms = (
-        normalizers
-        if normalizers is not None
-        else clip_normalizers(zx, zy, tau, block_size=block)
+        norms if norms is not None else clip_normalizers(zx, zy, tau, block_size=block)
     )
     zyt = zy.transpose(-1, -2) / tau
     n = zx.shape[-2]
@@ -354,9 +408,10 @@ def blocked_cross_covariance(
         return _siglip_cross_covariance(X, Y, zx, zy, family, block)
     if not isinstance(family, ClipFamily):
         raise _unsupported(family)
+    norms = _check_normalizers(normalizers, zx)
     norms = (
-        normalizers
-        if normalizers is not None
+        norms
+        if norms is not None
         else clip_normalizers(zx, zy, family.tau, block_size=block)
     )
     zyt = zy.transpose(-1, -2) / family.tau

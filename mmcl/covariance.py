@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from ._validation import check_pair, check_real
+from ._validation import check_matrix, check_pair, check_real
 from .families import get_family
 from .losses import check_representation, similarities
 
@@ -55,7 +55,8 @@ def cross_covariance(X, Y, beta) -> torch.Tensor:
     """
     X, Y = check_pair(X, Y)
     n = X.shape[-2]
-    if not isinstance(beta, torch.Tensor) or beta.shape[-2:] != (n, n):
+    beta = check_matrix(beta, "beta")
+    if beta.shape[-2:] != (n, n):
         raise ValueError(
             f"beta must be a tensor of shape (..., {n}, {n}), got {_describe(beta)}"
         )

@@ -55,7 +55,7 @@ def make_generator(seed: int | torch.Generator | None) -> torch.Generator:
     if isinstance(seed, torch.Generator):
         return seed
     g = torch.Generator()
-    g.manual_seed(0 if seed is None else check_int(seed, "seed", low=0))
+    g.manual_seed(0 if seed is None else check_int(seed, "seed", low=0, high=2**63 - 1))
     return g
 
 
@@ -116,6 +116,10 @@ def haar_orthonormal(
     torch.Tensor
         Tensor of shape ``(*batch, d, r)`` with orthonormal columns.
     """
+    d = check_int(d, "d")
+    r = check_rank(r, d, d)
+    batch = tuple(check_int(b, "batch") for b in batch)
+    check_dtype(dtype)
     g = make_generator(generator)
     A = torch.randn(*batch, d, d, generator=g, dtype=torch.float64)
     Q, R = torch.linalg.qr(A)
@@ -155,6 +159,8 @@ def heteroskedastic_noise_std(
     torch.Tensor
         Tensor of shape (d,): standard deviations.
     """
+    d = check_int(d, "d")
+    check_dtype(dtype)
     check_real(spread, "spread", low=0.0, high=1.0, high_open=True)
     check_real(mean_var, "mean_var", low=0.0, low_open=True)
     g = make_generator(generator)
@@ -233,6 +239,8 @@ def _signal_factor(signal_cov, r: int) -> torch.Tensor:
     t = as_tensor(signal_cov, "signal_cov", dtype=torch.float64).to(
         "cpu", torch.float64
     )
+    if not bool(torch.isfinite(t).all()):
+        raise ValueError("signal_cov must be finite (no NaN or inf entries)")
     if t.ndim == 0:
         t = t.expand(r)
     if t.ndim == 1:
@@ -454,6 +462,11 @@ def make_multimodal(
     MultimodalSample
         The pairs, their truth, the subspaces, and the optional pools and test pairs.
     """
+    d1, d2 = check_int(d1, "d1"), check_int(d2, "d2")
+    _noise_vector(noise, d1, "noise")  # checked by the user's names before the model
+    _noise_vector(
+        noise if noise2 is None else noise2, d2, "noise" if noise2 is None else "noise2"
+    )
     model = LatentFactorModel(
         d1,
         d2,

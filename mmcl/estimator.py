@@ -1,34 +1,93 @@
-"""A scikit-learn-style estimator: ``MMCL(n_components).fit(X, Y).transform(X, Y)``.
+"""A scikit-learn estimator: ``MMCL(n_components).fit(X, Y).transform(X, Y)``.
 
-Feels like scikit-learn's PLSSVD / CCA: ``__init__`` stores arguments, ``fit`` validates
-and returns ``self``, learned attributes end in ``_``, ``transform`` before ``fit``
-raises. With ``loss="linear"`` the fitted subspaces are exactly PLSSVD(scale=False)'s.
+Feels like scikit-learn's PLSSVD / CCA: ``__init__`` stores arguments, ``fit``
+validates every one of them (also those the chosen mode ignores) and returns ``self``,
+learned attributes end in ``_``, ``transform`` before ``fit`` raises. With
+``loss="linear"`` the fitted subspaces are exactly PLSSVD(scale=False)'s. It is a
+scikit-learn citizen: ``clone``, ``get_params`` / ``set_params``, ``repr``, ``score``
+(so ``GridSearchCV`` can tune ``tau`` and ``n_components``) and ``Pipeline``.
+
+Saving a fitted estimator: ``pickle`` works (any loss family), or save only its
+tensors::
+
+    torch.save({"G1_": est.G1_, "G2_": est.G2_}, "mmcl.pt")
+    state = torch.load("mmcl.pt", weights_only=True)  # tensors only: safe to load
+    est2 = MMCL(n_components=est.n_components).set_fitted(**state)
 """
 
 from __future__ import annotations
 
+import inspect
+
 import torch
+from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import (
     as_tensor,
+    check_choice,
+    check_int,
     check_matrix,
     check_rank,
+    check_real,
     check_rho,
     check_same_device,
     check_tau,
 )
-from .families import get_family
+from .families import ContrastiveFamily, get_family
+from .metrics import retrieval_accuracy
 from .solvers import gradient_descent, linear_closed_form, svd_iteration
 
 __all__ = ["MMCL", "NotFittedError"]
 
 
-class NotFittedError(RuntimeError):
+# scikit-learn's own NotFittedError (a ValueError and AttributeError): its tools see it
+try:
+    from sklearn.exceptions import NotFittedError as _SkNotFitted
+except ImportError:  # pragma: no cover
+    _SkNotFitted = ValueError
+
+
+class NotFittedError(RuntimeError, _SkNotFitted):
     """Raised when transform is called before fit."""
 
 
-class MMCL:
+#: keyword arguments each solver accepts through ``solver_options`` (the rest MMCL
+#: passes itself)
+_SOLVER_KEYS = {
+    "svd": set(inspect.signature(svd_iteration).parameters)
+    - {"X", "Y", "r", "loss", "tau", "rho", "tol", "max_iter"},
+    "gd": set(inspect.signature(gradient_descent).parameters)
+    - {"X", "Y", "r", "loss", "tau", "rho", "n_steps", "tol"},
+}
+
+
+def _check_options(options, solver: str, closed_form: bool) -> dict:
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(
+            f"solver_options must be a dict or None, got {type(options).__name__}"
+        )
+    if closed_form and options:
+        raise ValueError(
+            f"solver_options {sorted(options)} would be ignored: loss='linear' with "
+            f"solver={solver!r} is the closed form; pass solver='gd' or leave it empty"
+        )
+    key = "gd" if solver == "gd" else "svd"
+    unknown = sorted(set(options) - _SOLVER_KEYS[key])
+    if unknown:
+        raise ValueError(
+            f"solver_options has unknown keys {unknown} for solver={solver!r}; "
+            f"allowed: {sorted(_SOLVER_KEYS[key])}"
+        )
+    return dict(options)
+
+
+class MMCL(TransformerMixin, BaseEstimator):
     """Multimodal contrastive learning with linear representations.
+
+    Every argument is checked by ``fit``, also the ones the chosen mode ignores
+    (``tau`` and ``max_iter`` with the linear closed form).
 
     Parameters
     ----------
@@ -49,7 +108,8 @@ class MMCL:
     tol : float, default=1e-8
         The tolerance on the relative change of G1^T G2.
     solver_options : dict, optional
-        More keyword arguments for the solver.
+        More keyword arguments for the solver (``damping``, ``block_size``, ... for
+        "svd"; ``lr``, ``optimizer``, ... for "gd"); an error with the closed form.
 
     Attributes
     ----------
@@ -107,6 +167,9 @@ class MMCL:
     def fit(self, X, Y) -> "MMCL":
         """Fit on paired data.
 
+        Inputs that require grad are detached: the fitted tensors carry no autograd
+        graph.
+
         Parameters
         ----------
         X : torch.Tensor
@@ -119,16 +182,40 @@ class MMCL:
         MMCL
             The fitted estimator (``self``).
         """
-        X = check_matrix(X, "X", min_rows=2)
-        Y = check_matrix(Y, "Y", min_rows=2)
-        r = check_rank(self.n_components, X.shape[-1], Y.shape[-1], X.shape[-2])
-        tau, rho = check_tau(self.tau), check_rho(self.rho)
-        family = get_family(self.loss, tau)
-        opts = dict(self.solver_options or {})
-        if self.solver not in ("auto", "svd", "gd"):
+        X = check_matrix(X, "X", min_rows=2).detach()
+        Y = check_matrix(Y, "Y", min_rows=2).detach()
+        check_same_device(X=X, Y=Y)
+        if X.shape[:-1] != Y.shape[:-1]:
             raise ValueError(
-                f"solver must be 'auto', 'svd' or 'gd', got {self.solver!r}"
+                "X and Y must have the same leading shape (..., n): got X "
+                f"{tuple(X.shape)} "
+                f"and Y {tuple(Y.shape)}"
             )
+        r = check_rank(
+            self.n_components,
+            X.shape[-1],
+            Y.shape[-1],
+            X.shape[-2],
+            name="n_components",
+        )
+        tau, rho = check_tau(self.tau), check_rho(self.rho)
+        if not (isinstance(self.loss, ContrastiveFamily) or isinstance(self.loss, str)):
+            raise TypeError(
+                "loss must be 'clip', 'linear', 'siglip' or a ContrastiveFamily, got "
+                f"{self.loss!r}"
+            )
+        family = get_family(self.loss, tau)
+        check_choice(self.solver, "solver", ("auto", "svd", "gd"))
+        check_int(self.max_iter, "max_iter", low=1)
+        check_real(self.tol, "tol", low=0.0, low_open=True)
+        closed_form = self.solver != "gd" and family.name == "linear"
+        opts = _check_options(self.solver_options, self.solver, closed_form)
+        for name, T in (("X", X), ("Y", Y)):
+            if bool((T.var(-2) == 0).all()):
+                raise ValueError(
+                    f"{name} has zero variance (every column constant): nothing to "
+                    "learn"
+                )
         if self.solver == "gd":
             res = gradient_descent(
                 X,
@@ -156,6 +243,7 @@ class MMCL:
                 **opts,
             )
         self.G1_, self.G2_ = res.G1, res.G2
+        self.n_features_in_ = X.shape[-1]
         self.x_weights_, self.y_weights_ = res.U, res.V
         self.singular_values_ = res.singular_values
         self.n_iter_, self.converged_, self.history_ = (
@@ -170,6 +258,35 @@ class MMCL:
             raise NotFittedError(
                 "this MMCL instance is not fitted yet: call fit(X, Y) first"
             )
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return hasattr(self, "G1_")
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True  # fit needs the second modality Y
+        tags.input_tags.allow_nan = False
+        return tags
+
+    def set_fitted(self, *, G1_, G2_) -> "MMCL":
+        """Restore a fitted estimator from its maps (e.g. loaded with
+        ``torch.load(path, weights_only=True)``); recomputes the orthonormal bases."""
+        G1 = check_matrix(G1_, "G1_")
+        G2 = check_matrix(G2_, "G2_")
+        check_same_device(G1_=G1, G2_=G2)
+        if G1.shape[:-1] != G2.shape[:-1]:
+            raise ValueError(
+                f"G1_ (r, d1) and G2_ (r, d2) must have the same number of rows, got "
+                f"{tuple(G1.shape)} and {tuple(G2.shape)}"
+            )
+        from .solvers import truncated_svd
+
+        self.G1_, self.G2_ = G1, G2
+        self.x_weights_, self.singular_values_, self.y_weights_ = truncated_svd(
+            G1.transpose(-1, -2) @ G2, G1.shape[-2]
+        )
+        self.singular_values_ = self.singular_values_ * check_rho(self.rho)
+        return self
 
     def transform_x(self, X) -> torch.Tensor:
         """Embed modality 1: X (..., m, d1) -> X G1^T, shape (..., m, r)."""
@@ -195,10 +312,32 @@ class MMCL:
             )
         return Y @ self.G2_.transpose(-1, -2)
 
-    def transform(self, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
-        """Embed both modalities; always returns the pair (Zx, Zy)."""
+    def transform(self, X, Y=None):
+        """Embed both modalities: the pair (Zx, Zy); with Y omitted (as in a
+        scikit-learn ``Pipeline``), Zx alone."""
+        if Y is None:
+            return self.transform_x(X)
         return self.transform_x(X), self.transform_y(Y)
 
     def fit_transform(self, X, Y) -> tuple[torch.Tensor, torch.Tensor]:
         """``fit(X, Y)`` then ``transform(X, Y)``."""
         return self.fit(X, Y).transform(X, Y)
+
+    def score(self, X, Y) -> float:
+        """Top-1 retrieval accuracy on the given pairs: the fraction of rows i of X
+        whose embedding's most cosine-similar embedded row of Y is row i
+        (:func:`mmcl.metrics.retrieval_accuracy`; the mean over replicates when
+        batched). Higher is better, so ``GridSearchCV`` can tune ``tau`` and
+        ``n_components`` with it; chance level is 1/m for m pairs."""
+        if Y is None:
+            raise TypeError(
+                "score(X, Y) needs Y, the second modality of the pairs to retrieve"
+            )
+        Zx, Zy = self.transform(X, Y)
+        if Zx.shape[:-1] != Zy.shape[:-1]:
+            raise ValueError(
+                "X and Y must hold the same number of pairs, got X "
+                f"{tuple(Zx.shape[:-1])} "
+                f"rows and Y {tuple(Zy.shape[:-1])}"
+            )
+        return float(retrieval_accuracy(Zx, Zy).mean())

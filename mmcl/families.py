@@ -22,11 +22,18 @@ gradient is again -G2 S(beta)^T with weights of the same signs (:class:`SiglipFa
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Callable
 
 import torch
 
-from ._validation import check_real, check_similarities, check_tau
+from ._validation import (
+    check_choice,
+    check_finite_output,
+    check_real,
+    check_similarities,
+    check_tau,
+)
 
 __all__ = [
     "ContrastiveFamily",
@@ -158,11 +165,39 @@ def weights_from_loss(
         raise TypeError(
             "loss_of_similarities must be a callable mapping s (..., n, n) to a loss"
         )
-    n = check_similarities(s)
+    n = check_similarities(s).shape[-1]
     with torch.enable_grad():
         s_ = s.detach().clone().requires_grad_(True)
         (W,) = torch.autograd.grad(loss_of_similarities(s_).sum(), s_)
     return n * torch.where(offdiag_mask(s), W, -W)
+
+
+# Module-level pieces of the presets (no local lambdas), so that families and fitted
+# estimators pickle; partial(f, tau) pickles whenever f does.
+def _identity(u):
+    return u
+
+
+def _scaled_log(tau, u):
+    return tau * torch.log(u)
+
+
+def _exp_over(tau, u):
+    return torch.exp(u / tau)
+
+
+def _tau_over(tau, u):
+    return tau / u
+
+
+def _exp_over_div(tau, u):
+    return torch.exp(u / tau) / tau
+
+
+_KNOBS = (
+    "scale the data down, raise tau (CLIP), or lower lr when training (overflow of "
+    "psi = exp(s / tau) or of the similarities)"
+)
 
 
 class ContrastiveFamily:
@@ -201,8 +236,13 @@ class ContrastiveFamily:
             raise TypeError(
                 "phi and psi must be callables acting elementwise on tensors"
             )
-        if negatives not in ("sum", "mean"):
-            raise ValueError(f"negatives must be 'sum' or 'mean', got {negatives!r}")
+        for fname, f in (("dphi", dphi), ("dpsi", dpsi)):
+            if f is not None and not callable(f):
+                raise TypeError(f"{fname} must be a callable or None, got {f!r}")
+        check_choice(negatives, "negatives", ("sum", "mean"))
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {name!r}")
+        eps = check_real(eps, "eps", low=0.0)
         self.phi, self.psi, self.eps = phi, psi, float(eps)
         self.negatives, self.name = negatives, name
         self._dphi, self._dpsi = dphi, dpsi
@@ -230,7 +270,8 @@ class ContrastiveFamily:
     def _args(self, s):
         """Differences D_ij = s_ij - s_ii (rows), E_ij = s_ij - s_jj (columns), and a_i,
         b_j."""
-        n = check_similarities(s)
+        s = check_similarities(s, "s")
+        n = s.shape[-1]
         off = offdiag_mask(s)
         diag = torch.diagonal(s, dim1=-2, dim2=-1)
         D = s - diag.unsqueeze(-1)
@@ -244,7 +285,8 @@ class ContrastiveFamily:
     def loss_from_similarities(self, s: torch.Tensor) -> torch.Tensor:
         """L(s) without the regulariser; shape s.shape[:-2]."""
         n, _, _, _, a, b, _ = self._args(s)
-        return (self.phi(a).sum(-1) + self.phi(b).sum(-1)) / (2 * n)
+        value = (self.phi(a).sum(-1) + self.phi(b).sum(-1)) / (2 * n)
+        return check_finite_output(value, f"the {self.name} loss", _KNOBS)
 
     def weights(self, s: torch.Tensor) -> torch.Tensor:
         """The contrastive weights beta(s), shape (..., n, n), general formula."""
@@ -254,7 +296,8 @@ class ContrastiveFamily:
         dE = torch.where(off, self.dpsi(E), 0)
         beta = 0.5 * c * (pa.unsqueeze(-1) * dD + pb.unsqueeze(-2) * dE)
         diag = 0.5 * c * (pa * dD.sum(-1) + pb * dE.sum(-2))
-        return torch.where(off, beta, torch.diag_embed(diag))
+        beta = torch.where(off, beta, torch.diag_embed(diag))
+        return check_finite_output(beta, f"the {self.name} weights beta", _KNOBS)
 
 
 class ClipFamily(ContrastiveFamily):
@@ -270,25 +313,33 @@ class ClipFamily(ContrastiveFamily):
         self.tau = check_tau(tau)
         t = self.tau
         super().__init__(
-            lambda u: t * torch.log(u),
-            lambda u: torch.exp(u / t),
+            partial(_scaled_log, t),
+            partial(_exp_over, t),
             1.0,
-            dphi=lambda u: t / u,
-            dpsi=lambda u: torch.exp(u / t) / t,
+            dphi=partial(_tau_over, t),
+            dpsi=partial(_exp_over_div, t),
             name=f"CLIP (tau={t:g})",
         )
 
     def loss_from_similarities(self, s):
-        check_similarities(s)
+        s = check_similarities(s, "s")
         logits = s / self.tau
         diag = torch.diagonal(logits, dim1=-2, dim2=-1)
-        return clip_loss_from_normalizers(
-            torch.logsumexp(logits, -1), torch.logsumexp(logits, -2), diag, self.tau
+        return check_finite_output(
+            clip_loss_from_normalizers(
+                torch.logsumexp(logits, -1), torch.logsumexp(logits, -2), diag, self.tau
+            ),
+            "the CLIP loss",
+            "raise tau or scale the similarities down (s / tau overflows)",
         )
 
     def weights(self, s):
-        check_similarities(s)
-        logits = s / self.tau
+        s = check_similarities(s, "s")
+        logits = check_finite_output(
+            s / self.tau,
+            "the CLIP logits s / tau",
+            "raise tau or scale the similarities down",
+        )
         avg = 0.5 * (torch.softmax(logits, -1) + torch.softmax(logits, -2))
         eye = torch.eye(s.shape[-1], dtype=torch.bool, device=s.device)
         return torch.where(eye, 1 - avg, avg)
@@ -303,8 +354,8 @@ class LinearFamily(ContrastiveFamily):
 
     def __init__(self):
         super().__init__(
-            lambda u: u,
-            lambda u: u,
+            _identity,
+            _identity,
             0.0,
             negatives="mean",
             dphi=torch.ones_like,
@@ -313,13 +364,15 @@ class LinearFamily(ContrastiveFamily):
         )
 
     def loss_from_similarities(self, s):
-        n = check_similarities(s)
+        s = check_similarities(s, "s")
+        n = s.shape[-1]
         return _linear_loss(
             torch.diagonal(s, dim1=-2, dim2=-1).sum(-1), s.sum((-1, -2)), n
         )
 
     def weights(self, s):
-        n = check_similarities(s)
+        s = check_similarities(s, "s")
+        n = s.shape[-1]
         eye = torch.eye(n, dtype=s.dtype, device=s.device)
         return (eye + (1 - eye) / (n - 1)).expand(s.shape)
 
@@ -358,7 +411,7 @@ class SiglipFamily(ContrastiveFamily):
 
     def _signed_logits(self, s):
         """l_ij z_ij with z = s / tau + bias: +z on the diagonal, -z off it."""
-        check_similarities(s)
+        s = check_similarities(s, "s")
         z = s / self.tau + self.bias
         eye = torch.eye(s.shape[-1], dtype=torch.bool, device=s.device)
         return torch.where(eye, z, -z)
@@ -366,7 +419,7 @@ class SiglipFamily(ContrastiveFamily):
     def loss_from_similarities(self, s):
         # -log sigmoid(u) = softplus(-u), stable for every u
         lz = self._signed_logits(s)
-        return self.tau * torch.nn.functional.softplus(-lz).sum((-1, -2)) / s.shape[-1]
+        return self.tau * torch.nn.functional.softplus(-lz).sum((-1, -2)) / lz.shape[-1]
 
     def weights(self, s):
         # sigmoid(-l z): sigmoid(-z_ii) on the diagonal, sigmoid(z_ij) off it
@@ -430,9 +483,10 @@ def get_family(
     """
     if isinstance(loss, ContrastiveFamily):
         return loss
-    if loss == "clip":
+    if isinstance(loss, str) and loss == "clip":
         return ClipFamily(tau)
-    if loss == "linear":
+    if isinstance(loss, str) and loss == "linear":
+        check_tau(tau)  # checked even though the linear loss ignores it
         return LinearFamily()
     if loss == "siglip":
         return SiglipFamily(tau, bias)

@@ -14,7 +14,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._validation import check_matrix, check_pair, check_real, check_same_device
+from ._validation import (
+    NonFiniteError,
+    check_bool,
+    check_finite_output,
+    check_matrix,
+    check_pair,
+    check_real,
+    check_same_device,
+    check_similarities,
+)
 from .families import ContrastiveFamily, clip_loss_from_normalizers, get_family
 
 __all__ = [
@@ -49,14 +58,14 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
         (G1, G2, X, Y) as tensors.
     """
     X, Y = check_pair(X, Y)
-    G1 = check_matrix(G1, "G1")
-    G2 = check_matrix(G2, "G2")
+    G1, G2 = _check_factor(G1, "G1"), _check_factor(G2, "G2")
     check_same_device(X=X, G1=G1, G2=G2)
     if G1.shape[-1] != X.shape[-1] or G2.shape[-1] != Y.shape[-1]:
         raise ValueError(
-            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]}, d2 = "
-            f"{Y.shape[-1]}; "
-            f"got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}"
+            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]} the columns of "
+            "X "
+            f"and d2 = {Y.shape[-1]} those of Y; got G1 {tuple(G1.shape)} and G2 "
+            f"{tuple(G2.shape)} for X {tuple(X.shape)} and Y {tuple(Y.shape)}"
         )
     if G1.shape[-2] != G2.shape[-2]:
         raise ValueError(
@@ -64,6 +73,22 @@ def check_representation(G1, G2, X, Y) -> tuple[torch.Tensor, ...]:
             f"{G2.shape[-2]}"
         )
     return G1, G2, X, Y
+
+
+def _check_factor(G, name: str) -> torch.Tensor:
+    """check_matrix, except that a non-finite trainable factor is blamed on training
+    (lr)."""
+    if (
+        isinstance(G, torch.Tensor)
+        and G.requires_grad
+        and G.is_floating_point()
+        and not bool(torch.isfinite(G.detach()).all())
+    ):
+        raise NonFiniteError(
+            f"{name} became NaN or inf during training: the steps overshoot; "
+            "lower lr (or raise tau, or scale the data down)"
+        )
+    return check_matrix(G, name)
 
 
 def similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor:
@@ -88,6 +113,7 @@ def similarities(G1, G2, X, Y, *, normalize: bool = False) -> torch.Tensor:
         Tensor of shape (..., n, n).
     """
     G1, G2, X, Y = check_representation(G1, G2, X, Y)
+    normalize = check_bool(normalize, "normalize")
     return cross_similarities(G1, G2, X, Y, normalize=normalize)
 
 
@@ -136,7 +162,19 @@ def regularizer(G1, G2, rho: float) -> torch.Tensor:
     torch.Tensor
         Tensor of shape (...,).
     """
+    G1, G2 = _check_factor(G1, "G1"), _check_factor(G2, "G2")
+    check_same_device(G1=G1, G2=G2)
+    if G1.shape[:-1] != G2.shape[:-1]:
+        raise ValueError(
+            f"G1 (..., r, d1) and G2 (..., r, d2) must have the same leading shape "
+            f"(..., r), got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}"
+        )
     rho = check_real(rho, "rho", low=0.0)
+    return _regularizer(G1, G2, rho)
+
+
+def _regularizer(G1, G2, rho: float) -> torch.Tensor:
+    """Unchecked core of :func:`regularizer` (training loops call it every step)."""
     return (
         0.5
         * rho
@@ -184,15 +222,23 @@ def contrastive_loss(
     torch.Tensor
         Tensor of shape X.shape[:-2] (a scalar without replicates).
     """
+    G1, G2, X, Y = check_representation(G1, G2, X, Y)
+    rho = check_real(rho, "rho", low=0.0)
     family = get_family(loss, tau)
-    s = similarities(G1, G2, X, Y, normalize=normalize)
-    value = family.loss_from_similarities(s) + regularizer(G1, G2, rho)
-    if not bool(torch.isfinite(value).all()):
-        raise FloatingPointError(
-            f"the {family.name} loss is not finite here (overflow?): scale the data, "
-            "raise tau or use the stable 'clip' preset"
-        )
-    return value
+    hint = (
+        ""
+        if isinstance(loss, str) and loss == "clip"
+        else ", or use the stable 'clip' preset"
+    )
+    knobs = (
+        "lower lr if this happened while training (the step overshot), "
+        f"else scale the data down, raise tau or lower rho{hint}"
+    )
+    s = check_finite_output(
+        similarities(G1, G2, X, Y, normalize=normalize), "the similarities", knobs
+    )
+    value = family.loss_from_similarities(s) + _regularizer(G1, G2, rho)
+    return check_finite_output(value, f"the {family.name} loss", knobs)
 
 
 def clip_loss(logits: torch.Tensor) -> torch.Tensor:
@@ -210,12 +256,7 @@ def clip_loss(logits: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         Tensor of shape (...,).
     """
-    if (
-        not isinstance(logits, torch.Tensor)
-        or logits.ndim < 2
-        or logits.shape[-1] != logits.shape[-2]
-    ):
-        raise ValueError("logits must be a tensor of shape (..., n, n)")
+    logits = check_similarities(logits, "logits")
     diag = torch.diagonal(logits, dim1=-2, dim2=-1)
     return clip_loss_from_normalizers(
         torch.logsumexp(logits, -1), torch.logsumexp(logits, -2), diag
@@ -240,7 +281,7 @@ class ContrastiveLoss(nn.Module):
         super().__init__()
         self.family: ContrastiveFamily = get_family(loss, tau)
         self.rho = check_real(rho, "rho", low=0.0)
-        self.normalize = bool(normalize)
+        self.normalize = check_bool(normalize, "normalize")
 
     def forward(self, G1, G2, X, Y):
         return contrastive_loss(

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ._validation import (
+    check_bool,
     check_int,
     check_labels,
     check_matrix,
@@ -52,7 +53,15 @@ def orthonormal_basis(A) -> torch.Tensor:
             f"A must have at most as many columns as rows, got shape {tuple(A.shape)}; "
             "pass G.T for a representation G of shape (r, d)"
         )
-    U, _, _ = torch.linalg.svd(A, full_matrices=False)
+    U, sig, _ = torch.linalg.svd(A, full_matrices=False)
+    tol = max(A.shape[-2:]) * torch.finfo(A.dtype).eps * sig[..., :1]
+    if bool((sig[..., -1:] <= tol).any()):
+        rank = int((sig > tol).sum(-1).min())
+        raise ValueError(
+            f"A has rank {rank} < its {A.shape[-1]} columns: its span is not the span "
+            "of "
+            "a basis; pass linearly independent columns"
+        )
     return U
 
 
@@ -163,7 +172,7 @@ def retrieval_accuracy(
     chunk = check_int(chunk, "chunk")
     m = Zx.shape[-2]
     k = check_int(k, "k", low=1, high=m)
-    if normalize:
+    if check_bool(normalize, "normalize"):
         Zx, Zy = F.normalize(Zx, dim=-1), F.normalize(Zy, dim=-1)
     # a tie is a difference below the rounding error of an r-term dot product of unit
     # vectors (at most about r * eps), with a factor 8 of headroom
@@ -207,6 +216,11 @@ def linear_probe_accuracy(
     """
     Z_train = check_matrix(Z_train, "Z_train", min_rows=2, batch=False)
     Z_test = check_matrix(Z_test, "Z_test", batch=False)
+    check_same_device(Z_train=Z_train, Z_test=Z_test)
+    if Z_test.shape[1] != Z_train.shape[1]:
+        raise ValueError(
+            f"Z_test has {Z_test.shape[1]} columns, Z_train has {Z_train.shape[1]}"
+        )
     y_train = check_labels(y_train, "y_train", Z_train.shape[0])
     y_test = check_labels(y_test, "y_test", Z_test.shape[0])
     ridge = check_real(ridge, "ridge", low=0.0, low_open=True)
@@ -239,6 +253,12 @@ def class_retrieval_accuracy(Zx, Zy, labels_x, labels_y) -> float:
         The accuracy.
     """
     Zx, Zy = check_matrix(Zx, "Zx", batch=False), check_matrix(Zy, "Zy", batch=False)
+    check_same_device(Zx=Zx, Zy=Zy)
+    if Zy.shape[1] != Zx.shape[1]:
+        raise ValueError(
+            f"Zy has {Zy.shape[1]} columns, Zx has {Zx.shape[1]}: embed both in one "
+            "space"
+        )
     lx = check_labels(labels_x, "labels_x", Zx.shape[0]).to(Zx.device)
     ly = check_labels(labels_y, "labels_y", Zy.shape[0]).to(Zx.device)
     best = (F.normalize(Zx, dim=1) @ F.normalize(Zy, dim=1).T).argmax(1)
@@ -274,6 +294,12 @@ def prototype_accuracy(
         Tensor of shape (draws,): the accuracy of every draw.
     """
     Zx, Zy = check_matrix(Zx, "Zx", batch=False), check_matrix(Zy, "Zy", batch=False)
+    check_same_device(Zx=Zx, Zy=Zy)
+    if Zy.shape[1] != Zx.shape[1]:
+        raise ValueError(
+            f"Zy has {Zy.shape[1]} columns, Zx has {Zx.shape[1]}: embed both in one "
+            "space"
+        )
     lx = check_labels(labels_x, "labels_x", Zx.shape[0]).to(Zx.device)
     ly = check_labels(labels_y, "labels_y", Zy.shape[0])
     draws = check_int(draws, "draws")

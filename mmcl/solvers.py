@@ -25,12 +25,17 @@ from dataclasses import dataclass, field
 import torch
 
 from ._validation import (
+    check_finite_output,
     check_int,
     check_matrix,
     check_pair,
     check_rank,
     check_real,
     check_rho,
+    check_same_device,
+    check_spectrum,
+    check_vector,
+    tiny,
 )
 from .covariance import centered_cross_covariance, cross_covariance
 from .data import make_generator
@@ -74,6 +79,12 @@ def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
     tuple of torch.Tensor
         U and V with flipped column signs, of the same shapes.
     """
+    U, V = check_matrix(U, "U"), check_matrix(V, "V")
+    if U.shape[:-2] != V.shape[:-2] or U.shape[-1] != V.shape[-1]:
+        raise ValueError(
+            f"U (..., d1, k) and V (..., d2, k) must have the same leading shape and "
+            f"number k of columns, got U {tuple(U.shape)} and V {tuple(V.shape)}"
+        )
     idx = U.abs().argmax(dim=-2, keepdim=True)
     signs = torch.sign(torch.gather(U, -2, idx))
     signs = torch.where(signs == 0, torch.ones_like(signs), signs)
@@ -97,6 +108,8 @@ def truncated_svd(
     tuple of torch.Tensor
         U of shape (..., d1, r), sigma of shape (..., r), V of shape (..., d2, r).
     """
+    S = check_matrix(S, "S")
+    r = check_rank(r, S.shape[-2], S.shape[-1])
     U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
     U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
     return U, sig[..., :r], V
@@ -142,7 +155,19 @@ def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor
         G1 = diag(sqrt(sigma / rho)) U^T of shape (..., r, d1) and G2 of shape
         (..., r, d2).
     """
+    U, V = check_matrix(U, "U"), check_matrix(V, "V")
+    if V.shape[-1] != U.shape[-1]:
+        raise ValueError(
+            "U (..., d1, r) and V (..., d2, r) must have the same number r of "
+            "columns, "
+            f"got U {tuple(U.shape)} and V {tuple(V.shape)}"
+        )
+    sigma = check_vector(sigma, "sigma", length=U.shape[-1])
+    rho = check_rho(rho)
     w = (sigma.clamp_min(0) / rho).sqrt().unsqueeze(-1)
+    w = check_finite_output(
+        w, "sqrt(sigma / rho)", "rho is too small for these singular values: raise rho"
+    )
     return w * U.transpose(-1, -2), w * V.transpose(-1, -2)
 
 
@@ -207,8 +232,15 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
+    if r > X.shape[-2] - 1:
+        raise ValueError(
+            f"r = {r} exceeds n - 1 = {X.shape[-2] - 1}, the largest rank the centred "
+            f"cross-covariance of X and Y (n = {X.shape[-2]} pairs) can have; lower r "
+            "or add pairs"
+        )
     rho = check_rho(rho)
     U, sig, V = truncated_svd(centered_cross_covariance(X, Y), r)
+    check_spectrum(sig, r, "the centred cross-covariance S_n of X and Y", "X and Y")
     G1, G2 = factorize(U, sig, V, rho)
     return SolverResult(G1, G2, U, V, sig)
 
@@ -342,7 +374,7 @@ def svd_iteration(
         change = float(
             (
                 torch.linalg.matrix_norm(M1 - M)
-                / torch.linalg.matrix_norm(M).clamp_min(1e-300)
+                / torch.linalg.matrix_norm(M).clamp_min(tiny(M))
             ).max()
         )
         U, w, V, L, s, M = U1, w1, V1, L1, s1, M1
@@ -355,8 +387,8 @@ def svd_iteration(
             converged = True
             break
     if not bool(torch.isfinite(L).all()):
-        raise FloatingPointError(
-            "svd_iteration produced a non-finite loss; raise tau or rho"
+        check_finite_output(
+            L, "svd_iteration's loss", "raise tau or rho, or scale the data down"
         )
     G1, G2 = factorize(U, w * rho, V, rho)
     sig = truncated_svd(_cov_of_state(X, Y, s, family, block), r)[1]
@@ -397,7 +429,7 @@ def _relative_change(G1, G2, M_old):
         M = G1.transpose(-1, -2) @ G2
         change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(
             M_old
-        ).clamp_min(1e-300)
+        ).clamp_min(tiny(M_old))
     return M, float(change.max())
 
 
@@ -658,9 +690,11 @@ def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:
     X = check_matrix(X, "X", min_rows=2, batch=False)
     Y = check_matrix(Y, "Y", min_rows=2, batch=False)
     A = check_matrix(A, "A", batch=False)
+    check_same_device(X=X, Y=Y)
     if A.shape != (X.shape[0], Y.shape[0]):
         raise ValueError(
-            f"A must have shape ({X.shape[0]}, {Y.shape[0]}), got {tuple(A.shape)}"
+            f"A must have shape (rows of X, rows of Y) = ({X.shape[0]}, {Y.shape[0]}), "
+            f"got {tuple(A.shape)}"
         )
     if bool((A < 0).any()) or float(A.sum()) <= 0:
         raise ValueError("A must be non-negative with at least one edge")
@@ -669,5 +703,6 @@ def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:
     A = A.to(X.dtype)
     S = X.T @ A @ Y / A.sum() - X.mean(0)[:, None] * Y.mean(0)[None, :]
     U, sig, V = truncated_svd(S, r)
+    check_spectrum(sig, r, "the graph cross-covariance S_A of X and Y", "X and Y")
     G1, G2 = factorize(U, sig, V, rho)
     return SolverResult(G1, G2, U, V, sig)

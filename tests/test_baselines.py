@@ -135,7 +135,7 @@ def test_estimators_transform_and_errors(hetero):
     assert Z.shape == (600, 3) and abs(float(Z.mean(0).abs().max())) < 1e-11
     with pytest.raises(mmcl.NotFittedError, match="call fit"):
         mmcl.DiagonalDeletion(3).transform(hetero.X[0])
-    with pytest.raises(ValueError, match="r must satisfy"):
+    with pytest.raises(ValueError, match="n_components must satisfy"):
         mmcl.PCA(n_components=21).fit(hetero.X[0])
     with pytest.raises(ValueError, match="p must be in"):
         B.masked_views(hetero.X, p=1.0)

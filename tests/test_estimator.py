@@ -51,7 +51,9 @@ def test_estimator_errors():
     d = mmcl.make_multimodal(30, 6, 5, 2, seed=0)
     with pytest.raises(mmcl.NotFittedError, match="fit"):
         mmcl.MMCL(2).transform(d.X, d.Y)
-    with pytest.raises(ValueError, match="r must satisfy 1 <= r <= min"):
+    with pytest.raises(
+        ValueError, match="n_components must satisfy 1 <= n_components <= min"
+    ):
         mmcl.MMCL(6).fit(d.X, d.Y)
     with pytest.raises(ValueError, match="solver must be"):
         mmcl.MMCL(2, solver="lbfgs").fit(d.X, d.Y)

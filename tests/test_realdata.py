@@ -46,7 +46,7 @@ def test_sklearn_digits():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="view must be one of"):
+    with pytest.raises(ValueError, match="views entries must be one of"):
         realdata.load_mfeat(("pix", "abc"))
     with pytest.raises(ValueError, match="distinct"):
         realdata.load_mfeat(("pix", "pix"))

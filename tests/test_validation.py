@@ -50,12 +50,12 @@ G1, G2 = torch.randn(2, 5), torch.randn(2, 4)
         (
             lambda: mmcl.make_multimodal(50, 6, 4, 2, noise=torch.ones(3)),
             ValueError,
-            r"noise1 must be a scalar or a vector of length 6",
+            r"noise must be a scalar or a vector of length 6",
         ),
         (
             lambda: mmcl.make_multimodal(50, 6, 4, 2, noise=-1.0),
             ValueError,
-            r"noise1 must hold finite standard deviations >= 0",
+            r"noise must hold finite standard deviations >= 0",
         ),
         (
             lambda: mmcl.make_multimodal(50, 6, 4, 2, signal_cov=torch.ones(3)),
@@ -115,17 +115,17 @@ G1, G2 = torch.randn(2, 5), torch.randn(2, 4)
         (
             lambda: mmcl.ContrastiveFamily(torch.log, torch.exp, negatives="max"),
             ValueError,
-            r"negatives must be 'sum' or 'mean'",
+            r"negatives must be one of \('sum', 'mean'\)",
         ),
         (
             lambda: mmcl.get_family("hinge"),
             ValueError,
-            r"loss must be 'clip', 'linear' or a ContrastiveFamily",
+            r"loss must be 'clip', 'linear', 'siglip' or a ContrastiveFamily",
         ),
         (
             lambda: mmcl.clip_family(1.0).weights(torch.ones(3, 4)),
             ValueError,
-            r"similarities must be a tensor of shape \(..., n, n\)",
+            r"s must be square, of shape \(..., n, n\)",
         ),
         (
             lambda: mmcl.clip_family(1.0).weights(torch.ones(1, 1)),
@@ -150,7 +150,8 @@ G1, G2 = torch.randn(2, 5), torch.randn(2, 4)
         (
             lambda: mmcl.contrastive_loss(G1, G2[:, :3], X, Y),
             ValueError,
-            r"G1 must be \(r, d1\) and G2 \(r, d2\) with d1 = 5, d2 = 4",
+            r"G1 must be \(r, d1\) and G2 \(r, d2\) with d1 = 5 the columns of X and "
+            r"d2 = 4",
         ),
         (
             lambda: mmcl.contrastive_loss(G1, G2[:1], X, Y),
@@ -180,7 +181,7 @@ G1, G2 = torch.randn(2, 5), torch.randn(2, 4)
         (
             lambda: mmcl.clip_loss(torch.ones(3, 2)),
             ValueError,
-            r"logits must be a tensor of shape",
+            r"logits must be square",
         ),
         # covariance
         (

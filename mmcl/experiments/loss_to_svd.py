@@ -176,8 +176,12 @@ def clip_weights_sweep(s: torch.Tensor, taus) -> torch.Tensor:
     torch.Tensor
         Tensor of shape (len(taus), ..., n, n).
     """
-    check_similarities(s)
-    taus = [check_real(t, "tau", low=0.0, low_open=True) for t in taus]
+    s = check_similarities(s, "s")
+    if isinstance(taus, (str, bytes)):
+        raise TypeError(f"taus must be a sequence of temperatures, got {taus!r}")
+    taus = [
+        check_real(t, f"taus[{k}]", low=0.0, low_open=True) for k, t in enumerate(taus)
+    ]
     if not taus:
         raise ValueError("taus must hold at least one temperature")
     return torch.stack([ClipFamily(t).weights(s) for t in taus])
@@ -201,7 +205,8 @@ def effective_negatives(beta: torch.Tensor) -> torch.Tensor:
     torch.Tensor
         Tensor of shape (...,).
     """
-    n = check_similarities(beta)
+    beta = check_similarities(beta, "beta")
+    n = beta.shape[-1]
     off = offdiag_mask(beta)
     w = torch.where(off, beta, 0)
     p = w / w.sum(-1, keepdim=True).clamp_min(torch.finfo(beta.dtype).tiny)

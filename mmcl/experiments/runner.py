@@ -287,6 +287,15 @@ def run_experiment(
     return ExperimentResult(grid, values, seeds, time.perf_counter() - t0)
 
 
+def _as_float_array(value, name: str) -> np.ndarray:
+    try:
+        return np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as err:
+        raise TypeError(
+            f"{name} must be a sequence of real numbers, got {value!r}"
+        ) from err
+
+
 def loglog_slope(x, y) -> float:
     """Least-squares slope of log y against log x (positive x, y): the exponent a of y ~
     x^a.
@@ -302,11 +311,13 @@ def loglog_slope(x, y) -> float:
     -------
     float
     """
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    x, y = _as_float_array(x, "x"), _as_float_array(y, "y")
     if x.shape != y.shape or x.ndim != 1 or x.size < 2:
         raise ValueError(
             f"x and y must be 1-d of the same length >= 2, got {x.shape} and {y.shape}"
         )
+    if not (np.isfinite(x).all() and np.isfinite(y).all()):
+        raise ValueError("x and y must be finite (no NaN or inf)")
     if (x <= 0).any() or (y <= 0).any():
         raise ValueError("x and y must be positive for a log-log fit")
     return float(np.polyfit(np.log(x), np.log(y), 1)[0])
@@ -333,11 +344,14 @@ def crossover(x, a, b, *, log: bool = True) -> float:
     -------
     float
     """
-    x, a, b = (np.asarray(v, dtype=float) for v in (x, a, b))
+    x, a, b = (_as_float_array(v, name) for v, name in ((x, "x"), (a, "a"), (b, "b")))
     if not (x.shape == a.shape == b.shape) or x.ndim != 1 or x.size < 1:
         raise ValueError(
             f"x, a and b must be 1-d of one length, got {x.shape}, {a.shape}, {b.shape}"
         )
+    for name, v in (("x", x), ("a", a), ("b", b)):
+        if not np.isfinite(v).all():
+            raise ValueError(f"{name} must be finite (no NaN or inf)")
     if not (np.diff(x) > 0).all():
         raise ValueError("x must be increasing")
     wins = a < b

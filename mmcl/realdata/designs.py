@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import torch
 
-from .._validation import check_fraction, check_int, check_labels, check_matrix
+from .._validation import check_fraction, check_int, check_labels, check_matrix, tiny
 from ..data import make_generator, random_class_members
 
 __all__ = [
@@ -86,7 +86,11 @@ def center_scale(X_train, *others) -> tuple[torch.Tensor, ...]:
     """
     X_train = check_matrix(X_train, "X_train", min_rows=2, batch=False)
     mean = X_train.mean(0)
-    scale = (X_train - mean).pow(2).sum(1).mean().sqrt().clamp_min(1e-300)
+    scale = (X_train - mean).pow(2).sum(1).mean().sqrt()
+    if float(scale) <= tiny(X_train):
+        raise ValueError(
+            "X_train has zero variance (every column constant): it cannot be scaled"
+        )
     out = [(X_train - mean) / scale]
     for k, other in enumerate(others):
         other = check_matrix(other, f"others[{k}]", batch=False)

@@ -73,9 +73,9 @@ class MultiviewDigits:
         return self.views[name]
 
 
-def _check_view_name(view: str) -> str:
-    if view not in MFEAT_VIEWS:
-        raise ValueError(f"view must be one of {sorted(MFEAT_VIEWS)}, got {view!r}")
+def _check_view_name(view: str, name: str = "view") -> str:
+    if not isinstance(view, str) or view not in MFEAT_VIEWS:
+        raise ValueError(f"{name} must be one of {sorted(MFEAT_VIEWS)}, got {view!r}")
     return view
 
 
@@ -164,12 +164,26 @@ def load_mfeat(
     """
     if isinstance(views, str):
         views = (views,)
-    views = tuple(_check_view_name(v) for v in views)
+    if not isinstance(views, (list, tuple)):
+        raise TypeError(
+            f"views must be a view name or a sequence of them, got {views!r}"
+        )
+    views = tuple(_check_view_name(v, "views entries") for v in views)
     if not views or len(set(views)) != len(views):
         raise ValueError(
             f"views must be a non-empty sequence of distinct view names, got {views}"
         )
     check_dtype(dtype)
+    if data_dir is not None:
+        if not isinstance(data_dir, (str, Path)):
+            raise TypeError(
+                f"data_dir must be a path (str or pathlib.Path), got {data_dir!r}"
+            )
+        if not Path(data_dir).is_dir():
+            raise ValueError(
+                "data_dir must be an existing folder holding mfeat-*.csv, got "
+                f"{str(data_dir)!r}"
+            )
     out, labels = {}, None
     for v in views:
         feats, labels = _read_view(v, data_dir)

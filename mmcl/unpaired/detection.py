@@ -23,7 +23,15 @@ import numpy as np
 import torch
 from scipy.optimize import linear_sum_assignment
 
-from .._validation import check_int, check_matrix, check_real, check_same_device
+from .._validation import (
+    check_bool,
+    check_choice,
+    check_index,
+    check_int,
+    check_matrix,
+    check_real,
+    check_same_device,
+)
 from ..losses import cross_similarities
 
 __all__ = [
@@ -75,10 +83,12 @@ def pool_similarities(
         or G1.shape[-2] != G2.shape[-2]
     ):
         raise ValueError(
-            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xu.shape[-1]}, d2 = "
-            f"{Yu.shape[-1]}; "
-            f"got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}"
+            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xu.shape[-1]} the columns "
+            "of "
+            f"X_unpaired and d2 = {Yu.shape[-1]} those of Y_unpaired; got G1 "
+            f"{tuple(G1.shape)} and G2 {tuple(G2.shape)}"
         )
+    normalize = check_bool(normalize, "normalize")
     return cross_similarities(G1, G2, Xu, Yu, normalize=normalize)
 
 
@@ -148,6 +158,8 @@ def detect_pairs(S, method: str = "mutual", *, threshold: float = 0.1) -> torch.
         Boolean tensor of shape (..., N, N'): the detected pairs.
     """
     S = _check_scores(S)
+    check_choice(method, "method", DETECTORS)
+    threshold = check_real(threshold, "threshold", low=0.0)  # checked for every method
     if method == "topm":
         return _topm(S)
     if method == "mutual":
@@ -202,6 +214,7 @@ def true_pair_mask(match: torch.Tensor, n_columns: int | None = None) -> torch.T
     n_columns = (
         match.shape[-1] if n_columns is None else check_int(n_columns, "n_columns")
     )
+    match = check_index(match, "match", shape=match.shape, high=n_columns)
     mask = torch.zeros(*match.shape, n_columns, dtype=torch.bool, device=match.device)
     return mask.scatter_(-1, match.unsqueeze(-1), True)
 
@@ -232,10 +245,7 @@ def detection_quality(
     """
     if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.ndim < 2:
         raise ValueError("mask must be a boolean tensor of shape (..., N, N')")
-    if not isinstance(match, torch.Tensor) or match.shape != mask.shape[:-1]:
-        raise ValueError(
-            f"match must have shape {tuple(mask.shape[:-1])}, got {_describe(match)}"
-        )
+    match = check_index(match, "match", shape=mask.shape[:-1], high=mask.shape[-1])
     hits = (
         mask.gather(-1, match.unsqueeze(-1).to(mask.device))
         .squeeze(-1)

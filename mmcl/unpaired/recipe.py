@@ -17,7 +17,13 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validation import check_int, check_rank, check_real, check_tau
+from .._validation import (
+    check_finite_output,
+    check_int,
+    check_rank,
+    check_real,
+    check_tau,
+)
 from ..data import make_generator
 from ..families import clip_loss_from_normalizers
 from ..losses import cross_similarities
@@ -76,12 +82,9 @@ class _MaskedAdamW:
     def step(self, active):
         b1, b2 = self.betas
         self.t += active.double()
-        bc1 = (
-            (1 - b1**self.t).clamp_min(1e-300).to(self.params[0].dtype)[..., None, None]
-        )
-        bc2 = (
-            (1 - b2**self.t).clamp_min(1e-300).to(self.params[0].dtype)[..., None, None]
-        )
+        tiny = torch.finfo(self.params[0].dtype).tiny  # a floor float32 has too
+        bc1 = (1 - b1**self.t).clamp_min(tiny).to(self.params[0].dtype)[..., None, None]
+        bc2 = (1 - b2**self.t).clamp_min(tiny).to(self.params[0].dtype)[..., None, None]
         on = active[..., None, None]
         for p, m, v in zip(self.params, self.m, self.v):
             g = p.grad
@@ -176,7 +179,7 @@ def paper_recipe(
     RecipeResult
         The representations after each stage and the precision of the chosen positives.
     """
-    X, Y, Xu, Yu = check_pools(X, Y, X_unpaired, Y_unpaired, match)
+    X, Y, Xu, Yu = check_pools(X, Y, X_unpaired, Y_unpaired, match, permutation=True)
     if Xu.shape[-2] != Yu.shape[-2]:
         raise ValueError("paper_recipe needs pools of equal size N")
     if blocks not in ("aligned", "shuffled"):
@@ -257,4 +260,10 @@ def paper_recipe(
                 / n_blocks
             )
     precision = hits if (match is not None and positives == "topm") else torch.empty(0)
+    for name, G in (("G1", G1), ("G2", G2)):
+        check_finite_output(
+            G.detach(),
+            f"paper_recipe's {name}",
+            "lower lr (AdamW's steps overshoot) or raise tau",
+        )
     return RecipeResult(G1_paired, G2_paired, G1.detach(), G2.detach(), precision)

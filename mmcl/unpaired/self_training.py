@@ -16,7 +16,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .._validation import check_int, check_matrix, check_pair
+from .._validation import (
+    check_choice,
+    check_index,
+    check_int,
+    check_matrix,
+    check_pair,
+    check_real,
+    check_rho,
+    check_same_device,
+    check_tau,
+)
 from ..metrics import retrieval_accuracy
 from .detection import (
     DETECTORS,
@@ -39,7 +49,7 @@ __all__ = [
 SOLVERS = ("linear", "clip")
 
 
-def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
+def check_pools(X, Y, X_unpaired, Y_unpaired, match=None, *, permutation: bool = False):
     """Validate pairs X (..., n, d1), Y (..., n, d2), pools (..., N, d1), (..., N', d2),
     match (..., N).
 
@@ -55,6 +65,8 @@ def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
         Tensor of shape (..., N', d2).
     match : torch.Tensor, optional
         Long tensor of shape (..., N).
+    permutation : bool, default=False
+        Require ``match`` to be a permutation (every row of Y_unpaired used once).
 
     Returns
     -------
@@ -73,10 +85,17 @@ def check_pools(X, Y, X_unpaired, Y_unpaired, match=None):
             f"X_unpaired must have d1 = {X.shape[-1]} and Y_unpaired d2 = "
             f"{Y.shape[-1]} columns"
         )
-    if match is not None and (
-        not isinstance(match, torch.Tensor) or match.shape != Xu.shape[:-1]
-    ):
-        raise ValueError(f"match must be a long tensor of shape {tuple(Xu.shape[:-1])}")
+    check_same_device(X=X, X_unpaired=Xu, Y_unpaired=Yu)
+    if match is not None:
+        check_index(
+            match,
+            "match",
+            shape=Xu.shape[:-1],
+            high=Yu.shape[-2],
+            permutation=permutation,
+            rows=" (one per row of X_unpaired)",
+            cols=" (rows of Y_unpaired)",
+        )
     return X, Y, Xu, Yu
 
 
@@ -97,7 +116,24 @@ def reveal_pairs(X_unpaired, Y_unpaired, match) -> tuple[torch.Tensor, torch.Ten
     tuple of torch.Tensor
         The pools, of shapes (..., N, d1) and (..., N, d2), with rows paired.
     """
-    Yu = check_matrix(Y_unpaired, "Y_unpaired")
+    Xu, Yu = (
+        check_matrix(X_unpaired, "X_unpaired"),
+        check_matrix(Y_unpaired, "Y_unpaired"),
+    )
+    check_same_device(X_unpaired=Xu, Y_unpaired=Yu)
+    if Xu.shape[:-2] != Yu.shape[:-2]:
+        raise ValueError(
+            "X_unpaired and Y_unpaired must carry the same leading (replicate) shape"
+        )
+    match = check_index(
+        match,
+        "match",
+        shape=Xu.shape[:-1],
+        high=Yu.shape[-2],
+        permutation=True,
+        rows=" (one per row of X_unpaired)",
+        cols=" (rows of Y_unpaired)",
+    )
     idx = match.to(Yu.device).unsqueeze(-1).expand(*match.shape, Yu.shape[-1])
     return check_matrix(X_unpaired, "X_unpaired"), torch.gather(Yu, -2, idx)
 
@@ -136,6 +172,8 @@ def fit_pairs(
     tuple of torch.Tensor
         G1 of shape (..., r, d1) and G2 of shape (..., r, d2).
     """
+    check_choice(solver, "solver", SOLVERS)
+    check_tau(tau), check_rho(rho), check_int(max_iter, "max_iter")
     if solver == "linear":
         res = linear_closed_form(X, Y, r, rho=rho)
     elif solver == "clip":
@@ -228,10 +266,11 @@ def self_training(
     """
     X, Y, Xu, Yu = check_pools(X, Y, X_unpaired, Y_unpaired, match)
     rounds = check_int(rounds, "rounds", low=0)
-    if detector not in DETECTORS:
-        raise ValueError(f"detector must be one of {DETECTORS}, got {detector!r}")
-    if solver not in SOLVERS:
-        raise ValueError(f"solver must be one of {SOLVERS}, got {solver!r}")
+    check_choice(detector, "detector", DETECTORS)
+    check_choice(solver, "solver", SOLVERS)
+    check_tau(tau), check_rho(rho), check_int(max_iter, "max_iter")
+    check_real(threshold, "threshold", low=0.0)
+    check_int(r, "r")
     batch = X.shape[:-2]
     flat = [t.reshape(-1, *t.shape[-2:]) for t in (X, Y, Xu, Yu)]
     G1, G2 = (
@@ -307,6 +346,27 @@ def representation_accuracy(
     torch.Tensor
         Tensor of shape (...,).
     """
+    Xt, Yt = check_matrix(X_test, "X_test"), check_matrix(Y_test, "Y_test")
+    G1, G2 = check_matrix(G1, "G1"), check_matrix(G2, "G2")
+    check_same_device(X_test=Xt, Y_test=Yt, G1=G1, G2=G2)
+    if Xt.shape[:-1] != Yt.shape[:-1]:
+        raise ValueError(
+            "X_test and Y_test must hold the same pairs (..., m): got "
+            f"{tuple(Xt.shape)} "
+            f"and {tuple(Yt.shape)}"
+        )
+    if (
+        G1.shape[-1] != Xt.shape[-1]
+        or G2.shape[-1] != Yt.shape[-1]
+        or G1.shape[-2] != G2.shape[-2]
+    ):
+        raise ValueError(
+            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {Xt.shape[-1]} the columns "
+            "of "
+            f"X_test and d2 = {Yt.shape[-1]} those of Y_test; got G1 {tuple(G1.shape)} "
+            f"and G2 {tuple(G2.shape)}"
+        )
+    X_test, Y_test = Xt, Yt
     return retrieval_accuracy(
         X_test @ G1.transpose(-1, -2), Y_test @ G2.transpose(-1, -2), chunk=chunk
     )
