@@ -29,8 +29,10 @@ def as_tensor(value, name: str, *, dtype=None, device=None) -> torch.Tensor:
         raise TypeError(f"{name} must be a tensor or array-like of numbers, got {type(value).__name__}") from err
 
 
-def check_matrix(value, name: str, *, min_rows: int = 1, batch: bool = True) -> torch.Tensor:
-    """A float32/float64 tensor of shape (..., rows, cols) with finite entries."""
+def check_matrix(value, name: str, *, min_rows: int = 1, batch: bool = True,
+                 finite: bool = True) -> torch.Tensor:
+    """A float32/float64 tensor of shape (..., rows, cols) with finite entries (``finite=False``:
+    the caller checks finiteness itself, e.g. folded into a reduction it needs anyway)."""
     t = as_tensor(value, name)
     if t.ndim < 2 or (not batch and t.ndim != 2):
         allowed = "(rows, cols) or (replicates, rows, cols)" if batch else "(rows, cols)"
@@ -39,7 +41,7 @@ def check_matrix(value, name: str, *, min_rows: int = 1, batch: bool = True) -> 
         raise TypeError(f"{name} must be float32 or float64, got {t.dtype}")
     if t.shape[-2] < min_rows or t.shape[-1] < 1:
         raise ValueError(f"{name} needs at least {min_rows} rows and 1 column, got shape {tuple(t.shape)}")
-    if not bool(torch.isfinite(t).all()):
+    if finite and not bool(torch.isfinite(t).all()):
         raise ValueError(f"{name} contains NaN or inf entries; all entries must be finite")
     return t
 
@@ -57,10 +59,10 @@ def check_same_device(**tensors: torch.Tensor) -> None:
             raise TypeError(f"{k} has dtype {v.dtype} but {k0} has {v0.dtype}; use one dtype")
 
 
-def check_pair(X, Y, *, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+def check_pair(X, Y, *, min_rows: int = 2, finite: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Paired data: X (..., n, d1), Y (..., n, d2) with matching n and leading dimensions."""
-    X = check_matrix(X, "X", min_rows=min_rows)
-    Y = check_matrix(Y, "Y", min_rows=min_rows)
+    X = check_matrix(X, "X", min_rows=min_rows, finite=finite)
+    Y = check_matrix(Y, "Y", min_rows=min_rows, finite=finite)
     check_same_device(X=X, Y=Y)
     if X.shape[:-1] != Y.shape[:-1]:
         raise ValueError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ._matfree import centred_cross_covariance_fast
 from ._validation import check_pair, check_real
 from .families import get_family
 from .losses import check_representation, similarities
@@ -37,9 +38,7 @@ def cross_covariance(X, Y, beta) -> torch.Tensor:
 def centered_cross_covariance(X, Y) -> torch.Tensor:
     """The unbiased centred cross-covariance S_n = 1/(n-1) sum_i (x_i - xbar)(y_i - ybar)^T."""
     X, Y = check_pair(X, Y)
-    Xc = X - X.mean(-2, keepdim=True)
-    Yc = Y - Y.mean(-2, keepdim=True)
-    return Xc.transpose(-1, -2) @ Yc / (X.shape[-2] - 1)
+    return centred_cross_covariance_fast(X, Y)[0]  # X^T Y - n xbar ybar^T, or centred chunks
 
 
 def contrastive_cross_covariance(G1, G2, X, Y, loss="clip", *, tau: float = 1.0,

@@ -30,9 +30,8 @@ def sin_theta_distance(A, B) -> torch.Tensor:
     if A.shape[-2] != B.shape[-2]:
         raise ValueError(f"A and B must live in the same dimension d, got {A.shape[-2]} and {B.shape[-2]}")
     QA, QB = orthonormal_basis(A), orthonormal_basis(B)
-    proj = QB.transpose(-1, -2) @ QA
-    sq = QA.shape[-1] - (proj ** 2).sum((-1, -2))
-    return sq.clamp_min(0).sqrt()
+    # ||QA - QB (QB^T QA)||_F directly: sqrt(r1 - ||QB^T QA||_F^2) would resolve only sqrt(eps)
+    return torch.linalg.matrix_norm(QA - QB @ (QB.transpose(-1, -2) @ QA))
 
 
 def retrieval_accuracy(Zx, Zy, *, normalize: bool = True, chunk: int = 4096) -> torch.Tensor:

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ._validation import check_int, check_pair, check_rank, check_real, check_rho
-from .covariance import centered_cross_covariance, cross_covariance
+from ._validation import check_int, check_matrix, check_pair, check_rank, check_real, check_rho
 from .data import make_generator
-from .blocked import DENSE_LIMIT, auto_block_size, blocked_cross_covariance, blocked_loss
+from . import _matfree as _mf
+from .blocked import DENSE_LIMIT, auto_block_size
 from .families import ClipFamily, LinearFamily, get_family
 from .losses import check_representation, contrastive_loss
 
@@ -38,7 +38,15 @@ def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tens
 
 
 def truncated_svd(S: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Top-r SVD of S (..., d1, d2): U (..., d1, r), sigma (..., r), V (..., d2, r), signs flipped."""
+    """Top-r SVD of S (..., d1, d2): U (..., d1, r), sigma (..., r), V (..., d2, r), signs flipped.
+
+    For min(d1, d2) >= 128 and r + 5 <= min(d1, d2) / 4 a block subspace iteration on r + 5
+    vectors (O(d1 d2 (r + 5)) per step, stopped at the rounding floor of its residual) replaces
+    the full SVD (O(d1 d2 min(d1, d2))); without convergence the full SVD is used after all."""
+    fast = _mf.fast_truncated_svd(S, r)  # O(d1 d2 (r + 5)) per step when r << min(d1, d2)
+    if fast is not None:
+        U, V = svd_flip(fast[0], fast[2])
+        return U, fast[1], V
     U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
     U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
     return U, sig[..., :r], V
@@ -72,35 +80,28 @@ class SolverResult:
 
 
 def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
-    """Global minimiser of the linear loss: G1^T G2 = SVD_r(S_n) / rho (S_n centred, unbiased)."""
-    X, Y = check_pair(X, Y)
+    """Global minimiser of the linear loss: G1^T G2 = SVD_r(S_n) / rho (S_n centred, unbiased).
+
+    Costs about one pass X^T Y: S_n = (X^T Y - n xbar ybar^T) / (n - 1) without centred copies
+    (centred chunks instead when the means would cost accuracy, see
+    ``mmcl._matfree.centred_cross_covariance_fast``), the finiteness check of X and Y folded into
+    the column means and norms that needs, and a truncated SVD in O(d1 d2 r) for r << d.
+    """
+    X, Y = check_pair(X, Y, finite=False)  # finiteness: checked by _centered_cov
     r = check_rank(r, X.shape[-1], Y.shape[-1])
     rho = check_rho(rho)
-    U, sig, V = truncated_svd(centered_cross_covariance(X, Y), r)
+    U, sig, V = truncated_svd(_centered_cov(X, Y), r)
     G1, G2 = factorize(U, sig, V, rho)
     return SolverResult(G1, G2, U, V, sig)
 
 
-def _loss_of_M(X, Y, U, w, V, family, rho, block):
-    """L(M) for M = U diag(w) V^T: similarities (X U) diag(w) (Y V)^T plus (rho/2)||w||^2.
-
-    Returns the loss and what S(beta) needs: the similarities (dense, ``block`` None) or the
-    embeddings and CLIP log-normalisers (blocked)."""
-    zx, zy = (X @ U) * w.unsqueeze(-2), Y @ V
-    reg = 0.5 * rho * (w ** 2).sum(-1)
-    if block is None:
-        s = zx @ zy.transpose(-1, -2)
-        return family.loss_from_similarities(s) + reg, s
-    L, norms = blocked_loss(zx, zy, family, block_size=block, return_normalizers=True)
-    return L + reg, (zx, zy, norms)
-
-
-def _cov_of_state(X, Y, state, family, block):
-    """S(beta) at the similarities described by ``state`` (see :func:`_loss_of_M`)."""
-    if block is None:
-        return cross_covariance(X, Y, family.weights(state))
-    zx, zy, norms = state
-    return blocked_cross_covariance(X, Y, zx, zy, family, block_size=block, normalizers=norms)
+def _centered_cov(X, Y) -> torch.Tensor:
+    """S_n of shape-checked X, Y; non-finite inputs raise the usual ValueError naming them."""
+    S, bad = _mf.centred_cross_covariance_fast(X, Y)
+    if bad is not None:
+        check_matrix(X if bad == "X" else Y, bad)  # names NaN / inf entries
+        raise ValueError(f"{bad} has entries too large to square in {X.dtype}; rescale it")
+    return S
 
 
 def _resolve_block(block_size, family, n: int, batch: int):
@@ -130,6 +131,18 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
         (:mod:`mmcl.blocked`, memory O(n * block_size + d1 * d2)) instead of with the n x n
         similarity matrix. Default: dense while replicates * n^2 <= 2^24, blocked above
         ('clip' and 'linear' presets; other families stay dense).
+
+    Notes
+    -----
+    For CLIP, S(beta) = X^T (I - A) Y / n is applied, not formed, whenever that is cheaper by
+    the flop count: the top r of (1 - a) rho M + a S(beta) come from a block subspace iteration
+    on k = r + 5 vectors warm-started from the previous step, at n^2 (2k) multiply-adds per product
+    pair with A kept (dense), or n^2 (r + 2k) plus one exponential per entry (blocked), against
+    n^2 min(d1, d2) to form S (then a full SVD, exactly as for other families); see
+    ``mmcl._matfree``. The subspace iteration stops once its residual is below 1% of the last
+    change of M (the fixed point is the same; set ``mmcl._matfree._INNER_RTOL = 0`` for steps
+    equal to the full SVD's up to rounding). ``history["products"]`` counts the passes over
+    the data (products with S, or its formation) per step.
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
@@ -138,46 +151,91 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = check_int(max_iter, "max_iter", low=1)
     family = get_family(loss, tau)
-    if init is None:
-        res = linear_closed_form(X, Y, r, rho=rho)
-        U, w, V = res.U, res.singular_values / rho, res.V
-    else:
+    if init is not None:
         G1, G2, X, Y = check_representation(init[0], init[1], X, Y)
-        U, w, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
     batch = X.shape[:-2]
     block = _resolve_block(block_size, family, X.shape[-2], X[..., 0, 0].numel())
+    S_n = None
+    if isinstance(family, ClipFamily):
+        prob = _mf.ClipProblem(X, Y, family.tau, rho, block)
+    else:
+        if isinstance(family, LinearFamily):
+            S_n = _centered_cov(X, Y)
+        prob = _mf.FormedProblem(X, Y, family, rho, fixed_S=S_n)
+    k, formed = prob.choose(r)
+    if init is None:
+        U, sig, V = truncated_svd(_centered_cov(X, Y) if S_n is None else S_n, k)
+        Qu, Qv, U, w, V = U, V, U[..., :r], sig[..., :r] / rho, V[..., :r]
+    else:
+        U, w, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
+        Qu, Qv = _mf.start_bases(U, V, k)
+    floor = _mf._floor(X.dtype, max(X.shape[-1], Y.shape[-1]))
     a = torch.full(batch, a0, dtype=X.dtype, device=X.device)
-    L, s = _loss_of_M(X, Y, U, w, V, family, rho, block)
+    st = prob.state(U, w, V)
     M = (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
-    hist, iterates, converged = {"loss": [], "change": [], "time": []}, [], False
+    hist = {"loss": [], "change": [], "time": [], "products": []}
+    iterates, converged, change = [], False, 1.0
     t0 = time.perf_counter()
     for it in range(1, max_iter + 1):
-        S = _cov_of_state(X, Y, s, family, block)
+        tol_in, passes = max(floor, _mf._INNER_RTOL * change), 1
+        if formed:
+            S = prob.formed(st)
+        else:
+            first = prob.products(st, Qu, Qv)  # S Qv, S^T Qu: shared by every damping tried
         for _ in range(30):  # backtracking on the damping, per replicate
-            U1, sig1, V1 = truncated_svd((1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r)
+            c1, c2 = ((1 - a) * rho)[..., None, None], a[..., None, None]
+            if formed:
+                U1, sig1, V1 = truncated_svd(c1 * M + c2 * S, r)
+            else:
+                U1, sig1, V1, Qu1, Qv1, steps = _step_svd(prob, st, U, w, V, c1, c2, Qu, Qv,
+                                                          first, r, tol_in)
+                passes += steps - 1
             w1 = sig1 / rho
-            L1, s1 = _loss_of_M(X, Y, U1, w1, V1, family, rho, block)
-            worse = L1 > L + 1e-12 * L.abs().clamp_min(1.0)
+            st1 = prob.state(U1, w1, V1)
+            worse = st1["loss"] > st["loss"] + 1e-12 * st["loss"].abs().clamp_min(1.0)
             if not bool(worse.any()):
                 break
             a = torch.where(worse, a / 2, a)
         M1 = (U1 * w1.unsqueeze(-2)) @ V1.transpose(-1, -2)
-        change = float((torch.linalg.matrix_norm(M1 - M) / torch.linalg.matrix_norm(M).clamp_min(1e-300)).max())
-        U, w, V, L, s, M = U1, w1, V1, L1, s1, M1
-        hist["loss"].append(L.detach().clone())
+        change = float((torch.linalg.matrix_norm(M1 - M)
+                        / torch.linalg.matrix_norm(M).clamp_min(1e-300)).max())
+        U, w, V, st, M = U1, w1, V1, st1, M1
+        if not formed:
+            Qu, Qv = Qu1, Qv1
+        hist["loss"].append(st["loss"].detach().clone())
         hist["change"].append(change)
         hist["time"].append(time.perf_counter() - t0)
+        hist["products"].append(passes)
         if record_iterates:
             iterates.append(factorize(U, w * rho, V, rho))
         if change < tol:
             converged = True
             break
-    if not bool(torch.isfinite(L).all()):
+    if not bool(torch.isfinite(st["loss"]).all()):
         raise FloatingPointError("svd_iteration produced a non-finite loss; raise tau or rho")
     G1, G2 = factorize(U, w * rho, V, rho)
-    sig = truncated_svd(_cov_of_state(X, Y, s, family, block), r)[1]
+    if formed:
+        sig = truncated_svd(prob.formed(st), r)[1]
+    else:
+        sig = _mf.subspace_svd(lambda Qu, Qv: prob.products(st, Qu, Qv), Qu, Qv, r,
+                               max(floor, _mf._INNER_RTOL * change))[1]
     return SolverResult(G1, G2, U, V, sig, n_iter=it, converged=converged, history=hist,
                         iterates=iterates)
+
+
+def _step_svd(prob, st, U, w, V, c1, c2, Qu, Qv, first, r, tol):
+    """Top r of T = c1 M + c2 S(beta) (M = U diag(w) V^T) by subspace iteration from (Qu, Qv);
+    ``first`` = (S Qv, S^T Qu)."""
+    Uw, Vw = U * w.unsqueeze(-2), V * w.unsqueeze(-2)
+
+    def combine(Qu_, Qv_, SQv, StQu):  # (T Qv, T^T Qu)
+        return (c1 * Uw @ (V.transpose(-1, -2) @ Qv_) + c2 * SQv,
+                c1 * Vw @ (U.transpose(-1, -2) @ Qu_) + c2 * StQu)
+
+    out = _mf.subspace_svd(lambda Qu_, Qv_: combine(Qu_, Qv_, *prob.products(st, Qu_, Qv_)),
+                           Qu, Qv, r, tol, first=combine(Qu, Qv, *first))
+    U1, V1 = svd_flip(out[0], out[2])
+    return U1, out[1], V1, out[3], out[4], out[5]
 
 
 def _trainable_factors(X, Y, r, init, g):
