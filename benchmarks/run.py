@@ -32,6 +32,8 @@ import torch
 
 import mmcl
 
+import race  # noqa: E402  (benchmarks/race.py, next to this script)
+
 
 def rss_mb() -> float:
     """Current resident memory of this process in MB (Linux)."""
@@ -75,36 +77,6 @@ def case_linear(p, device):
     return {"t_pass": t_pass, "t_fit": t_fit, "base_mb": base}
 
 
-def first_time_below(times, thetas, target):
-    hit = [t for t, th in zip(times, thetas) if th <= target]
-    return hit[0] if hit else float("nan")
-
-
-def case_clip_svd(p, device):
-    d = sample(p["n"], p["d"], p["r"], device, eta=1.0, noise=p["noise"])
-    base = rss_mb()
-    t0 = time.perf_counter()
-    res = mmcl.svd_iteration(d.X, d.Y, p["r"], "clip", tau=p["tau"], rho=p["rho"], tol=p["tol"],
-                             max_iter=p["max_iter"], record_iterates=True,
-                             block_size=mmcl.auto_block_size(p["n"]))
-    sync(device)
-    t_total = time.perf_counter() - t0
-    thetas = [float(mmcl.sin_theta_distance(G1.T, d.U1)) for G1, _ in res.iterates]
-    overhead = t_total - res.history["time"][-1]  # start-up (linear closed form) and final S(beta)
-    return {"t_total": t_total, "times": [t + overhead for t in res.history["time"]], "thetas": thetas,
-            "n_iter": res.n_iter, "base_mb": base}
-
-
-def case_clip_adam(p, device):
-    d = sample(p["n"], p["d"], p["r"], device, eta=1.0, noise=p["noise"])
-    base = rss_mb()
-    res = mmcl.minibatch_gradient(d.X, d.Y, p["r"], "clip", tau=p["tau"], rho=p["rho"], lr=p["lr"],
-                                  batch_size=p["batch"], n_epochs=p["epochs"], record_iterates=True)
-    thetas = [float(mmcl.sin_theta_distance(G1.T, d.U1)) for G1, _ in res.iterates]
-    return {"t_total": res.history["time"][-1], "times": res.history["time"], "thetas": thetas,
-            "base_mb": base}
-
-
 def case_weights(p, device):
     n, dd, r, tau = p["n"], p["d"], 10, 1.0
     d = sample(n, dd, r, device, eta=1.0, noise=0.5)
@@ -124,7 +96,9 @@ def case_big(p, device):
     t0 = time.perf_counter()
     res = mmcl.svd_iteration(d.X, d.Y, p["r"], "clip", tau=1.0, max_iter=p["max_iter"])
     sync(device)
+    h = res.history  # time of the first step: its loss evaluation, products, candidate's loss
     return {"t_total": time.perf_counter() - t0, "n_iter": res.n_iter, "base_mb": base,
+            "t_step": h["time"][0], "products": h["products"][0],
             "block": mmcl.auto_block_size(p["n"]),
             "sin_theta": float(mmcl.sin_theta_distance(res.G1.T, d.U1))}
 
@@ -147,7 +121,7 @@ def case_unpaired(p, device):
             "grad_unpaired": acc(grad.G1, grad.G2), "base_mb": 0.0}
 
 
-CASES = {"unpaired": case_unpaired, "linear": case_linear, "clip_svd": case_clip_svd, "clip_adam": case_clip_adam,
+CASES = {"unpaired": case_unpaired, "linear": case_linear, "race": race.case_race,
          "weights": case_weights, "big": case_big}
 
 
@@ -170,16 +144,58 @@ def run_case(name, params, device):
 # ---------------------------------------------------------------- sections (in the parent)
 SIZES = {
     "full": {"linear": [(10_000, 100), (100_000, 100), (10_000, 1000), (100_000, 1000)],
-             "clip": {"n": 8_000, "epochs": 20}, "weights": [4_000, 16_000, 64_000],
+             "race": [4_000, 16_000], "weights": [4_000, 16_000, 64_000],
              "big": {"n": 100_000, "d": 200, "r": 10, "max_iter": 1},
              "unpaired": {"N": 2000, "n_test": 10_000, "replicates": 10}},
     "quick": {"linear": [(10_000, 100), (20_000, 400)],
-              "clip": {"n": 2_000, "epochs": 20}, "weights": [2_000, 4_000, 8_000],
+              "race": [2_000], "weights": [2_000, 4_000, 8_000],
               "big": {"n": 20_000, "d": 200, "r": 10, "max_iter": 1},
               "unpaired": {"N": 2000, "n_test": 2000, "replicates": 2}},
 }
-CLIP = {"d": 50, "r": 5, "noise": 1.0, "tau": 1.0, "rho": 1.0, "tol": 1e-5, "max_iter": 15,
-        "lr": 2e-3, "batch": 50}
+#: the race (issue 15's setting): regularised CLIP, un-normalised similarities, start at the linear
+#: closed form; Adam's learning rates and the minibatch SVD step's averaging weights are grids
+RACE = {"d": 50, "r": 5, "eta": 0.6, "noise": 1.0, "tau": 1.0, "rho": 1.0, "tol": 1e-5,
+        "max_iter": 200, "batch": 1024, "lbfgs_iter": 5, "lr_grid": [1e-3, 3e-3, 1e-2, 3e-2],
+        "gamma_grid": [0.1, 0.3, 1.0]}
+#: epochs (Adam, minibatch SVD) and L-BFGS rounds of ``lbfgs_iter`` steps, per n
+RACE_BUDGET = {2_000: (60, 10), 4_000: (100, 20), 16_000: (30, 8), 100_000: (15, 6)}
+FRACTIONS = (0.99, 0.9999)
+
+
+def section_race(sizes, device):
+    """Each method at each n in its own process; times to 99% / 99.99% of L0 - L*."""
+    out = []
+    for n in sizes:
+        epochs, outer = RACE_BUDGET[n]
+        p = dict(RACE, n=n, epochs=epochs, lbfgs_outer=outer)
+        runs = [("SVD-iteration", run_case("race", dict(p, method="svd"), device))]
+        runs += [(f"Adam lr={lr:g}", run_case("race", dict(p, method="adam", lr=lr), device))
+                 for lr in p["lr_grid"]]
+        runs += [("L-BFGS (full batch)", run_case("race", dict(p, method="lbfgs"), device))]
+        runs += [(f"minibatch SVD g={g:g}", run_case("race", dict(p, method="mbsvd", gamma=g), device))
+                 for g in p["gamma_grid"]]
+        svd = runs[0][1]
+        L0, Lstar = svd["L0"], min(svd["losses"])  # float32: the last step may round up
+        rows = []
+        for name, o in runs:
+            row = {"method": name, "final_gap": (o["losses"][-1] - Lstar) / (L0 - Lstar),
+                   "total_s": o["times"][-1], "peak_mb": o["peak_mb"],
+                   "work_mb": o["peak_mb"] - o["base_mb"], "times": o["times"], "losses": o["losses"]}
+            for f in FRACTIONS:
+                row[f"t{f}"] = race.time_to(o["times"], o["losses"], L0, Lstar, f)
+            rows.append(row)
+        best = lambda prefix: min((r for r in rows if r["method"].startswith(prefix)),  # noqa: E731
+                                  key=lambda r: (r["t0.99"] is None, r["t0.99"] or 0, r["final_gap"]))
+        ratio = lambda a, b: (b["t0.99"] / a["t0.99"]) if a["t0.99"] and b["t0.99"] else None  # noqa: E731
+        s_row = rows[0]
+        out.append({"params": p, "L0": L0, "Lstar": Lstar, "rows": rows,
+                    "svd_n_iter": svd["n_iter"], "svd_products": svd["products"],
+                    "svd_converged": svd["converged"],
+                    "best_adam": best("Adam")["method"], "best_mbsvd": best("minibatch")["method"],
+                    "speedup_vs_adam": ratio(s_row, best("Adam")),
+                    "speedup_vs_lbfgs": ratio(s_row, rows[1 + len(p["lr_grid"])]),
+                    "speedup_vs_mbsvd": ratio(s_row, best("minibatch"))})
+    return out
 
 
 def section_linear(sizes, device):
@@ -189,20 +205,6 @@ def section_linear(sizes, device):
         rows.append({"n": n, "d": d, "xty_s": o["t_pass"], "closed_form_s": o["t_fit"],
                      "ratio": o["t_fit"] / o["t_pass"]})
     return rows
-
-
-def section_clip(n, epochs, device):
-    p = dict(CLIP, n=n, epochs=epochs)
-    svd, adam = run_case("clip_svd", p, device), run_case("clip_adam", p, device)
-    target = max(svd["thetas"][-1], min(adam["thetas"]))  # both methods reach it
-    rows = []
-    for name, o in (("SVD-iteration (blocked)", svd), ("Adam, minibatch 50 (autograd)", adam)):
-        rows.append({"method": name, "final_sin_theta": o["thetas"][-1], "best_sin_theta": min(o["thetas"]),
-                     "time_to_target_s": first_time_below(o["times"], o["thetas"], target),
-                     "total_s": o["t_total"], "peak_mb": o["peak_mb"],
-                     "work_mb": o["peak_mb"] - o["base_mb"], "times": o["times"], "thetas": o["thetas"]})
-    return {"params": p, "target_sin_theta": target, "rows": rows,
-            "speedup": rows[1]["time_to_target_s"] / rows[0]["time_to_target_s"]}
 
 
 def section_weights(sizes, dense_mb, device):
@@ -241,8 +243,8 @@ def print_tables(res):
     print(f"# mmcl benchmark ({res['mode']}) on {res['device']}, torch {res['torch']}")
     if "linear" in res:
         print_linear(res)
-    if "clip" in res:
-        print_clip(res)
+    if "race" in res:
+        print_race(res)
     if "weights" in res:
         print_weights(res)
     if "big" in res:
@@ -258,16 +260,22 @@ def print_linear(res):
         print(f"{r['n']:>8} {r['d']:>6} {r['xty_s']:>9.3f} {r['closed_form_s']:>9.3f} {r['ratio']:>6.2f}")
 
 
-def print_clip(res):
-    c = res["clip"]
-    p = c["params"]
-    print(f"\n## 2. CLIP (n = {p['n']}, d = {p['d']}, r = {p['r']}, tau = {p['tau']}, rho = {p['rho']}): "
-          f"time to sinTheta <= {c['target_sin_theta']:.4f}")
-    print(f"{'method':<31} {'final sinT':>10} {'to target s':>11} {'total s':>8} {'peak MB':>8} {'work MB':>8}")
-    for r in c["rows"]:
-        print(f"{r['method']:<31} {r['final_sin_theta']:>10.4f} {fmt(r['time_to_target_s'], '11.2f')} "
-              f"{r['total_s']:>8.2f} {r['peak_mb']:>8.0f} {r['work_mb']:>8.0f}")
-    print(f"speed-up of SVD-iteration over the gradient recipe: {fmt(c['speedup'], '.1f')}x")
+def print_race(res):
+    for sec in res["race"]:
+        p = sec["params"]
+        print(f"\n## 2. CLIP race (n = {p['n']}, d1 = d2 = {p['d']}, r = {p['r']}, eta = {p['eta']}, "
+              f"tau = {p['tau']}, rho = {p['rho']}, minibatches of {p['batch']}): time to 99% and "
+              f"99.99% of L0 - L* (L0 = {sec['L0']:.6f}, L* = {sec['Lstar']:.6f})")
+        print(f"{'method':<24} {'to 99% s':>9} {'to 99.99% s':>11} {'final gap':>10} {'total s':>8} "
+              f"{'peak MB':>8} {'work MB':>8}")
+        for r in sec["rows"]:
+            print(f"{r['method']:<24} {fmt(r['t0.99'], '9.2f')} {fmt(r['t0.9999'], '11.2f')} "
+                  f"{r['final_gap']:>10.1e} {r['total_s']:>8.2f} {r['peak_mb']:>8.0f} {r['work_mb']:>8.0f}")
+        print(f"SVD-iteration: {sec['svd_n_iter']} steps, {sum(sec['svd_products'])} passes over the data "
+              f"(converged: {sec['svd_converged']}); to 99% it is {fmt(sec['speedup_vs_adam'], '.1f')}x "
+              f"faster than the best Adam ({sec['best_adam']}), {fmt(sec['speedup_vs_lbfgs'], '.1f')}x "
+              f"than L-BFGS, {fmt(sec['speedup_vs_mbsvd'], '.1f')}x than the best minibatch SVD "
+              f"({sec['best_mbsvd']})")
 
 
 def print_weights(res):
@@ -293,6 +301,8 @@ def print_unpaired(res):
 def print_big(res):
     b = res["big"]
     print(f"\n## 4. SVD-iteration, n = {b['n']}, d1 = d2 = {b['d']}, r = {b['r']} (blocks of {b['block']} rows)")
+    print(f"first step {b['t_step']:.1f} s ({b['products']} passes over the data besides the two loss "
+          f"evaluations)")
     print(f"{b['n_iter']} iterations in {b['total_s']:.1f} s; peak memory {b['peak_mb']:.0f} MB "
           f"(work {b['work_mb']:.0f} MB); sinTheta {b['sin_theta']:.4f}")
 
@@ -303,7 +313,7 @@ def show(paths):
     for path in paths:
         with open(path) as f:
             res = json.load(f)
-        sections = [k for k in ("linear", "clip", "weights", "big", "unpaired") if k in res]
+        sections = [k for k in ("linear", "race", "weights", "big", "unpaired") if k in res]
         runs.append(f"{path}: `{res['command']}` on {res['date']}, {res['device']} ({res['device_name']}, "
                     f"{res['threads']} threads), {res['wall_s']:.0f} s; sections {', '.join(sections)}")
         merged.update(res)
@@ -321,8 +331,9 @@ def main(argv=None):
     ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: $MMCL_DEVICE, else cuda if available)")
     ap.add_argument("--dense-mb", type=float, default=3000, help="run the dense weights only below this estimate")
     ap.add_argument("--json", default=None, help="also write the results to this file")
-    ap.add_argument("--sections", default="linear,clip,weights,big,unpaired",
-                    help="comma-separated subset of linear,clip,weights,big,unpaired")
+    ap.add_argument("--sections", default="linear,race,weights,big,unpaired",
+                    help="comma-separated subset of linear,race,weights,big,unpaired")
+    ap.add_argument("--race-sizes", default=None, help="comma-separated n for the race (default: by mode)")
     ap.add_argument("--show", nargs="+", metavar="JSON",
                     help="print the tables of earlier --json runs (sections merged), run nothing")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -341,8 +352,9 @@ def main(argv=None):
     todo, t0 = a.sections.split(","), time.perf_counter()
     if "linear" in todo:
         res["linear"] = section_linear(sz["linear"], device)
-    if "clip" in todo:
-        res["clip"] = section_clip(sz["clip"]["n"], sz["clip"]["epochs"], device)
+    if "race" in todo:
+        sizes = [int(v) for v in a.race_sizes.split(",")] if a.race_sizes else sz["race"]
+        res["race"] = section_race(sizes, device)
     if "weights" in todo:
         res["weights"] = section_weights(sz["weights"], a.dense_mb, device)
     if "big" in todo:

@@ -28,11 +28,12 @@ import torch
 #: extra columns of the subspace iteration (k = r + _OVERSAMPLE, at most min(d1, d2))
 _OVERSAMPLE = 5
 #: inner residual target relative to the last outer change of M (0: solve to the rounding floor)
-_INNER_RTOL = 1e-2
+_INNER_RTOL = 0.1
 #: most subspace steps per truncated SVD (then the last Ritz vectors are used)
 _INNER_STEPS = 60
-#: expected subspace steps per SVD-iteration step, for the formed-versus-products flop rule
-_EXPECTED_STEPS = 2
+#: product pairs per SVD-iteration step, for the formed-versus-products flop rule (about 3
+#: measured with the default _INNER_RTOL: a warm pass for the step, one or two to refine)
+_EXPECTED_STEPS = 3
 #: force "formed" or "products" for CLIP (tests); None chooses by the flop count
 _FORCE = None
 
@@ -160,7 +161,7 @@ class ClipProblem:
         (A Y Qv and A^T X Qu with Q = P exp(r - c) folded in, 2k columns each), plus, blocked, the
         logits again (r + 1) and one exponential (counted as 10); forming S costs 2 min(d1, d2)
         (A Y) and, blocked, the same r + 1 + 10. With ``_EXPECTED_STEPS`` product pairs per
-        SVD-iteration step (warm starts make one or two typical), S is formed when that costs no
+        SVD-iteration step (measured: about three), S is formed when that costs no
         more; then its top r come from a full SVD, as for the other families."""
         d = min(self.X.shape[-1], self.Y.shape[-1])
         k = min(r + _OVERSAMPLE, d)

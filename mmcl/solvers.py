@@ -139,7 +139,7 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
     on k = r + 5 vectors warm-started from the previous step, at n^2 (2k) multiply-adds per product
     pair with A kept (dense), or n^2 (r + 2k) plus one exponential per entry (blocked), against
     n^2 min(d1, d2) to form S (then a full SVD, exactly as for other families); see
-    ``mmcl._matfree``. The subspace iteration stops once its residual is below 1% of the last
+    ``mmcl._matfree``. The subspace iteration stops once its residual is below 10% of the last
     change of M (the fixed point is the same; set ``mmcl._matfree._INNER_RTOL = 0`` for steps
     equal to the full SVD's up to rounding). ``history["products"]`` counts the passes over
     the data (products with S, or its formation) per step.
@@ -171,11 +171,11 @@ def svd_iteration(X, Y, r: int, loss="clip", *, tau: float = 1.0, rho: float = 1
         Qu, Qv = _mf.start_bases(U, V, k)
     floor = _mf._floor(X.dtype, max(X.shape[-1], Y.shape[-1]))
     a = torch.full(batch, a0, dtype=X.dtype, device=X.device)
+    t0 = time.perf_counter()  # history times include the first loss evaluation
     st = prob.state(U, w, V)
     M = (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
     hist = {"loss": [], "change": [], "time": [], "products": []}
     iterates, converged, change = [], False, 1.0
-    t0 = time.perf_counter()
     for it in range(1, max_iter + 1):
         tol_in, passes = max(floor, _mf._INNER_RTOL * change), 1
         if formed:
