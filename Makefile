@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed-stamp
 NPM_STAMP := node_modules/.installed-stamp
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: env book test unit nbval browser execute bench clean chromium
+.PHONY: env book test unit nbval browser execute bench bench-table clean chromium
 
 # One BLAS/OpenMP thread for everything that executes chapters or tests: the same stored outputs on
 # every machine (reductions do not depend on the core count), and no oversubscription on small
@@ -62,6 +62,12 @@ execute: env
 # The benchmark of chapter 6 (tens of minutes on 2 cores; BENCH_ARGS=--quick for a few minutes).
 bench: env
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# The table quoted by chapter 6, regenerated from the saved runs in benchmarks/results/.
+BENCH_JSON = $(addprefix benchmarks/results/,cpu_linear.json cpu_race.json cpu_weights.json \
+             cpu_big.json cpu_unpaired.json)
+bench-table: env
+	$(BIN)/python benchmarks/run.py --show $(BENCH_JSON) > benchmarks/results/cpu.txt
 
 clean:
 	rm -rf _build

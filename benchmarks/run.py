@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/run.py              # the full table (about 15-30 min on 2 cores)
     .venv/bin/python benchmarks/run.py --quick      # smaller sizes (about 2-4 min)
     .venv/bin/python benchmarks/run.py --json out.json --device cpu
+    .venv/bin/python benchmarks/run.py --device cuda --json gpu.json   # one short GPU script
 
 Every case runs in its own subprocess, so its peak resident memory (``ru_maxrss``, which sees
 torch's allocations, unlike tracemalloc) is its own; "work MB" is that peak minus the resident
@@ -10,8 +11,9 @@ memory just before the timed call (Python, torch and the data). On CUDA the peak
 ``torch.cuda.max_memory_allocated``. Sections:
 
 1. linear closed form versus one X^T Y pass (the floor);
-2. CLIP: blocked SVD-iteration versus Adam on minibatches through autograd, time to reach the
-   same sinTheta (the larger of the two final values), and peak memory;
+2. the CLIP race (benchmarks/race.py): SVD-iteration versus Adam on minibatches (a grid of
+   learning rates), full-batch L-BFGS and the minibatch SVD step, all from the linear closed form,
+   timed to 99% and 99.99% of the objective decrease, with peak memory;
 3. CLIP weights and S(beta): blocked versus dense (dense only where it fits in ``--dense-mb``);
 4. SVD-iteration at n = 100,000, d1 = d2 = 200, r = 10: time, peak memory;
 5. the unpaired-data protocol of the paper's section 5.1: self-training with the linear closed form
@@ -134,11 +136,28 @@ def child(name, params, device):
 
 
 def run_case(name, params, device):
-    cmd = [sys.executable, __file__, "--child", name, json.dumps(params), "--device", str(device)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"case {name} {params} failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return run_cases([(name, params)], device)[0]
+
+
+def run_cases(cases, device, parallel=False):
+    """Run (name, params) cases, each in its own process; ``parallel``: all at once."""
+    cmds = [[sys.executable, __file__, "--child", name, json.dumps(params), "--device", str(device)]
+            for name, params in cases]
+    if parallel:
+        procs = [subprocess.Popen(c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for c in cmds]
+        outs = [(p.communicate(), p.returncode) for p in procs]
+    else:
+        outs = []
+        for c in cmds:
+            p = subprocess.run(c, capture_output=True, text=True)
+            outs.append(((p.stdout, p.stderr), p.returncode))
+    results = []
+    for (name, params), ((stdout, stderr), rc) in zip(cases, outs):
+        if rc != 0:
+            raise RuntimeError(f"case {name} {params} failed:\n{stderr[-2000:]}")
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    return results
 
 
 # ---------------------------------------------------------------- sections (in the parent)
@@ -147,6 +166,10 @@ SIZES = {
              "race": [4_000, 16_000], "weights": [4_000, 16_000, 64_000],
              "big": {"n": 100_000, "d": 200, "r": 10, "max_iter": 1},
              "unpaired": {"N": 2000, "n_test": 10_000, "replicates": 10}},
+    # one short script for a GPU (about 5 minutes on one H100-class device, most of it start-up)
+    "gpu": {"linear": [(100_000, 1000)], "race": [4_000, 100_000], "weights": [16_000, 64_000],
+            "big": {"n": 100_000, "d": 200, "r": 10, "max_iter": 1},
+            "unpaired": {"N": 2000, "n_test": 10_000, "replicates": 10}},
     "quick": {"linear": [(10_000, 100), (20_000, 400)],
               "race": [2_000], "weights": [2_000, 4_000, 8_000],
               "big": {"n": 20_000, "d": 200, "r": 10, "max_iter": 1},
@@ -168,12 +191,13 @@ def section_race(sizes, device):
     for n in sizes:
         epochs, outer = RACE_BUDGET[n]
         p = dict(RACE, n=n, epochs=epochs, lbfgs_outer=outer)
-        runs = [("SVD-iteration", run_case("race", dict(p, method="svd"), device))]
-        runs += [(f"Adam lr={lr:g}", run_case("race", dict(p, method="adam", lr=lr), device))
-                 for lr in p["lr_grid"]]
-        runs += [("L-BFGS (full batch)", run_case("race", dict(p, method="lbfgs"), device))]
-        runs += [(f"minibatch SVD g={g:g}", run_case("race", dict(p, method="mbsvd", gamma=g), device))
-                 for g in p["gamma_grid"]]
+        named = [("SVD-iteration", dict(p, method="svd"))]
+        named += [(f"Adam lr={lr:g}", dict(p, method="adam", lr=lr)) for lr in p["lr_grid"]]
+        named += [("L-BFGS (full batch)", dict(p, method="lbfgs"))]
+        named += [(f"minibatch SVD g={g:g}", dict(p, method="mbsvd", gamma=g)) for g in p["gamma_grid"]]
+        # on the CPU the race's clocks are CPU times, so the cases may share the machine
+        outs = run_cases([("race", q) for _, q in named], device, parallel=device.type == "cpu")
+        runs = [(name, o) for (name, _), o in zip(named, outs)]
         svd = runs[0][1]
         L0, Lstar = svd["L0"], min(svd["losses"])  # float32: the last step may round up
         rows = []
@@ -315,7 +339,9 @@ def show(paths):
             res = json.load(f)
         sections = [k for k in ("linear", "race", "weights", "big", "unpaired") if k in res]
         runs.append(f"{path}: `{res['command']}` on {res['date']}, {res['device']} ({res['device_name']}, "
-                    f"{res['threads']} threads), {res['wall_s']:.0f} s; sections {', '.join(sections)}")
+                    f"{res['threads']} threads), {res['wall_s']:.0f} s; sections {', '.join(sections)}"
+                    + (f"; load average {res['load_start']:.0f} at the start, {res['load_end']:.0f} at the end"
+                       if "load_start" in res else "; load not recorded"))
         merged.update(res)
         modes.append(res["mode"])
     merged["mode"] = "+".join(dict.fromkeys(modes))  # e.g. "full", or "full+quick" when mixed
@@ -331,8 +357,9 @@ def main(argv=None):
     ap.add_argument("--device", default=None, help="cpu, cuda, ... (default: $MMCL_DEVICE, else cuda if available)")
     ap.add_argument("--dense-mb", type=float, default=3000, help="run the dense weights only below this estimate")
     ap.add_argument("--json", default=None, help="also write the results to this file")
-    ap.add_argument("--sections", default="linear,race,weights,big,unpaired",
-                    help="comma-separated subset of linear,race,weights,big,unpaired")
+    ap.add_argument("--sections", default=None,
+                    help="comma-separated subset of linear,race,weights,big,unpaired (default: all; "
+                         "on CUDA linear,race,big)")
     ap.add_argument("--race-sizes", default=None, help="comma-separated n for the race (default: by mode)")
     ap.add_argument("--show", nargs="+", metavar="JSON",
                     help="print the tables of earlier --json runs (sections merged), run nothing")
@@ -343,13 +370,16 @@ def main(argv=None):
     if a.show:
         return show(a.show)
     device = mmcl.default_device(a.device)
-    sz = SIZES["quick" if a.quick else "full"]
-    res = {"mode": "quick" if a.quick else "full", "device": device.type,
+    mode = "quick" if a.quick else ("gpu" if device.type == "cuda" else "full")
+    sz = SIZES[mode]
+    res = {"mode": mode, "device": device.type,
            "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
            "threads": torch.get_num_threads(), "torch": torch.__version__.split("+")[0],
+           "load_start": os.getloadavg()[0],
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
            "command": "python benchmarks/run.py " + " ".join(argv if argv is not None else sys.argv[1:])}
-    todo, t0 = a.sections.split(","), time.perf_counter()
+    default = "linear,race,big" if mode == "gpu" else "linear,race,weights,big,unpaired"
+    todo, t0 = (a.sections or default).split(","), time.perf_counter()
     if "linear" in todo:
         res["linear"] = section_linear(sz["linear"], device)
     if "race" in todo:
@@ -362,6 +392,7 @@ def main(argv=None):
     if "unpaired" in todo:
         res["unpaired"] = section_unpaired(sz["unpaired"], device)
     res["wall_s"] = time.perf_counter() - t0
+    res["load_end"] = os.getloadavg()[0]
     print_tables(res)
     print(f"\n(total wall time {res['wall_s']:.0f} s)")
     if a.json:
