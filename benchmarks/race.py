@@ -5,8 +5,8 @@ L(M) = CLIP_tau(X M Y^T) + (rho / 2) ||M||_F^2 with M = G1^T G2 of rank r. Every
 the linear closed form (computed once, not timed) and is timed on its own work only: the full
 objective at its checkpoints is evaluated with the clock stopped (SVD-iteration: its own loss,
 part of each step). On the CPU the clocks read the process's CPU time (``time.process_time``; one
-thread), so that other jobs sharing the machine do not inflate them. Progress is the fraction of the decrease L0 - L*, where L* is the
-SVD-iteration's converged value; "time to 99%" is the first checkpoint at or past that fraction.
+thread), so that other jobs sharing the machine do not inflate them. Progress is the fraction of
+the decrease L0 - L*, where L* is the SVD-iteration's converged value; "time to 99%" is the first checkpoint at or past that fraction.
 
 * ``svd``: mmcl.svd_iteration (matrix-free where the flop count says so);
 * ``adam``: Adam on (G1, G2), minibatches of ``batch`` pairs (the negatives of a pair are the other
@@ -107,7 +107,7 @@ def run_lbfgs(X, Y, p, start):
 
     def closure():
         opt.zero_grad()
-        if block is None:  # autograd on the dense logits
+        if block is None and p.get("autograd", True):  # autograd on the dense logits
             s = (X @ G1.T) @ (Y @ G2.T).T
             L = fam.loss_from_similarities(s) + 0.5 * p["rho"] * ((G1.T @ G2) ** 2).sum()
             L.backward()

@@ -179,9 +179,9 @@ SIZES = {
 #: closed form; Adam's learning rates and the minibatch SVD step's averaging weights are grids
 RACE = {"d": 50, "r": 5, "eta": 0.6, "noise": 1.0, "tau": 1.0, "rho": 1.0, "tol": 1e-5,
         "max_iter": 200, "batch": 1024, "lbfgs_iter": 5, "lr_grid": [1e-3, 3e-3, 1e-2, 3e-2],
-        "gamma_grid": [0.1, 0.3, 1.0]}
+        "gamma_grid": [0.3, 1.0]}
 #: epochs (Adam, minibatch SVD) and L-BFGS rounds of ``lbfgs_iter`` steps, per n
-RACE_BUDGET = {2_000: (60, 10), 4_000: (100, 20), 16_000: (30, 8), 100_000: (15, 6)}
+RACE_BUDGET = {2_000: (60, 10), 4_000: (30, 4), 16_000: (30, 8), 100_000: (15, 6)}
 FRACTIONS = (0.99, 0.9999)
 
 

@@ -112,7 +112,8 @@ def test_fast_truncated_svd_matches_the_full_svd():
     g = torch.Generator().manual_seed(0)
     d1, d2, r = 300, 200, 6
     A = torch.randn(d1, r, generator=g, dtype=torch.float64) * torch.linspace(10, 3, r, dtype=torch.float64)
-    S = A @ torch.randn(r, d2, generator=g, dtype=torch.float64) + torch.randn(d1, d2, generator=g, dtype=torch.float64)
+    B = torch.randn(r, d2, generator=g, dtype=torch.float64)
+    S = A @ B + torch.randn(d1, d2, generator=g, dtype=torch.float64)
     assert mf.fast_truncated_svd(S, r) is not None  # the subspace path is taken
     U, s, V = mmcl.truncated_svd(S, r)
     Uf, sf, Vhf = torch.linalg.svd(S)
