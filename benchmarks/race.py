@@ -6,7 +6,8 @@ the linear closed form (computed once, not timed) and is timed on its own work o
 objective at its checkpoints is evaluated with the clock stopped (SVD-iteration: its own loss,
 part of each step). On the CPU the clocks read the process's CPU time (``time.process_time``; one
 thread), so that other jobs sharing the machine do not inflate them. Progress is the fraction of
-the decrease L0 - L*, where L* is the SVD-iteration's converged value; "time to 99%" is the first checkpoint at or past that fraction.
+the decrease L0 - L*, where L* is the SVD-iteration's converged value; "time to 99%" is the first
+checkpoint at or past that fraction.
 
 * ``svd``: mmcl.svd_iteration (matrix-free where the flop count says so);
 * ``adam``: Adam on (G1, G2), minibatches of ``batch`` pairs (the negatives of a pair are the other

@@ -128,6 +128,8 @@ CASES = {"unpaired": case_unpaired, "linear": case_linear, "race": race.case_rac
 
 
 def child(name, params, device):
+    if params.pop("cpu_clock", False):  # CPU seconds of this process (one thread, shared machine)
+        time.perf_counter = time.process_time
     torch.manual_seed(0)
     dev = mmcl.default_device(device)
     out = CASES[name](params, dev)
@@ -225,7 +227,7 @@ def section_race(sizes, device):
 def section_linear(sizes, device):
     rows = []
     for n, d in sizes:
-        o = run_case("linear", {"n": n, "d": d}, device)
+        o = run_case("linear", {"n": n, "d": d, "cpu_clock": device.type == "cpu"}, device)
         rows.append({"n": n, "d": d, "xty_s": o["t_pass"], "closed_form_s": o["t_fit"],
                      "ratio": o["t_fit"] / o["t_pass"]})
     return rows
@@ -256,25 +258,20 @@ def section_unpaired(p, device):
 def section_big(p, device):
     o = run_case("big", p, device)
     return dict(p, total_s=o["t_total"], n_iter=o["n_iter"], block=o["block"], peak_mb=o["peak_mb"],
-                work_mb=o["peak_mb"] - o["base_mb"], sin_theta=o["sin_theta"])
+                work_mb=o["peak_mb"] - o["base_mb"], sin_theta=o["sin_theta"], t_step=o["t_step"],
+                products=o["products"])
 
 
 def fmt(x, spec):
-    return "-" if x is None or x != x else format(x, spec)
+    return "-".rjust(int(spec.split(".")[0] or 0)) if x is None or x != x else format(x, spec)
 
 
 def print_tables(res):
     print(f"# mmcl benchmark ({res['mode']}) on {res['device']}, torch {res['torch']}")
-    if "linear" in res:
-        print_linear(res)
-    if "race" in res:
-        print_race(res)
-    if "weights" in res:
-        print_weights(res)
-    if "big" in res:
-        print_big(res)
-    if "unpaired" in res:
-        print_unpaired(res)
+    for key, show_section in (("linear", print_linear), ("race", print_race), ("weights", print_weights),
+                              ("big", print_big), ("unpaired", print_unpaired)):
+        if key in res:
+            show_section(res)
 
 
 def print_linear(res):
@@ -325,8 +322,9 @@ def print_unpaired(res):
 def print_big(res):
     b = res["big"]
     print(f"\n## 4. SVD-iteration, n = {b['n']}, d1 = d2 = {b['d']}, r = {b['r']} (blocks of {b['block']} rows)")
-    print(f"first step {b['t_step']:.1f} s ({b['products']} passes over the data besides the two loss "
-          f"evaluations)")
+    if "t_step" in b:
+        print(f"first step {b['t_step']:.1f} s ({b['products']} passes over the data besides the two loss "
+              f"evaluations)")
     print(f"{b['n_iter']} iterations in {b['total_s']:.1f} s; peak memory {b['peak_mb']:.0f} MB "
           f"(work {b['work_mb']:.0f} MB); sinTheta {b['sin_theta']:.4f}")
 
@@ -361,6 +359,7 @@ def main(argv=None):
                     help="comma-separated subset of linear,race,weights,big,unpaired (default: all; "
                          "on CUDA linear,race,big)")
     ap.add_argument("--race-sizes", default=None, help="comma-separated n for the race (default: by mode)")
+    ap.add_argument("--linear-sizes", default=None, help="comma-separated NxD (default: by mode)")
     ap.add_argument("--show", nargs="+", metavar="JSON",
                     help="print the tables of earlier --json runs (sections merged), run nothing")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
@@ -381,7 +380,9 @@ def main(argv=None):
     default = "linear,race,big" if mode == "gpu" else "linear,race,weights,big,unpaired"
     todo, t0 = (a.sections or default).split(","), time.perf_counter()
     if "linear" in todo:
-        res["linear"] = section_linear(sz["linear"], device)
+        sizes = ([tuple(int(v) for v in nd.split("x")) for nd in a.linear_sizes.split(",")]
+                 if a.linear_sizes else sz["linear"])
+        res["linear"] = section_linear(sizes, device)
     if "race" in todo:
         sizes = [int(v) for v in a.race_sizes.split(",")] if a.race_sizes else sz["race"]
         res["race"] = section_race(sizes, device)
