@@ -13,10 +13,14 @@ Qv = orth(W Ub). After two steps Qv spans T^T T Qv: the error of the top r falls
 logits are l = zx zy^T, the row and column log-normalisers r, c, and A = (P + Q) / 2 with
 P_ij = exp(l_ij - r_i), Q_ij = exp(l_ij - c_j) = P_ij exp(r_i - c_j). Then
 S(beta) = X^T (I - A) Y / n, so S Qv = X^T (Y Qv - A (Y Qv)) / n and
-S^T Qu = Y^T (X Qu - A^T (X Qu)) / n: one pass over A gives both for n^2 (r + 2k) multiply-adds
-(logits and the two products), against n^2 min(d1, d2) to form S. One exponential per entry:
-P from the row shift, Q from P (safe while max r - min c <= ``_safe_gap``; otherwise a second
-exponential, exactly as in :mod:`mmcl.blocked`). Dense (``block`` None): A is kept as one n x n
+S^T Qu = Y^T (X Qu - A^T (X Qu)) / n: one pass over A gives both, at n^2 (r + 2k) multiply-adds
+at the least (logits and the two products), against n^2 min(d1, d2) to form S. One exponential
+per entry: P from the row shift, Q = P exp(r - c) from P (safe while max r - min c <=
+``_safe_gap``; otherwise a second exponential, exactly as in :mod:`mmcl.blocked`); A v is then
+P v / 2 + diag(e^{r}/2) P diag(e^{-c}) v, which doubles the product columns (n^2 (r + 4k) as
+implemented). Measured on one CPU thread the thin products run well below the rate of the one
+large product that forms S, so the flop rule of :meth:`ClipProblem.choose` favours them more
+than the clock does (benchmarks/results/README.md). Dense (``block`` None): A is kept as one n x n
 matrix between products; blocked: A is rebuilt block by block at each pass (memory O(n b)).
 """
 from __future__ import annotations
@@ -104,22 +108,25 @@ def centred_cross_covariance_fast(X, Y, chunk_entries: int = 2 ** 22):
     """S_n = (X^T Y - n xbar ybar^T) / (n - 1) without copying X, Y, and the finiteness check of
     the inputs folded into the reductions it needs anyway.
 
-    Rounding: X^T Y carries errors of about eps * n * ||rms(x)|| ||rms(y)|| (column root mean
-    squares), the centred product eps * n * ||sd(x)|| ||sd(y)||. When the means make the first
+    Rounding: X^T Y carries errors of about eps * n * ||rms(x)|| ||rms(y)|| (norms of the column
+    root mean squares, ||rms(x)||^2 = ||X||_F^2 / n), the centred product
+    eps * n * ||sd(x)|| ||sd(y)||. When the means make the first
     more than ``_CANCEL`` times the second (data far from centred), S_n is instead accumulated
     from centred chunks of rows, (X_I - xbar)^T (Y_I - ybar), copying ``chunk_entries`` at a time.
     """
     n = X.shape[-2]
-    xbar, ybar = X.mean(-2), Y.mean(-2)
-    rx = torch.linalg.vector_norm(X, dim=-2) / math.sqrt(n)  # column rms
-    ry = torch.linalg.vector_norm(Y, dim=-2) / math.sqrt(n)
-    if not bool(torch.isfinite(torch.cat([xbar, rx], -1)).all()):
+    ones = torch.ones(n, dtype=X.dtype, device=X.device)
+    xbar, ybar = (ones @ X) / n, (ones @ Y) / n  # column means by a matrix-vector product
+    fx = torch.linalg.vector_norm(X, dim=(-2, -1)) ** 2 / n  # ||rms(x)||^2, one contiguous pass
+    fy = torch.linalg.vector_norm(Y, dim=(-2, -1)) ** 2 / n
+    if not bool(torch.isfinite(torch.cat([xbar, fx.unsqueeze(-1)], -1)).all()):
         return None, "X"
-    if not bool(torch.isfinite(torch.cat([ybar, ry], -1)).all()):
+    if not bool(torch.isfinite(torch.cat([ybar, fy.unsqueeze(-1)], -1)).all()):
         return None, "Y"
-    sd = lambda rms, mean: (rms ** 2 - mean ** 2).clamp_min(0).sum(-1).sqrt()  # noqa: E731
-    inflation = (rx.norm(dim=-1) * ry.norm(dim=-1)
-                 / (sd(rx, xbar) * sd(ry, ybar)).clamp_min(torch.finfo(X.dtype).tiny))
+    # ||sd||^2 = ||rms||^2 - ||mean||^2 (an indicator: when it cancels, the chunks are used)
+    sdx = (fx - (xbar ** 2).sum(-1)).clamp_min(0)
+    sdy = (fy - (ybar ** 2).sum(-1)).clamp_min(0)
+    inflation = (fx * fy).sqrt() / (sdx * sdy).sqrt().clamp_min(torch.finfo(X.dtype).tiny)
     if bool((inflation <= _CANCEL).all()):
         S = X.mT @ Y - n * xbar.unsqueeze(-1) * ybar.unsqueeze(-2)
         return S / (n - 1), None
