@@ -177,3 +177,25 @@ def test_linear_closed_form_names_non_finite_inputs():
     Y[0, 0] = float("inf")
     with pytest.raises(ValueError, match="Y contains NaN or inf"):
         mmcl.linear_closed_form(d.X, Y, 2)
+
+
+def test_other_families_keep_the_formed_cross_covariance(monkeypatch):
+    # the matrix-free path is CLIP's alone: linear, SigLIP (dense and blocked) and
+    # custom families form S(beta) once per step, as before
+    calls = []
+    real = mf.ClipProblem.__init__
+    monkeypatch.setattr(
+        mf.ClipProblem, "__init__", lambda self, *a: calls.append(a) or real(self, *a)
+    )
+    d = mmcl.make_multimodal(120, 6, 5, 2, seed=0, dtype=torch.float64)
+    custom = mmcl.ContrastiveFamily(lambda u: u, lambda u: u)
+    for loss, block in [("linear", None), ("linear", 40), ("siglip", None)]:
+        fit = mmcl.svd_iteration(d.X, d.Y, 2, loss, max_iter=3, block_size=block)
+        assert fit.history["products"] == [1] * fit.n_iter
+    fit = mmcl.svd_iteration(d.X, d.Y, 2, "siglip", max_iter=3, block_size=40)
+    fit = mmcl.svd_iteration(d.X, d.Y, 2, custom, max_iter=3)
+    assert not calls
+    # linear: S(beta) = S_n, so one step lands on the closed form (float64 rounding)
+    lin = mmcl.svd_iteration(d.X, d.Y, 2, "linear", block_size=40)
+    ref = mmcl.linear_closed_form(d.X, d.Y, 2)
+    assert rel(lin.G1.T @ lin.G2, ref.G1.T @ ref.G2) < 1e-12
