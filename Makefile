@@ -19,7 +19,8 @@ NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize
 # that executed them (another machine picks other vector kernels and BLAS paths; see README).
 PORTABLE := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-.PHONY: env book test unit nbval portable browser live execute bench clean chromium lab emoji pdf
+.PHONY: env book test unit nbval portable browser live execute bench bench-table clean chromium lab \
+	emoji pdf
 
 # One BLAS/OpenMP thread for everything that executes chapters or tests: the same stored outputs on
 # every machine (reductions do not depend on the core count), and no oversubscription on small
@@ -106,6 +107,12 @@ execute: env emoji
 # The benchmark of chapter 6 (tens of minutes on 2 cores; BENCH_ARGS=--quick for a few minutes).
 bench: env
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+# The table quoted by chapter 6, regenerated from the saved runs in benchmarks/results/.
+BENCH_JSON = $(addprefix benchmarks/results/,cpu_linear.json cpu_race.json cpu_weights.json \
+             cpu_unpaired.json)
+bench-table: env
+	$(BIN)/python benchmarks/run.py --show $(BENCH_JSON) > benchmarks/results/cpu.txt
 
 clean:
 	rm -rf _build

@@ -1,21 +1,30 @@
 """Benchmark: mmcl's SVD view versus the usual recipe (book chapter 6, "Scaling up").
 
     .venv/bin/python benchmarks/run.py              # the full table (about 15-30 min on
-    2 cores) .venv/bin/python benchmarks/run.py --quick      # smaller sizes (about 2-4
-    min) .venv/bin/python benchmarks/run.py --json out.json --device cpu
+    2 cores)
+    .venv/bin/python benchmarks/run.py --quick      # smaller sizes (about 2-4 min)
+    .venv/bin/python benchmarks/run.py --json out.json --device cpu
+    .venv/bin/python benchmarks/run.py --device cuda --json gpu.json   # one short GPU
+    script
 
 Every case runs in its own subprocess, so its peak resident memory (``ru_maxrss``, which
-sees torch's allocations, unlike tracemalloc) is its own; "work MB" is that peak minus
-the resident memory just before the timed call (Python, torch and the data). On CUDA the
-peak is ``torch.cuda.max_memory_allocated``. Sections:
+sees
+torch's allocations, unlike tracemalloc) is its own; "work MB" is that peak minus the
+resident
+memory just before the timed call (Python, torch and the data). On CUDA the peak is
+``torch.cuda.max_memory_allocated``. Sections:
 
-1. linear closed form versus one X^T Y pass (the floor); 2. CLIP: blocked SVD-iteration
-versus Adam on minibatches through autograd, time to reach the
-   same sinTheta (the larger of the two final values), and peak memory;
+1. linear closed form versus one X^T Y pass (the floor);
+2. the CLIP race (benchmarks/race.py): SVD-iteration versus Adam on minibatches (a grid
+of
+   learning rates), full-batch L-BFGS and the minibatch SVD step, all from the linear
+   closed form,
+   timed to 99% and 99.99% of the objective decrease, with peak memory;
 3. CLIP weights and S(beta): blocked versus dense (dense only where it fits in
-``--dense-mb``); 4. SVD-iteration at n = 100,000, d1 = d2 = 200, r = 10: time, peak
-memory; 5. the unpaired-data protocol of the paper's section 5.1: self-training with the
-linear closed form
+``--dense-mb``);
+4. SVD-iteration at n = 100,000, d1 = d2 = 200, r = 10: time, peak memory;
+5. the unpaired-data protocol of the paper's section 5.1: self-training with the linear
+closed form
    versus the paper's gradient recipe (mmcl.experiments.unpaired_runs), time and test
    accuracy.
 """
@@ -34,6 +43,8 @@ import time
 import torch
 
 import mmcl
+
+import race  # noqa: E402  (benchmarks/race.py, next to this script)
 
 
 def rss_mb() -> float:
@@ -81,66 +92,6 @@ def case_linear(p, device):
     return {"t_pass": t_pass, "t_fit": t_fit, "base_mb": base}
 
 
-def first_time_below(times, thetas, target):
-    hit = [t for t, th in zip(times, thetas) if th <= target]
-    return hit[0] if hit else float("nan")
-
-
-def case_clip_svd(p, device):
-    d = sample(p["n"], p["d"], p["r"], device, eta=1.0, noise=p["noise"])
-    base = rss_mb()
-    t0 = time.perf_counter()
-    res = mmcl.svd_iteration(
-        d.X,
-        d.Y,
-        p["r"],
-        "clip",
-        tau=p["tau"],
-        rho=p["rho"],
-        tol=p["tol"],
-        max_iter=p["max_iter"],
-        record_iterates=True,
-        block_size=mmcl.auto_block_size(p["n"]),
-    )
-    sync(device)
-    t_total = time.perf_counter() - t0
-    thetas = [float(mmcl.sin_theta_distance(G1.T, d.U1)) for G1, _ in res.iterates]
-    overhead = (
-        t_total - res.history["time"][-1]
-    )  # start-up (linear closed form) and final S(beta)
-    return {
-        "t_total": t_total,
-        "times": [t + overhead for t in res.history["time"]],
-        "thetas": thetas,
-        "n_iter": res.n_iter,
-        "base_mb": base,
-    }
-
-
-def case_clip_adam(p, device):
-    d = sample(p["n"], p["d"], p["r"], device, eta=1.0, noise=p["noise"])
-    base = rss_mb()
-    res = mmcl.minibatch_gradient(
-        d.X,
-        d.Y,
-        p["r"],
-        "clip",
-        tau=p["tau"],
-        rho=p["rho"],
-        lr=p["lr"],
-        batch_size=p["batch"],
-        n_epochs=p["epochs"],
-        record_iterates=True,
-    )
-    thetas = [float(mmcl.sin_theta_distance(G1.T, d.U1)) for G1, _ in res.iterates]
-    return {
-        "t_total": res.history["time"][-1],
-        "times": res.history["time"],
-        "thetas": thetas,
-        "base_mb": base,
-    }
-
-
 def case_weights(p, device):
     n, dd, r, tau = p["n"], p["d"], 10, 1.0
     d = sample(n, dd, r, device, eta=1.0, noise=0.5)
@@ -164,10 +115,15 @@ def case_big(p, device):
     t0 = time.perf_counter()
     res = mmcl.svd_iteration(d.X, d.Y, p["r"], "clip", tau=1.0, max_iter=p["max_iter"])
     sync(device)
+    h = (
+        res.history
+    )  # time of the first step: its loss evaluation, products, candidate's loss
     return {
         "t_total": time.perf_counter() - t0,
         "n_iter": res.n_iter,
         "base_mb": base,
+        "t_step": h["time"][0],
+        "products": h["products"][0],
         "block": mmcl.auto_block_size(p["n"]),
         "sin_theta": float(mmcl.sin_theta_distance(res.G1.T, d.U1)),
     }
@@ -175,9 +131,11 @@ def case_big(p, device):
 
 def case_unpaired(p, device):
     """Paper section 5.1 at one pool size, on the same draws (float32): self-training
-    with the linear closed form (ours, two rounds of mutual-best detection) vs the
-    paper's gradient recipe (AdamW, 100 + 100 epochs). Training is timed; the test
-    accuracy is computed afterwards."""
+    with the
+    linear closed form (ours, two rounds of mutual-best detection) vs the paper's
+    gradient recipe
+    (AdamW, 100 + 100 epochs). Training is timed; the test accuracy is computed
+    afterwards."""
     from mmcl.experiments import UnpairedSetting, draw_setting
 
     setting = UnpairedSetting(n_test=p["n_test"], replicates=p["replicates"], seed=0)
@@ -212,14 +170,17 @@ def case_unpaired(p, device):
 CASES = {
     "unpaired": case_unpaired,
     "linear": case_linear,
-    "clip_svd": case_clip_svd,
-    "clip_adam": case_clip_adam,
+    "race": race.case_race,
     "weights": case_weights,
     "big": case_big,
 }
 
 
 def child(name, params, device):
+    if params.pop(
+        "cpu_clock", False
+    ):  # CPU seconds of this process (one thread, shared machine)
+        time.perf_counter = time.process_time
     torch.manual_seed(0)
     dev = mmcl.default_device(device)
     out = CASES[name](params, dev)
@@ -228,19 +189,42 @@ def child(name, params, device):
 
 
 def run_case(name, params, device):
-    cmd = [
-        sys.executable,
-        __file__,
-        "--child",
-        name,
-        json.dumps(params),
-        "--device",
-        str(device),
+    return run_cases([(name, params)], device)[0]
+
+
+def run_cases(cases, device, parallel=False):
+    """Run (name, params) cases, each in its own process; ``parallel``: all at once."""
+    cmds = [
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            name,
+            json.dumps(params),
+            "--device",
+            str(device),
+        ]
+        for name, params in cases
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"case {name} {params} failed:\n{proc.stderr[-2000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    if parallel:
+        procs = [
+            subprocess.Popen(
+                c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+            for c in cmds
+        ]
+        outs = [(p.communicate(), p.returncode) for p in procs]
+    else:
+        outs = []
+        for c in cmds:
+            p = subprocess.run(c, capture_output=True, text=True)
+            outs.append(((p.stdout, p.stderr), p.returncode))
+    results = []
+    for (name, params), ((stdout, stderr), rc) in zip(cases, outs):
+        if rc != 0:
+            raise RuntimeError(f"case {name} {params} failed:\n{stderr[-2000:]}")
+        results.append(json.loads(stdout.strip().splitlines()[-1]))
+    return results
 
 
 # ---------------------------------------------------------------- sections (in the
@@ -248,36 +232,123 @@ def run_case(name, params, device):
 SIZES = {
     "full": {
         "linear": [(10_000, 100), (100_000, 100), (10_000, 1000), (100_000, 1000)],
-        "clip": {"n": 8_000, "epochs": 20},
+        "race": [4_000, 16_000],
         "weights": [4_000, 16_000, 64_000],
+        "big": {"n": 100_000, "d": 200, "r": 10, "max_iter": 1},
+        "unpaired": {"N": 2000, "n_test": 10_000, "replicates": 10},
+    },
+    # one short script for a GPU (about 5 minutes on one H100-class device, most of it
+    # start-up)
+    "gpu": {
+        "linear": [(100_000, 1000)],
+        "race": [4_000, 100_000],
+        "weights": [16_000, 64_000],
         "big": {"n": 100_000, "d": 200, "r": 10, "max_iter": 1},
         "unpaired": {"N": 2000, "n_test": 10_000, "replicates": 10},
     },
     "quick": {
         "linear": [(10_000, 100), (20_000, 400)],
-        "clip": {"n": 2_000, "epochs": 20},
+        "race": [2_000],
         "weights": [2_000, 4_000, 8_000],
         "big": {"n": 20_000, "d": 200, "r": 10, "max_iter": 1},
         "unpaired": {"N": 2000, "n_test": 2000, "replicates": 2},
     },
 }
-CLIP = {
+# : the race (issue 15's setting): regularised CLIP, un-normalised similarities, start
+# at the linear
+# : closed form; Adam's learning rates and the minibatch SVD step's averaging weights
+# are grids
+RACE = {
     "d": 50,
     "r": 5,
+    "eta": 0.6,
     "noise": 1.0,
     "tau": 1.0,
     "rho": 1.0,
     "tol": 1e-5,
-    "max_iter": 15,
-    "lr": 2e-3,
-    "batch": 50,
+    "max_iter": 200,
+    "batch": 1024,
+    "lbfgs_iter": 5,
+    "lr_grid": [1e-3, 3e-3, 1e-2, 3e-2],
+    "gamma_grid": [0.3, 1.0],
 }
+#: epochs (Adam, minibatch SVD) and L-BFGS rounds of ``lbfgs_iter`` steps, per n
+RACE_BUDGET = {2_000: (60, 10), 4_000: (30, 4), 16_000: (30, 8), 100_000: (15, 6)}
+FRACTIONS = (0.99, 0.9999)
+
+
+def section_race(sizes, device):
+    """Each method at each n in its own process; times to 99% / 99.99% of L0 - L*."""
+    out = []
+    for n in sizes:
+        epochs, outer = RACE_BUDGET[n]
+        p = dict(RACE, n=n, epochs=epochs, lbfgs_outer=outer)
+        named = [("SVD-iteration", dict(p, method="svd"))]
+        named += [
+            (f"Adam lr={lr:g}", dict(p, method="adam", lr=lr)) for lr in p["lr_grid"]
+        ]
+        named += [("L-BFGS (full batch)", dict(p, method="lbfgs"))]
+        named += [
+            (f"minibatch SVD g={g:g}", dict(p, method="mbsvd", gamma=g))
+            for g in p["gamma_grid"]
+        ]
+        # on the CPU the race's clocks are CPU times, so the cases may share the machine
+        outs = run_cases(
+            [("race", q) for _, q in named], device, parallel=device.type == "cpu"
+        )
+        runs = [(name, o) for (name, _), o in zip(named, outs)]
+        svd = runs[0][1]
+        L0, Lstar = svd["L0"], min(svd["losses"])  # float32: the last step may round up
+        rows = []
+        for name, o in runs:
+            row = {
+                "method": name,
+                "final_gap": (o["losses"][-1] - Lstar) / (L0 - Lstar),
+                "total_s": o["times"][-1],
+                "peak_mb": o["peak_mb"],
+                "work_mb": o["peak_mb"] - o["base_mb"],
+                "times": o["times"],
+                "losses": o["losses"],
+            }
+            for f in FRACTIONS:
+                row[f"t{f}"] = race.time_to(o["times"], o["losses"], L0, Lstar, f)
+            rows.append(row)
+
+        def best(prefix):
+            return min(
+                (r for r in rows if r["method"].startswith(prefix)),
+                key=lambda r: (r["t0.99"] is None, r["t0.99"] or 0, r["final_gap"]),
+            )
+
+        def ratio(a, b):
+            return (b["t0.99"] / a["t0.99"]) if a["t0.99"] and b["t0.99"] else None
+
+        s_row = rows[0]
+        out.append(
+            {
+                "params": p,
+                "L0": L0,
+                "Lstar": Lstar,
+                "rows": rows,
+                "svd_n_iter": svd["n_iter"],
+                "svd_products": svd["products"],
+                "svd_converged": svd["converged"],
+                "best_adam": best("Adam")["method"],
+                "best_mbsvd": best("minibatch")["method"],
+                "speedup_vs_adam": ratio(s_row, best("Adam")),
+                "speedup_vs_lbfgs": ratio(s_row, rows[1 + len(p["lr_grid"])]),
+                "speedup_vs_mbsvd": ratio(s_row, best("minibatch")),
+            }
+        )
+    return out
 
 
 def section_linear(sizes, device):
     rows = []
     for n, d in sizes:
-        o = run_case("linear", {"n": n, "d": d}, device)
+        o = run_case(
+            "linear", {"n": n, "d": d, "cpu_clock": device.type == "cpu"}, device
+        )
         rows.append(
             {
                 "n": n,
@@ -288,36 +359,6 @@ def section_linear(sizes, device):
             }
         )
     return rows
-
-
-def section_clip(n, epochs, device):
-    p = dict(CLIP, n=n, epochs=epochs)
-    svd, adam = run_case("clip_svd", p, device), run_case("clip_adam", p, device)
-    target = max(svd["thetas"][-1], min(adam["thetas"]))  # both methods reach it
-    rows = []
-    for name, o in (
-        ("SVD-iteration (blocked)", svd),
-        ("Adam, minibatch 50 (autograd)", adam),
-    ):
-        rows.append(
-            {
-                "method": name,
-                "final_sin_theta": o["thetas"][-1],
-                "best_sin_theta": min(o["thetas"]),
-                "time_to_target_s": first_time_below(o["times"], o["thetas"], target),
-                "total_s": o["t_total"],
-                "peak_mb": o["peak_mb"],
-                "work_mb": o["peak_mb"] - o["base_mb"],
-                "times": o["times"],
-                "thetas": o["thetas"],
-            }
-        )
-    return {
-        "params": p,
-        "target_sin_theta": target,
-        "rows": rows,
-        "speedup": rows[1]["time_to_target_s"] / rows[0]["time_to_target_s"],
-    }
 
 
 def section_weights(sizes, dense_mb, device):
@@ -375,25 +416,30 @@ def section_big(p, device):
         peak_mb=o["peak_mb"],
         work_mb=o["peak_mb"] - o["base_mb"],
         sin_theta=o["sin_theta"],
+        t_step=o["t_step"],
+        products=o["products"],
     )
 
 
 def fmt(x, spec):
-    return "-" if x is None or x != x else format(x, spec)
+    return (
+        "-".rjust(int(spec.split(".")[0] or 0))
+        if x is None or x != x
+        else format(x, spec)
+    )
 
 
 def print_tables(res):
     print(f"# mmcl benchmark ({res['mode']}) on {res['device']}, torch {res['torch']}")
-    if "linear" in res:
-        print_linear(res)
-    if "clip" in res:
-        print_clip(res)
-    if "weights" in res:
-        print_weights(res)
-    if "big" in res:
-        print_big(res)
-    if "unpaired" in res:
-        print_unpaired(res)
+    for key, show_section in (
+        ("linear", print_linear),
+        ("race", print_race),
+        ("weights", print_weights),
+        ("big", print_big),
+        ("unpaired", print_unpaired),
+    ):
+        if key in res:
+            show_section(res)
 
 
 def print_linear(res):
@@ -406,28 +452,39 @@ def print_linear(res):
         )
 
 
-def print_clip(res):
-    c = res["clip"]
-    p = c["params"]
-    print(
-        f"\n## 2. CLIP (n = {p['n']}, d = {p['d']}, r = {p['r']}, tau = {p['tau']}, "
-        f"rho = {p['rho']}): "
-        f"time to sinTheta <= {c['target_sin_theta']:.4f}"
-    )
-    print(
-        f"{'method':<31} {'final sinT':>10} {'to target s':>11} {'total s':>8} "
-        f"{'peak MB':>8} {'work MB':>8}"
-    )
-    for r in c["rows"]:
+def print_race(res):
+    for sec in res["race"]:
+        p = sec["params"]
         print(
-            f"{r['method']:<31} {r['final_sin_theta']:>10.4f} "
-            f"{fmt(r['time_to_target_s'], '11.2f')} "
-            f"{r['total_s']:>8.2f} {r['peak_mb']:>8.0f} {r['work_mb']:>8.0f}"
+            f"\n## 2. CLIP race (n = {p['n']}, d1 = d2 = {p['d']}, r = {p['r']}, eta = "
+            f"{p['eta']}, "
+            f"tau = {p['tau']}, rho = {p['rho']}, minibatches of {p['batch']}): time "
+            "to 99% and "
+            f"99.99% of L0 - L* (L0 = {sec['L0']:.6f}, L* = {sec['Lstar']:.6f})"
         )
-    print(
-        "speed-up of SVD-iteration over the gradient recipe: "
-        f"{fmt(c['speedup'], '.1f')}x"
-    )
+        print(
+            f"{'method':<24} {'to 99% s':>9} {'to 99.99% s':>11} {'final gap':>10} "
+            f"{'total s':>8} "
+            f"{'peak MB':>8} {'work MB':>8}"
+        )
+        for r in sec["rows"]:
+            print(
+                f"{r['method']:<24} {fmt(r['t0.99'], '9.2f')} "
+                f"{fmt(r['t0.9999'], '11.2f')} "
+                f"{r['final_gap']:>10.1e} {r['total_s']:>8.2f} {r['peak_mb']:>8.0f} "
+                f"{r['work_mb']:>8.0f}"
+            )
+        print(
+            f"SVD-iteration: {sec['svd_n_iter']} steps, {sum(sec['svd_products'])} "
+            "passes over the data "
+            f"(converged: {sec['svd_converged']}); to 99% it is "
+            f"{fmt(sec['speedup_vs_adam'], '.1f')}x "
+            f"faster than the best Adam ({sec['best_adam']}), "
+            f"{fmt(sec['speedup_vs_lbfgs'], '.1f')}x "
+            f"than L-BFGS, {fmt(sec['speedup_vs_mbsvd'], '.1f')}x than the best "
+            "minibatch SVD "
+            f"({sec['best_mbsvd']})"
+        )
 
 
 def print_weights(res):
@@ -474,6 +531,12 @@ def print_big(res):
         f"\n## 4. SVD-iteration, n = {b['n']}, d1 = d2 = {b['d']}, r = {b['r']} "
         f"(blocks of {b['block']} rows)"
     )
+    if "t_step" in b:
+        print(
+            f"first step {b['t_step']:.1f} s ({b['products']} passes over the data "
+            "besides the two loss "
+            f"evaluations)"
+        )
     print(
         f"{b['n_iter']} iterations in {b['total_s']:.1f} s; peak memory "
         f"{b['peak_mb']:.0f} MB "
@@ -482,20 +545,26 @@ def print_big(res):
 
 
 def show(paths):
-    """Print the tables of saved runs; each section comes from the last file that has
-    it."""
+    """Print the tables of saved runs; each section comes from the last file that has "
+    "it."""
     merged, runs, modes = {}, [], []
     for path in paths:
         with open(path) as f:
             res = json.load(f)
         sections = [
-            k for k in ("linear", "clip", "weights", "big", "unpaired") if k in res
+            k for k in ("linear", "race", "weights", "big", "unpaired") if k in res
         ]
         runs.append(
             f"{path}: `{res['command']}` on {res['date']}, {res['device']} "
             f"({res['device_name']}, "
             f"{res['threads']} threads), {res['wall_s']:.0f} s; sections "
             f"{', '.join(sections)}"
+            + (
+                f"; load average {res['load_start']:.0f} at the start, "
+                f"{res['load_end']:.0f} at the end"
+                if "load_start" in res
+                else "; load not recorded"
+            )
         )
         merged.update(res)
         modes.append(res["mode"])
@@ -531,8 +600,17 @@ def main(argv=None):
     ap.add_argument("--json", default=None, help="also write the results to this file")
     ap.add_argument(
         "--sections",
-        default="linear,clip,weights,big,unpaired",
-        help="comma-separated subset of linear,clip,weights,big,unpaired",
+        default=None,
+        help="comma-separated subset of linear,race,weights,big,unpaired "
+        "(default: all; on CUDA linear,race,big)",
+    )
+    ap.add_argument(
+        "--race-sizes",
+        default=None,
+        help="comma-separated n for the race (default: by mode)",
+    )
+    ap.add_argument(
+        "--linear-sizes", default=None, help="comma-separated NxD (default: by mode)"
     )
     ap.add_argument(
         "--show",
@@ -547,24 +625,35 @@ def main(argv=None):
     if a.show:
         return show(a.show)
     device = mmcl.default_device(a.device)
-    sz = SIZES["quick" if a.quick else "full"]
+    mode = "quick" if a.quick else ("gpu" if device.type == "cuda" else "full")
+    sz = SIZES[mode]
     res = {
-        "mode": "quick" if a.quick else "full",
+        "mode": mode,
         "device": device.type,
         "device_name": torch.cuda.get_device_name(device)
         if device.type == "cuda"
         else platform.processor() or platform.machine(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__.split("+")[0],
+        "load_start": os.getloadavg()[0],
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "command": "python benchmarks/run.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
     }
-    todo, t0 = a.sections.split(","), time.perf_counter()
+    default = "linear,race,big" if mode == "gpu" else "linear,race,weights,big,unpaired"
+    todo, t0 = (a.sections or default).split(","), time.perf_counter()
     if "linear" in todo:
-        res["linear"] = section_linear(sz["linear"], device)
-    if "clip" in todo:
-        res["clip"] = section_clip(sz["clip"]["n"], sz["clip"]["epochs"], device)
+        sizes = (
+            [tuple(int(v) for v in nd.split("x")) for nd in a.linear_sizes.split(",")]
+            if a.linear_sizes
+            else sz["linear"]
+        )
+        res["linear"] = section_linear(sizes, device)
+    if "race" in todo:
+        sizes = (
+            [int(v) for v in a.race_sizes.split(",")] if a.race_sizes else sz["race"]
+        )
+        res["race"] = section_race(sizes, device)
     if "weights" in todo:
         res["weights"] = section_weights(sz["weights"], a.dense_mb, device)
     if "big" in todo:
@@ -572,6 +661,7 @@ def main(argv=None):
     if "unpaired" in todo:
         res["unpaired"] = section_unpaired(sz["unpaired"], device)
     res["wall_s"] = time.perf_counter() - t0
+    res["load_end"] = os.getloadavg()[0]
     print_tables(res)
     print(f"\n(total wall time {res['wall_s']:.0f} s)")
     if a.json:

@@ -58,10 +58,17 @@ def as_tensor(value, name: str, *, dtype=None, device=None) -> torch.Tensor:
 
 
 def check_matrix(
-    value, name: str, *, min_rows: int = 1, batch: bool = True, square: bool = False
+    value,
+    name: str,
+    *,
+    min_rows: int = 1,
+    batch: bool = True,
+    square: bool = False,
+    finite: bool = True,
 ) -> torch.Tensor:
     """A float32/float64 tensor of shape (..., rows, cols) (rows == cols if ``square``)
-    with finite entries."""
+    with finite entries (``finite=False``: the caller checks finiteness itself, e.g.
+    folded into a reduction it needs anyway)."""
     t = as_tensor(value, name)
     if t.ndim < 2 or (not batch and t.ndim != 2):
         allowed = (
@@ -81,7 +88,7 @@ def check_matrix(
         raise ValueError(
             f"{name} must be square, of shape (..., n, n), got shape {tuple(t.shape)}"
         )
-    if not bool(torch.isfinite(t).all()):
+    if finite and not bool(torch.isfinite(t).all()):
         raise ValueError(
             f"{name} contains NaN or inf entries; all entries must be finite"
         )
@@ -236,10 +243,12 @@ def check_same_device(**tensors: torch.Tensor) -> None:
             )
 
 
-def check_pair(X, Y, *, min_rows: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
+def check_pair(
+    X, Y, *, min_rows: int = 2, finite: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Paired data: X (..., n, d1), Y (..., n, d2) with one leading shape (..., n)."""
-    X = check_matrix(X, "X", min_rows=min_rows)
-    Y = check_matrix(Y, "Y", min_rows=min_rows)
+    X = check_matrix(X, "X", min_rows=min_rows, finite=finite)
+    Y = check_matrix(Y, "Y", min_rows=min_rows, finite=finite)
     check_same_device(X=X, Y=Y)
     if X.shape[:-1] != Y.shape[:-1]:
         raise ValueError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import torch
 
+from ._matfree import centred_cross_covariance_fast
 from ._validation import check_matrix, check_pair, check_real
 from .families import get_family
 from .losses import check_representation, similarities
@@ -82,9 +83,9 @@ def centered_cross_covariance(X, Y) -> torch.Tensor:
         Tensor of shape (..., d1, d2).
     """
     X, Y = check_pair(X, Y)
-    Xc = X - X.mean(-2, keepdim=True)
-    Yc = Y - Y.mean(-2, keepdim=True)
-    return Xc.transpose(-1, -2) @ Yc / (X.shape[-2] - 1)
+    return centred_cross_covariance_fast(X, Y)[
+        0
+    ]  # X^T Y - n xbar ybar^T, or centred chunks
 
 
 def contrastive_cross_covariance(

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from . import _matfree as _mf
 from ._validation import (
     check_finite_output,
     check_int,
@@ -37,7 +38,7 @@ from ._validation import (
     check_vector,
     tiny,
 )
-from .covariance import centered_cross_covariance, cross_covariance
+from .covariance import cross_covariance
 from .data import make_generator
 from .blocked import (
     BLOCKED_FAMILIES,
@@ -46,7 +47,7 @@ from .blocked import (
     blocked_cross_covariance,
     blocked_loss,
 )
-from .families import get_family
+from .families import ClipFamily, LinearFamily, get_family, linear_loss_of_embeddings
 from .losses import check_representation, contrastive_loss
 
 __all__ = [
@@ -107,9 +108,20 @@ def truncated_svd(
     -------
     tuple of torch.Tensor
         U of shape (..., d1, r), sigma of shape (..., r), V of shape (..., d2, r).
+
+    Notes
+    -----
+    For min(d1, d2) >= 128 and r + 5 <= min(d1, d2) / 4 a block subspace iteration on
+    r + 5 vectors (O(d1 d2 (r + 5)) per step, stopped at the rounding floor of its
+    residual) replaces the full SVD (O(d1 d2 min(d1, d2))); without convergence the full
+    SVD is used after all.
     """
     S = check_matrix(S, "S")
     r = check_rank(r, S.shape[-2], S.shape[-1])
+    fast = _mf.fast_truncated_svd(S, r)  # O(d1 d2 (r + 5)) per step when r << d
+    if fast is not None:
+        U, V = svd_flip(fast[0], fast[2])
+        return U, fast[1], V
     U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
     U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
     return U, sig[..., :r], V
@@ -192,7 +204,8 @@ class SolverResult:
     converged : bool
         Whether the tolerance was met.
     history : dict
-        Per-iteration lists "loss", "change" and "time".
+        Per-iteration lists "loss", "change" and "time" (and, from
+        :func:`svd_iteration`, "products": the passes over the data per step).
     iterates : list
         The recorded (G1, G2) along the way (optional).
     """
@@ -229,8 +242,16 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
     -------
     SolverResult
         The balanced factors, their bases and the top singular values of S_n.
+
+    Notes
+    -----
+    Costs about one pass X^T Y: S_n = (X^T Y - n xbar ybar^T) / (n - 1) without centred
+    copies (centred chunks instead when the means would cost accuracy, see
+    ``mmcl._matfree.centred_cross_covariance_fast``), the finiteness check of X and Y
+    folded into the column means and norms that needs, and a truncated SVD in
+    O(d1 d2 r) for r << d.
     """
-    X, Y = check_pair(X, Y)
+    X, Y = check_pair(X, Y, finite=False)  # finiteness: checked by _centered_cov
     r = check_rank(r, X.shape[-1], Y.shape[-1])
     if r > X.shape[-2] - 1:
         raise ValueError(
@@ -239,10 +260,22 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
             "or add pairs"
         )
     rho = check_rho(rho)
-    U, sig, V = truncated_svd(centered_cross_covariance(X, Y), r)
+    U, sig, V = truncated_svd(_centered_cov(X, Y), r)
     check_spectrum(sig, r, "the centred cross-covariance S_n of X and Y", "X and Y")
     G1, G2 = factorize(U, sig, V, rho)
     return SolverResult(G1, G2, U, V, sig)
+
+
+def _centered_cov(X, Y) -> torch.Tensor:
+    """S_n of shape-checked X, Y; non-finite inputs raise the usual ValueError naming
+    them."""
+    S, bad = _mf.centred_cross_covariance_fast(X, Y)
+    if bad is not None:
+        check_matrix(X if bad == "X" else Y, bad)  # names NaN / inf entries
+        raise ValueError(
+            f"{bad} has entries too large to square in {X.dtype}; rescale it"
+        )
+    return S
 
 
 def _loss_of_M(X, Y, U, w, V, family, rho, block):
@@ -268,6 +301,32 @@ def _cov_of_state(X, Y, state, family, block):
     return blocked_cross_covariance(
         X, Y, zx, zy, family, block_size=block, normalizers=norms
     )
+
+
+class _FormedProblem:
+    """Every family but CLIP (which has ``mmcl._matfree.ClipProblem``): S(beta)
+    formed, dense or in blocks (:func:`_loss_of_M`, :func:`_cov_of_state`); the linear
+    family's S is the fixed S_n and its loss needs only row and column sums."""
+
+    def __init__(self, X, Y, family, rho, block, fixed_S=None):
+        self.X, self.Y, self.family, self.rho = X, Y, family, rho
+        self.block, self.fixed_S = block, fixed_S
+
+    def choose(self, r: int) -> tuple[int, bool]:
+        return r, True
+
+    def state(self, U, w, V) -> dict:
+        if self.fixed_S is not None:
+            zx, zy = (self.X @ U) * w.unsqueeze(-2), self.Y @ V
+            reg = 0.5 * self.rho * (w**2).sum(-1)
+            return {"loss": linear_loss_of_embeddings(zx, zy) + reg}
+        L, s = _loss_of_M(self.X, self.Y, U, w, V, self.family, self.rho, self.block)
+        return {"loss": L, "s": s}
+
+    def formed(self, st) -> torch.Tensor:
+        if self.fixed_S is not None:
+            return self.fixed_S
+        return _cov_of_state(self.X, self.Y, st["s"], self.family, self.block)
 
 
 def _resolve_block(block_size, family, n: int, batch: int):
@@ -329,14 +388,28 @@ def svd_iteration(
     block_size : int, optional
         Compute the loss and S(beta) in blocks of this many rows (:mod:`mmcl.blocked`,
         memory O(n * block_size + d1 * d2)) instead of with the n x n similarity matrix.
-        Default: dense while replicates * n^2 <= 2^24, blocked above ('clip' and
-        'linear' presets; other families stay dense).
+        Default: dense while replicates * n^2 <= 2^24, blocked above ('clip',
+        'linear' and 'siglip' presets; other families stay dense).
 
     Returns
     -------
     SolverResult
         The representation, its bases, the singular values of the final S(beta) and the
-        history (loss, change, time per iteration).
+        history (loss, change, time and passes over the data per iteration).
+
+    Notes
+    -----
+    For CLIP, S(beta) = X^T (I - A) Y / n is applied, not formed, whenever that is
+    cheaper by the flop count: the top r of (1 - a) rho M + a S(beta) come from a block
+    subspace iteration on k = r + 5 vectors warm-started from the previous step, at
+    n^2 (2k) multiply-adds per product pair with A kept (dense), or n^2 (r + 2k) plus
+    one exponential per entry (blocked), against n^2 min(d1, d2) to form S (then a full
+    SVD, exactly as for the other families, whose S(beta) is always formed); see
+    ``mmcl._matfree``. The subspace iteration stops once its residual is below 10% of
+    the last change of M (the fixed point is the same; set
+    ``mmcl._matfree._INNER_RTOL = 0`` for steps equal to the full SVD's up to
+    rounding). ``history["products"]`` counts the passes over the data (products with
+    S, or its formation) per step.
     """
     X, Y = check_pair(X, Y)
     r = check_rank(r, X.shape[-1], Y.shape[-1])
@@ -345,27 +418,62 @@ def svd_iteration(
     tol = check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = check_int(max_iter, "max_iter", low=1)
     family = get_family(loss, tau)
-    if init is None:
-        res = linear_closed_form(X, Y, r, rho=rho)
-        U, w, V = res.U, res.singular_values / rho, res.V
-    else:
+    if init is not None:
         G1, G2, X, Y = check_representation(init[0], init[1], X, Y)
-        U, w, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
     batch = X.shape[:-2]
     block = _resolve_block(block_size, family, X.shape[-2], X[..., 0, 0].numel())
+    S_n = _centered_cov(X, Y) if isinstance(family, LinearFamily) else None
+    if isinstance(family, ClipFamily):
+        prob = _mf.ClipProblem(X, Y, family.tau, rho, block)
+    else:
+        prob = _FormedProblem(X, Y, family, rho, block, fixed_S=S_n)
+    k, formed = prob.choose(r)
+    if init is None:  # the linear closed form, its top k as the subspace start
+        U, sig, V = truncated_svd(_centered_cov(X, Y) if S_n is None else S_n, k)
+        check_spectrum(
+            sig[..., :r], r, "the centred cross-covariance S_n of X and Y", "X and Y"
+        )
+        Qu, Qv, U, w, V = U, V, U[..., :r], sig[..., :r] / rho, V[..., :r]
+    else:
+        U, w, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
+        Qu, Qv = _mf.start_bases(U, V, k)
+    floor = _mf._floor(X.dtype, max(X.shape[-1], Y.shape[-1]))
     a = torch.full(batch, a0, dtype=X.dtype, device=X.device)
-    L, s = _loss_of_M(X, Y, U, w, V, family, rho, block)
+    t0 = time.perf_counter()  # history times include the first loss evaluation
+    st = prob.state(U, w, V)
+    if not bool(torch.isfinite(st["loss"]).all()):  # overflow before the first step
+        check_finite_output(
+            st["loss"],
+            "svd_iteration's starting loss",
+            "raise tau or rho, or scale the data down",
+        )
     M = low_rank(U, w, V)
-    hist, iterates, converged = {"loss": [], "change": [], "time": []}, [], False
-    t0 = time.perf_counter()
+    hist = {"loss": [], "change": [], "time": [], "products": []}
+    iterates, converged, change = [], False, 1.0
     for it in range(1, max_iter + 1):
-        S = _cov_of_state(X, Y, s, family, block)
+        tol_in, passes = max(floor, _mf._INNER_RTOL * change), 1
+        if formed:
+            S = prob.formed(st)
+            if not bool(torch.isfinite(S).all()):  # the weights overflowed
+                check_finite_output(
+                    S,
+                    "svd_iteration's S(beta)",
+                    "raise tau or rho, or scale the data down",
+                )
+        else:  # S Qv, S^T Qu: shared by every damping tried
+            first = prob.products(st, Qu, Qv)
         for _ in range(30):  # backtracking on the damping, per replicate
-            U1, sig1, V1 = truncated_svd(
-                (1 - a)[..., None, None] * rho * M + a[..., None, None] * S, r
-            )
+            c1, c2 = ((1 - a) * rho)[..., None, None], a[..., None, None]
+            if formed:
+                U1, sig1, V1 = truncated_svd(c1 * M + c2 * S, r)
+            else:
+                U1, sig1, V1, Qu1, Qv1, steps = _step_svd(
+                    prob, st, U, w, V, c1, c2, Qu, Qv, first, r, tol_in
+                )
+                passes += steps - 1
             w1 = sig1 / rho
-            L1, s1 = _loss_of_M(X, Y, U1, w1, V1, family, rho, block)
+            st1 = prob.state(U1, w1, V1)
+            L, L1 = st["loss"], st1["loss"]
             worse = L1 > L + 1e-12 * L.abs().clamp_min(1.0)
             if not bool(worse.any()):
                 break
@@ -377,21 +485,35 @@ def svd_iteration(
                 / torch.linalg.matrix_norm(M).clamp_min(tiny(M))
             ).max()
         )
-        U, w, V, L, s, M = U1, w1, V1, L1, s1, M1
-        hist["loss"].append(L.detach().clone())
+        U, w, V, st, M = U1, w1, V1, st1, M1
+        if not formed:
+            Qu, Qv = Qu1, Qv1
+        hist["loss"].append(st["loss"].detach().clone())
         hist["change"].append(change)
         hist["time"].append(time.perf_counter() - t0)
+        hist["products"].append(passes)
         if record_iterates:
             iterates.append(factorize(U, w * rho, V, rho))
         if change < tol:
             converged = True
             break
-    if not bool(torch.isfinite(L).all()):
+    if not bool(torch.isfinite(st["loss"]).all()):
         check_finite_output(
-            L, "svd_iteration's loss", "raise tau or rho, or scale the data down"
+            st["loss"],
+            "svd_iteration's loss",
+            "raise tau or rho, or scale the data down",
         )
     G1, G2 = factorize(U, w * rho, V, rho)
-    sig = truncated_svd(_cov_of_state(X, Y, s, family, block), r)[1]
+    if formed:
+        sig = truncated_svd(prob.formed(st), r)[1]
+    else:
+        sig = _mf.subspace_svd(
+            lambda Qu, Qv: prob.products(st, Qu, Qv),
+            Qu,
+            Qv,
+            r,
+            max(floor, _mf._INNER_RTOL * change),
+        )[1]
     return SolverResult(
         G1,
         G2,
@@ -403,6 +525,29 @@ def svd_iteration(
         history=hist,
         iterates=iterates,
     )
+
+
+def _step_svd(prob, st, U, w, V, c1, c2, Qu, Qv, first, r, tol):
+    """Top r of T = c1 M + c2 S(beta) (M = U diag(w) V^T) by subspace iteration from
+    (Qu, Qv); ``first`` = (S Qv, S^T Qu)."""
+    Uw, Vw = U * w.unsqueeze(-2), V * w.unsqueeze(-2)
+
+    def combine(Qu_, Qv_, SQv, StQu):  # (T Qv, T^T Qu)
+        return (
+            c1 * Uw @ (V.transpose(-1, -2) @ Qv_) + c2 * SQv,
+            c1 * Vw @ (U.transpose(-1, -2) @ Qu_) + c2 * StQu,
+        )
+
+    out = _mf.subspace_svd(
+        lambda Qu_, Qv_: combine(Qu_, Qv_, *prob.products(st, Qu_, Qv_)),
+        Qu,
+        Qv,
+        r,
+        tol,
+        first=combine(Qu, Qv, *first),
+    )
+    U1, V1 = svd_flip(out[0], out[2])
+    return U1, out[1], V1, out[3], out[4], out[5]
 
 
 def _trainable_factors(X, Y, r, init, g):

@@ -111,22 +111,24 @@ def test_svd_iteration_blocked_equals_dense(device):
 
 
 def test_svd_iteration_switches_to_blocks_above_the_dense_limit(monkeypatch):
+    import mmcl._matfree as mf
     import mmcl.solvers as solvers
 
     calls = []
-    real = solvers.blocked_loss
-    monkeypatch.setattr(
-        solvers,
-        "blocked_loss",
-        lambda *a, **k: calls.append(k["block_size"]) or real(*a, **k),
-    )
+    real = mf.ClipProblem.__init__
+
+    def spy(self, X, Y, tau, rho, block):
+        calls.append(block)
+        real(self, X, Y, tau, rho, block)
+
+    monkeypatch.setattr(mf.ClipProblem, "__init__", spy)
     monkeypatch.setattr(solvers, "DENSE_LIMIT", 100 * 100)
     d = mmcl.make_multimodal(150, 5, 5, 2, seed=0, dtype=torch.float64)
     mmcl.svd_iteration(d.X, d.Y, 2, "clip", max_iter=2)
-    assert calls and calls[0] == mmcl.auto_block_size(150)
+    assert calls == [mmcl.auto_block_size(150)]
     calls.clear()
     mmcl.svd_iteration(d.X[:90], d.Y[:90], 2, "clip", max_iter=2)
-    assert not calls  # 90^2 <= limit: dense
+    assert calls == [None]  # 90^2 <= limit: dense
 
 
 def test_auto_block_size_bounds_the_slab():

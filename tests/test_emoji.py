@@ -81,7 +81,7 @@ def test_rendering_is_the_same_under_portable_kernels():
         OMP_NUM_THREADS="1",
     )
     code = (
-        "import hashlib, json, sys; from mmcl import emoji; import torch; "
+        "import hashlib, json, sys; from mmcl.realdata import emoji; import torch; "
         "im = emoji.render_emojis(json.loads(sys.argv[1])); "
         "print(torch.backends.cpu.get_cpu_capability(), "
         "hashlib.sha256(im.tobytes()).hexdigest())"

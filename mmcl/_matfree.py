@@ -1,0 +1,362 @@
+"""Fast kernels behind ``svd_iteration``, ``linear_closed_form`` and ``truncated_svd``
+(chapter 6).
+
+**Truncated SVD by block subspace iteration.** For an operator T (d1 x d2) known only
+through the
+products (T Qv, T^T Qu), with k = r + p orthonormal columns in Qu (d1 x k) and Qv (d2 x
+k), one
+step computes Z = T Qv and W = T^T Qu (both from the same Qu, Qv, so one pass over the
+data
+serves both), the k x k Rayleigh quotient B = Qu^T Z = Ub diag(s) Vb^T, the Ritz vectors
+U = Qu Ub, V = Qv Vb and their residuals T V - U diag(s) = Z Vb - U diag(s),
+T^T U - V diag(s) = W Ub - V diag(s) (no extra product), and restarts from Qu = orth(Z
+Vb),
+Qv = orth(W Ub). After two steps Qv spans T^T T Qv: the error of the top r falls like
+(sigma_{k+1} / sigma_r) per step. It stops once every residual is below ``tol * s_1``.
+
+**CLIP's S(beta) without forming it.** With the embeddings zx = X U diag(w) / tau, zy =
+Y V the
+logits are l = zx zy^T, the row and column log-normalisers r, c, and A = (P + Q) / 2
+with
+P_ij = exp(l_ij - r_i), Q_ij = exp(l_ij - c_j) = P_ij exp(r_i - c_j). Then
+S(beta) = X^T (I - A) Y / n, so S Qv = X^T (Y Qv - A (Y Qv)) / n and
+S^T Qu = Y^T (X Qu - A^T (X Qu)) / n: one pass over A gives both, at n^2 (r + 2k)
+multiply-adds
+at the least (logits and the two products), against n^2 min(d1, d2) to form S. One
+exponential
+per entry: P from the row shift, Q = P exp(r - c) from P (safe while max r - min c <=
+``_safe_gap``; otherwise a second exponential, exactly as in :mod:`mmcl.blocked`); A v
+is then
+P v / 2 + diag(e^{r}/2) P diag(e^{-c}) v, which doubles the product columns (n^2 (r +
+4k) as
+implemented). Measured on one CPU thread the thin products run well below the rate of
+the one
+large product that forms S, so the flop rule of :meth:`ClipProblem.choose` favours them
+more
+than the clock does (benchmarks/results/README.md). Dense (``block`` None): A is kept as
+one n x n
+matrix between products; blocked: A is rebuilt block by block at each pass (memory O(n
+b)).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+#: extra columns of the subspace iteration (k = r + _OVERSAMPLE, at most min(d1, d2))
+_OVERSAMPLE = 5
+# : inner residual target relative to the last outer change of M (0: solve to the
+# rounding floor)
+_INNER_RTOL = 0.1
+#: most subspace steps per truncated SVD (then the last Ritz vectors are used)
+_INNER_STEPS = 60
+# : product pairs per SVD-iteration step, for the formed-versus-products flop rule
+# (about 3
+# : measured with the default _INNER_RTOL: a warm pass for the step, one or two to
+# refine)
+_EXPECTED_STEPS = 3
+#: force "formed" or "products" for CLIP (tests); None chooses by the flop count
+_FORCE = None
+
+
+def _floor(dtype, d: int) -> float:
+    """Residual floor of the subspace iteration, relative to s_1: rounding of k-column
+    products
+    of length d is about eps sqrt(d); 8x that is reachable in practice."""
+    return 8 * torch.finfo(dtype).eps * math.sqrt(d)
+
+
+def _orth(A: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.qr(A).Q
+
+
+def subspace_svd(
+    apply, Qu, Qv, r: int, tol: float, max_steps: int = _INNER_STEPS, first=None
+):
+    """Top-r SVD of the operator behind ``apply(Qu, Qv) -> (T Qv, T^T Qu)`` from the
+    start (Qu, Qv).
+
+    Returns (U_r, s_r, V_r, Uk, Vk, steps, converged): the top r Ritz triplets (signs
+    not flipped),
+    all k Ritz vectors (the warm start of the next call) and the number of products
+    used.
+    ``first`` is (T Qv, T^T Qu) if already known."""
+    for step in range(1, max_steps + 1):
+        Z, W = first if (step == 1 and first is not None) else apply(Qu, Qv)
+        Ub, s, Vbh = torch.linalg.svd(Qu.mT @ Z)  # (..., k, k)
+        Vb = Vbh.mT
+        ZV, WU = Z @ Vb, W @ Ub  # T V, T^T U for the Ritz vectors
+        U, V = Qu @ Ub, Qv @ Vb
+        top = s[..., :r].unsqueeze(-2)
+        res = torch.maximum(
+            torch.linalg.vector_norm(ZV[..., :r] - U[..., :r] * top, dim=-2),
+            torch.linalg.vector_norm(WU[..., :r] - V[..., :r] * top, dim=-2),
+        )
+        done = bool(
+            (res <= tol * s[..., :1].clamp_min(torch.finfo(s.dtype).tiny)).all()
+        )
+        if done or step == max_steps:
+            return U[..., :r], s[..., :r], V[..., :r], U, V, step, done
+        Qu, Qv = _orth(ZV), _orth(WU)
+
+
+def start_bases(U, V, k: int):
+    """(Qu, Qv) with k orthonormal columns, the first r spanning U, V; the rest from a
+    seeded draw
+    (on the CPU, then moved), so every device starts alike."""
+    r = U.shape[-1]
+    if k == r:
+        return U, V
+    g = torch.Generator().manual_seed(0)
+
+    def extra(B):
+        return torch.randn(*B.shape[:-1], k - r, generator=g, dtype=torch.float64).to(B)
+
+    return _orth(torch.cat([U, extra(U)], -1)), _orth(torch.cat([V, extra(V)], -1))
+
+
+def fast_truncated_svd(S: torch.Tensor, r: int):
+    """Top-r SVD of a formed S (..., d1, d2) in O(d1 d2 k) per step, or None when a full
+    SVD is the
+    cheaper or safer choice (small matrices, k > min(d1, d2) / 4, or no convergence)."""
+    d1, d2 = S.shape[-2:]
+    k = r + _OVERSAMPLE
+    if min(d1, d2) < 128 or 4 * k > min(d1, d2):
+        return None
+    g = torch.Generator().manual_seed(0)
+    Qv = _orth(
+        torch.randn(*S.shape[:-2], d2, k, generator=g, dtype=torch.float64).to(S)
+    )
+    Qu = _orth(S @ Qv)
+    out = subspace_svd(
+        lambda Qu, Qv: (S @ Qv, S.mT @ Qu),
+        Qu,
+        Qv,
+        r,
+        _floor(S.dtype, max(d1, d2)),
+        max_steps=200,
+    )
+    return out[:3] if out[6] else None
+
+
+# ----------------------------------------------------------------- the centred
+# cross-covariance
+# : use X^T Y - n xbar ybar^T while the mean term inflates the rounding by at most this
+# factor
+_CANCEL = 16.0
+
+
+def centred_cross_covariance_fast(X, Y, chunk_entries: int = 2**22):
+    """S_n = (X^T Y - n xbar ybar^T) / (n - 1) without copying X, Y, and the finiteness
+    check of
+    the inputs folded into the reductions it needs anyway.
+
+    Rounding: X^T Y carries errors of about eps * n * ||rms(x)|| ||rms(y)|| (norms of
+    the column
+    root mean squares, ||rms(x)||^2 = ||X||_F^2 / n), the centred product
+    eps * n * ||sd(x)|| ||sd(y)||. When the means make the first
+    more than ``_CANCEL`` times the second (data far from centred), S_n is instead
+    accumulated
+    from centred chunks of rows, (X_I - xbar)^T (Y_I - ybar), copying ``chunk_entries``
+    at a time.
+    """
+    n = X.shape[-2]
+    ones = torch.ones(n, dtype=X.dtype, device=X.device)
+    xbar, ybar = (
+        (ones @ X) / n,
+        (ones @ Y) / n,
+    )  # column means by a matrix-vector product
+    fx = (
+        torch.linalg.vector_norm(X, dim=(-2, -1)) ** 2 / n
+    )  # ||rms(x)||^2, one contiguous pass
+    fy = torch.linalg.vector_norm(Y, dim=(-2, -1)) ** 2 / n
+    if not bool(torch.isfinite(torch.cat([xbar, fx.unsqueeze(-1)], -1)).all()):
+        return None, "X"
+    if not bool(torch.isfinite(torch.cat([ybar, fy.unsqueeze(-1)], -1)).all()):
+        return None, "Y"
+    # ||sd||^2 = ||rms||^2 - ||mean||^2 (an indicator: when it cancels, the chunks are
+    # used)
+    sdx = (fx - (xbar**2).sum(-1)).clamp_min(0)
+    sdy = (fy - (ybar**2).sum(-1)).clamp_min(0)
+    inflation = (fx * fy).sqrt() / (sdx * sdy).sqrt().clamp_min(
+        torch.finfo(X.dtype).tiny
+    )
+    if bool((inflation <= _CANCEL).all()):
+        S = X.mT @ Y - n * xbar.unsqueeze(-1) * ybar.unsqueeze(-2)
+        return S / (n - 1), None
+    S = torch.zeros(
+        *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
+    )
+    step = max(1, chunk_entries // (X.shape[-1] + Y.shape[-1]))
+    for start in range(0, n, step):
+        rows = slice(start, min(start + step, n))
+        S += (X[..., rows, :] - xbar.unsqueeze(-2)).mT @ (
+            Y[..., rows, :] - ybar.unsqueeze(-2)
+        )
+    return S / (n - 1), None
+
+
+# ----------------------------------------------------------------- the problems
+# svd_iteration solves
+def _blocks(n: int, block: int):
+    for start in range(0, n, block):
+        yield slice(start, min(start + block, n))
+
+
+def _safe_gap(n: int, dtype) -> float:
+    """Largest max_i r_i - min_j c_j for which Q = P exp(r - c) loses nothing: an entry
+    of P below
+    the smallest float (e^{-log(1/tiny)}) then carries Q_ij < tiny e^{gap}, and n of
+    them stay
+    below eps: gap <= log(1/tiny) + log(eps) - log(n)."""
+    fi = torch.finfo(dtype)
+    return -math.log(fi.tiny) + math.log(fi.eps) - math.log(n)
+
+
+class ClipProblem:
+    """CLIP at M = U diag(w) V^T: loss, log-normalisers and the products with S(beta),
+    sharing
+    the logits. ``block`` None keeps A (n x n); else rows are processed ``block`` at a
+    time."""
+
+    def __init__(self, X, Y, tau: float, rho: float, block):
+        self.X, self.Y, self.tau, self.rho, self.block = X, Y, tau, rho, block
+        self.n = X.shape[-2]
+        self.gap = _safe_gap(self.n, X.dtype)
+
+    def choose(self, r: int) -> tuple[int, bool]:
+        """(k, formed): form S(beta) when that is cheaper by the flop count per
+        SVD-iteration step.
+
+        Per entry of the n x n logits, in multiply-adds: a product pair (S Qv, S^T Qu)
+        costs 4k
+        (A Y Qv and A^T X Qu with Q = P exp(r - c) folded in, 2k columns each), plus,
+        blocked, the
+        logits again (r + 1) and one exponential (counted as 10); forming S costs 2
+        min(d1, d2)
+        (A Y) and, blocked, the same r + 1 + 10. With ``_EXPECTED_STEPS`` product pairs
+        per
+        SVD-iteration step (measured: about three), S is formed when that costs no
+        more; then its top r come from a full SVD, as for the other families."""
+        d = min(self.X.shape[-1], self.Y.shape[-1])
+        k = min(r + _OVERSAMPLE, d)
+        rebuild = 0 if self.block is None else r + 1 + 10
+        formed = 2 * d + rebuild <= _EXPECTED_STEPS * (4 * k + rebuild)
+        if _FORCE is not None:
+            formed = _FORCE == "formed"
+        return k, formed
+
+    # --- one pass: log-normalisers (and A when dense)
+    def state(self, U, w, V) -> dict:
+        X, Y, n = self.X, self.Y, self.n
+        zx = (X @ U) * (w / self.tau).unsqueeze(-2)  # (..., n, r), logits l = zx zy^T
+        zy = Y @ V  # (..., n, r)
+        block = n if self.block is None else self.block
+        r = torch.empty(zx.shape[:-1], dtype=X.dtype, device=X.device)
+        t = torch.zeros_like(r)  # column sums of exp(l - shift)
+        shift = torch.full(zx.shape[:-2], float("-inf"), dtype=X.dtype, device=X.device)
+        keep = None
+        for rows in _blocks(n, block):
+            lg = zx[..., rows, :] @ zy.mT  # (..., b, n)
+            m = lg.amax(-1)  # row maxima (..., b)
+            lg.sub_(m.unsqueeze(-1)).exp_()
+            s = lg.sum(-1)
+            r[..., rows] = m + s.log()
+            new = torch.maximum(shift, m.amax(-1))
+            scale = torch.exp(m - new.unsqueeze(-1)).unsqueeze(-1)  # (..., b, 1)
+            t = t * torch.exp(shift - new).unsqueeze(-1) + (lg.mT @ scale).squeeze(-1)
+            shift = new
+            if self.block is None:
+                keep = lg.div_(s.unsqueeze(-1))  # P, the row softmax
+        c = shift.unsqueeze(-1) + t.log()
+        gap = r.amax(-1) - c.amin(-1)
+        safe = bool((gap <= self.gap).all())  # one sync per state
+        if (
+            not safe
+        ):  # exact column normalisers by the two-exponential streaming of mmcl.blocked
+            from .blocked import clip_normalizers
+
+            c = clip_normalizers(zx, zy, 1.0, block_size=block).col
+        mid = 0.5 * (r.amax(-1) + c.amin(-1)).unsqueeze(-1)
+        st = {
+            "zx": zx,
+            "zy": zy,
+            "r": r,
+            "c": c,
+            "safe": safe,
+            "er": 0.5 * torch.exp(r - mid),
+            "ec": torch.exp(mid - c),
+        }
+        diag = (zx * zy).sum(-1)
+        st["loss"] = self.tau * (r + c - 2 * diag).sum(-1) / (
+            2 * n
+        ) + 0.5 * self.rho * (w**2).sum(-1)
+        if keep is not None:
+            st["P"] = keep
+            st["Q"] = None if safe else torch.exp(zx @ zy.mT - c.unsqueeze(-2))
+        return st
+
+    def _blocks_of_PQ(self, st):
+        """Yield (rows, P[rows], Q[rows] or None): P = exp(l - r); Q = exp(l - c) only
+        when it
+        cannot be had as P exp(r - c) (then None). Dense: the kept P; blocked: rebuilt.
+        """
+        if "P" in st:
+            yield slice(0, self.n), st["P"], st["Q"]
+            return
+        zxr = torch.cat([st["zx"], -st["r"].unsqueeze(-1)], -1)  # l - r in one product
+        zy1 = torch.cat([st["zy"], torch.ones_like(st["r"]).unsqueeze(-1)], -1)
+        for rows in _blocks(self.n, self.block):
+            P = (zxr[..., rows, :] @ zy1.mT).exp_()  # (..., b, n)
+            Q = (
+                None
+                if st["safe"]
+                else torch.exp(
+                    st["zx"][..., rows, :] @ st["zy"].mT - st["c"].unsqueeze(-2)
+                )
+            )
+            yield rows, P, Q
+
+    @staticmethod
+    def _AV(P, Q, er, ec, V):
+        """A[rows] V for A = (P + Q) / 2, with Q = 2 diag(er) P diag(ec) when Q is
+        None."""
+        if Q is not None:
+            return 0.5 * (P @ V + Q @ V)
+        k = V.shape[-1]
+        G = P @ torch.cat([V, ec.unsqueeze(-1) * V], -1)  # (..., b, 2k)
+        return 0.5 * G[..., :k] + er.unsqueeze(-1) * G[..., k:]
+
+    @staticmethod
+    def _AtW(P, Q, er, ec, W):
+        """A[rows]^T W (n x k) for the rows' W (b x k), as (W^T A)^T (a fast product
+        layout)."""
+        if Q is not None:
+            return 0.5 * (W.mT @ P + W.mT @ Q).mT
+        k = W.shape[-1]
+        H = torch.cat([W, er.unsqueeze(-1) * W], -1).mT @ P  # (..., 2k, n)
+        return (0.5 * H[..., :k, :] + H[..., k:, :] * ec.unsqueeze(-2)).mT
+
+    def products(self, st, Qu, Qv):
+        """(S Qv, S^T Qu) in one pass over A."""
+        X, Y = self.X, self.Y
+        YQ, XQ = Y @ Qv, X @ Qu  # (..., n, k)
+        AYQ, AtXQ = torch.empty_like(YQ), torch.zeros_like(XQ)
+        for rows, P, Q in self._blocks_of_PQ(st):
+            er = st["er"][..., rows]
+            AYQ[..., rows, :] = self._AV(P, Q, er, st["ec"], YQ)
+            AtXQ += self._AtW(P, Q, er, st["ec"], XQ[..., rows, :])
+        return X.mT @ (YQ - AYQ) / self.n, Y.mT @ (XQ - AtXQ) / self.n
+
+    def formed(self, st):
+        """S(beta) = X^T (I - A) Y / n, formed (d1 x d2)."""
+        X, Y = self.X, self.Y
+        S = torch.zeros(
+            *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
+        )
+        for rows, P, Q in self._blocks_of_PQ(st):
+            AY = self._AV(P, Q, st["er"][..., rows], st["ec"], Y)
+            S += X[..., rows, :].mT @ (Y[..., rows, :] - AY)
+        return S / self.n
