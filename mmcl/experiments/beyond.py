@@ -355,15 +355,15 @@ def filtering_trial(
 class MisalignedSample(NamedTuple):
     """What :func:`misaligned_sample` returns (a named tuple; its fields below)."""
 
-    #: Tensor of shape (..., n, d1): modality 1.
+    #: Modality 1, a tensor of shape (..., n, d1).
     X: torch.Tensor
-    #: Tensor of shape (..., n, d2): modality 2 (the biased captions).
+    #: Modality 2 (the biased captions), a tensor of shape (..., n, d2).
     Y: torch.Tensor
-    #: Tensor of shape (..., d1, r): the subspace of modality 1.
+    #: The subspace of modality 1, a tensor of shape (..., d1, r).
     U1: torch.Tensor
-    #: Tensor of shape (..., d2, r): the subspace of modality 2.
+    #: The subspace of modality 2, a tensor of shape (..., d2, r).
     U2: torch.Tensor
-    #: Tensor of shape (r,), bool: the latent coordinates that neither bias touches.
+    #: The latent coordinates that neither bias touches, a bool tensor of shape (r,).
     invariant: torch.Tensor
 
 
