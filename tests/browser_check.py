@@ -137,6 +137,8 @@ class PageResult:
     problems: list[str] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
+    loaded: bool = False  # the page loaded and settled (its ids are the rendered ones)
+    attempts: int = 0
 
 
 # Runs in the page once it has settled; returns what the reader sees.
@@ -209,6 +211,32 @@ async () => {
 """
 
 
+QUIET_MS = 500  # the network counts as idle after this long without a request in flight
+
+
+def _wait_network_quiet(pg, pending: dict, timeout_ms: int) -> None:
+    """Wait until no request of the page has been in flight for ``QUIET_MS``.
+
+    Playwright's ``networkidle`` says only that it timed out; this wait names the requests
+    still in flight when it gives up, so a page that never settles can be diagnosed.
+    """
+    waited = quiet = 0
+    step = 100
+    while quiet < QUIET_MS:
+        if waited >= timeout_ms:
+            stuck = (
+                ", ".join(sorted(pending.values())[:5])
+                or "none (requests kept starting)"
+            )
+            raise TimeoutError(
+                f"network not quiet after {timeout_ms} ms; in flight: {stuck}"
+            )
+        idle_before = not pending
+        pg.wait_for_timeout(step)
+        waited += step
+        quiet = quiet + step if idle_before and not pending else 0
+
+
 def _check_page(
     browser,
     base: str,
@@ -225,6 +253,10 @@ def _check_page(
     )
     pg = context.new_page()
     origin = base.rstrip("/")
+    pending: dict = {}  # request -> its URL, while in flight
+    pg.on("request", lambda r: pending.__setitem__(r, r.url[:160]))
+    pg.on("requestfinished", lambda r: pending.pop(r, None))
+    pg.on("requestfailed", lambda r: pending.pop(r, None))
 
     def inside(url: str) -> bool:
         return url.startswith(origin + "/") or url.startswith(
@@ -278,10 +310,11 @@ def _check_page(
             except Exception:
                 pass  # reported by the inspection below
             pg.evaluate(SETTLE_JS)
-        pg.wait_for_load_state("networkidle", timeout=timeout_ms)
+        _wait_network_quiet(pg, pending, timeout_ms)
         found = pg.evaluate(INSPECT_JS)
         seen.extend(found["problems"])
         result.links, result.ids = found["links"], set(found["ids"])
+        result.loaded = True
         if shots is not None:
             pg.screenshot(
                 path=str(
@@ -300,7 +333,9 @@ def _check_page(
 
 def _check_links(root: Path, base: str, results: dict[str, PageResult]) -> None:
     """Every link into the site must reach an existing file and, with a #fragment, an existing id."""
-    ids_of = {page: r.ids for page, r in results.items()}
+    # a page that did not load is reported once, on its own; links into it are checked
+    # against the ids in its file
+    ids_of = {page: r.ids for page, r in results.items() if r.loaded}
     for page, result in results.items():
         for href in result.links:
             if not href.startswith(base):
@@ -337,6 +372,8 @@ class SiteReport:
     cut_off: list[str]  # requests that reached the sinkhole proxy, i.e. were stopped
     # at the network cut-off (the browser's own update/sign-in
     # pings; a page's outside request only when not blocked)
+
+    retried: list[str] = field(default_factory=list)  # pages that needed a second load
 
     @property
     def failed(self) -> dict[str, list[str]]:
@@ -400,14 +437,24 @@ def check_site(
                         ],
                     )
                     continue
-                results[page] = _check_page(
-                    browser, base, page, shots, timeout_ms, block_outside
-                )
+                # a page that does not load or settle gets one more fresh try (a loaded
+                # machine can stall a first load); one that fails twice is reported
+                for attempt in (1, 2):
+                    results[page] = _check_page(
+                        browser, base, page, shots, timeout_ms, block_outside
+                    )
+                    results[page].attempts = attempt
+                    if results[page].loaded:
+                        break
         finally:
             browser.close()
         _check_links(root, base, results)
         cut_off = list(sinkhole.hits)
-    return SiteReport({page: r.problems for page, r in results.items()}, cut_off)
+    return SiteReport(
+        {page: r.problems for page, r in results.items()},
+        cut_off,
+        [page for page, r in results.items() if r.attempts > 1],
+    )
 
 
 def main(argv: list[str]) -> int:
@@ -418,6 +465,7 @@ def main(argv: list[str]) -> int:
         for problem in problems:
             print(f"       {problem}")
     print(f"stopped at the network cut-off: {report.cut_off or 'nothing'}")
+    print(f"needed a second load: {report.retried or 'none'}")
     return 1 if report.failed else 0
 
 

@@ -266,3 +266,28 @@ def test_a_broken_chapter_fails(book_report, tmp_path):
     assert any(
         "image not loaded" in p for p in report.problems["book/zz_missing_figure.html"]
     )
+
+
+class _FakePage:
+    """A Playwright page in the network-quiet wait: time passes per call."""
+
+    def __init__(self, pending: dict, finish_after_ms: int | None):
+        self.pending, self.finish_after_ms, self.now = pending, finish_after_ms, 0
+
+    def wait_for_timeout(self, ms):
+        self.now += ms
+        if self.finish_after_ms is not None and self.now >= self.finish_after_ms:
+            self.pending.clear()
+
+
+def test_network_wait_names_the_request_that_never_finishes():
+    pending = {object(): "http://127.0.0.1/_static/stuck.woff"}
+    with pytest.raises(TimeoutError, match="stuck.woff"):
+        bc._wait_network_quiet(_FakePage(pending, None), pending, timeout_ms=2000)
+
+
+def test_network_wait_returns_once_quiet_for_half_a_second():
+    pending = {object(): "http://127.0.0.1/slow.png"}
+    page = _FakePage(pending, finish_after_ms=1200)
+    bc._wait_network_quiet(page, pending, timeout_ms=5000)
+    assert 1200 + bc.QUIET_MS <= page.now <= 1200 + bc.QUIET_MS + 100
