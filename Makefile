@@ -104,11 +104,11 @@ nbval: env emoji
 execute: env emoji
 	$(BIN)/python scripts/execute_notebooks.py book/*.ipynb
 
-# The benchmark of chapter 6 (tens of minutes on 2 cores; BENCH_ARGS=--quick for a few minutes).
+# The benchmark of chapter 7 (tens of minutes on 2 cores; BENCH_ARGS=--quick for a few minutes).
 bench: env
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-# The table quoted by chapter 6, regenerated from the saved runs in benchmarks/results/.
+# The table quoted by chapter 7, regenerated from the saved runs in benchmarks/results/.
 BENCH_JSON = $(addprefix benchmarks/results/,cpu_linear.json cpu_race.json cpu_weights.json \
              cpu_unpaired.json)
 bench-table: env

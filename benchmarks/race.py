@@ -1,4 +1,4 @@
-"""CLIP solvers raced on one objective (benchmark section "race"; book chapter 6).
+"""CLIP solvers raced on one objective (benchmark section "race"; book chapter 7).
 
 The objective is the regularised CLIP loss with un-normalised similarities,
 L(M) = CLIP_tau(X M Y^T) + (rho / 2) ||M||_F^2 with M = G1^T G2 of rank r. Every method

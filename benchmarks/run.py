@@ -1,4 +1,4 @@
-"""Benchmark: mmcl's SVD view versus the usual recipe (book chapter 6, "Scaling up").
+"""Benchmark: mmcl's SVD view versus the usual recipe (book chapter 7, "Scaling up").
 
     .venv/bin/python benchmarks/run.py              # the full table (about 15-30 min on
     2 cores)

@@ -1,5 +1,5 @@
 """Fast kernels behind ``svd_iteration``, ``linear_closed_form`` and ``truncated_svd``
-(chapter 6).
+(chapter 7).
 
 **Truncated SVD by block subspace iteration.** For an operator T (d1 x d2) known only
 through the

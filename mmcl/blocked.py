@@ -1,5 +1,5 @@
 """Memory-bounded CLIP: loss, log-normalisers, weights beta and S(beta) in blocks
-(chapter 6).
+(chapter 7).
 
 With embeddings zx = X G1^T (n, r) and zy = Y G2^T (n, r), the logits l_ij = <zx_i,
 zy_j> / tau are formed one block of rows at a time, never as the whole n x n matrix:

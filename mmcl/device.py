@@ -1,4 +1,4 @@
-"""Where to compute: the available devices and a default with overrides (chapter 6).
+"""Where to compute: the available devices and a default with overrides (chapter 7).
 
 Every mmcl function computes on the device of the tensors it is given; this module only
 answers "where should new tensors go?". The choice, first match wins: an explicit

@@ -153,12 +153,12 @@ def test_blocked_input_errors():
         mmcl.blocked_cross_covariance(d.X[:10], d.Y[:10], zx[:12], zy[:12])
 
 
-# the thresholds chapter 6 prints; sums over n = 1000 rounded randomly: sqrt(n) eps / 2
+# the thresholds chapter 7 prints; sums over n = 1000 rounded randomly: sqrt(n) eps / 2
 # ~ 2e-6 in float32 (measured 7e-7 to 8.5e-7) and 4e-15 in float64 (n eps / 2 = 1e-13
 # worst case)
 @pytest.mark.parametrize("dtype,tol", [(torch.float64, 1e-12), (torch.float32, 1e-5)])
 def test_chapter6_agreement_claims(dtype, tol):
-    """The numbers chapter 6 prints: n = 1000, blocks of 128, tau = 0.5, true-subspace
+    """The numbers chapter 7 prints: n = 1000, blocks of 128, tau = 0.5, true-subspace
     embeddings."""
     data = mmcl.make_multimodal(
         1000, 20, 15, 3, eta=0.8, noise=0.5, seed=0, dtype=dtype
@@ -182,7 +182,7 @@ def test_chapter6_svd_iteration_claim():
         data.X, data.Y, 3, "clip", tau=1.0, max_iter=10, block_size=64
     )
     assert dense.n_iter == blocked.n_iter
-    # the threshold chapter 6 prints; 10 iterations each add ~n eps ~ 1e-14, carried by
+    # the threshold chapter 7 prints; 10 iterations each add ~n eps ~ 1e-14, carried by
     # a non-expansive map: ~1e-13 (measured 1e-15)
     assert rel(blocked.G1.T @ blocked.G2, dense.G1.T @ dense.G2) < 1e-9
 
