@@ -1,6 +1,6 @@
 """Lint as a test: ruff (pinned in requirements.txt, configured in pyproject.toml, line
-length 88) finds nothing in the package, the tests, the scripts and the benchmark, and
-their formatting is ruff's."""
+length 88) finds nothing in the package, the tests, the scripts, the benchmark and the
+chapters' code cells (ruff reads .ipynb), and their formatting is ruff's."""
 
 import subprocess
 import sys
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PATHS = ["mmcl", "tests", "scripts", "benchmarks"]
+PATHS = ["mmcl", "tests", "scripts", "benchmarks", "book"]
 
 
 def ruff(*args: str) -> subprocess.CompletedProcess:
