@@ -11,8 +11,10 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
 2. Losses and weights: ``families`` (the phi/psi loss family, CLIP and linear, and the
    contrastive weights beta), ``losses`` (similarities, the contrastive loss, CLIP).
 3. Cross-covariance and solvers: ``covariance`` (S(beta), the gradient formula),
-   ``blocked`` (memory-bounded CLIP), ``solvers`` (closed forms, SVD-iteration, gradient
-   descent), ``estimator`` (the scikit-learn-style ``MMCL``).
+   ``blocked`` (memory-bounded CLIP), ``lowrank`` (truncated SVD, signs, balanced
+   factors), ``solvers`` (closed forms, SVD-iteration), ``gradient`` (gradient descent
+   and minibatch training, for comparison), ``estimator`` (the scikit-learn-style
+   ``MMCL``).
 4. Baselines: ``baselines`` (unimodal PCA, diagonal deletion, HeteroPCA, masked
    contrastive learning).
 5. Metrics: ``metrics`` (sinTheta distance, retrieval accuracy, downstream scores).
@@ -45,7 +47,9 @@ from .losses import *  # noqa: F403
 # 3. cross-covariance and solvers
 from .covariance import *  # noqa: F403
 from .blocked import *  # noqa: F403
+from .lowrank import *  # noqa: F403
 from .solvers import *  # noqa: F403
+from .gradient import *  # noqa: F403
 from .estimator import *  # noqa: F403
 
 # 4. baselines
@@ -77,7 +81,9 @@ from . import (
     estimator,
     experiments,
     families,
+    gradient,
     losses,
+    lowrank,
     metrics,
     realdata,
     solvers,
@@ -96,7 +102,9 @@ MODULES = (
     losses,
     covariance,
     blocked,
+    lowrank,
     solvers,
+    gradient,
     estimator,
     baselines,
     metrics,

@@ -14,7 +14,7 @@ n, d):
   (A x, (I - A) x), A = diag(Bernoulli(p)), trained by gradient descent (Adam).
 
 Functions return orthonormal bases (..., d, r) under the package sign convention
-:func:`mmcl.solvers.svd_flip`; the estimator classes (``fit(X)`` returns ``self``,
+:func:`mmcl.lowrank.svd_flip`; the estimator classes (``fit(X)`` returns ``self``,
 ``components_`` of
 shape (d, r)) wrap them in the scikit-learn style. Replicates are batched in leading
 dimensions.
@@ -39,7 +39,7 @@ from .data import make_generator
 from .estimator import NotFittedError
 from .families import linear_loss_of_embeddings
 from .losses import _regularizer
-from .solvers import low_rank, svd_flip, truncated_svd
+from .lowrank import low_rank, svd_flip, truncated_svd
 
 __all__ = [
     "sample_covariance",
@@ -105,7 +105,7 @@ def delete_diagonal(M: torch.Tensor) -> torch.Tensor:
 
 def top_eigenvectors(M: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvectors (..., d, r) of the r largest eigenvalues of a symmetric M (..., d,
-    d), in decreasing order, signs by :func:`mmcl.solvers.svd_flip`; returns (vectors,
+    d), in decreasing order, signs by :func:`mmcl.lowrank.svd_flip`; returns (vectors,
     eigenvalues (..., r)).
 
     Parameters

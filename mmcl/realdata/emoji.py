@@ -480,8 +480,8 @@ def _pca_scores(P: torch.Tensor, k: int) -> torch.Tensor:
     """Top-k principal scores of the rows of P (n, p), float64, from the n x n Gram
     matrix (n < p): P_c P_c^T = U diag(s^2) U^T gives the scores U diag(s) and the axes
     V = P_c^T U diag(1/s), whose signs follow the package's convention
-    (:func:`mmcl.solvers.svd_flip`)."""
-    from ..solvers import svd_flip
+    (:func:`mmcl.lowrank.svd_flip`)."""
+    from ..lowrank import svd_flip
 
     Pc = P - P.mean(0)
     evals, U = torch.linalg.eigh(Pc @ Pc.T)  # ascending
