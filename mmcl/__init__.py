@@ -125,11 +125,4 @@ MODULES = (
 
 __all__ = [name for module in MODULES for name in module.__all__]
 
-# Old module names the stored chapters still import (chapter 4: ``from mmcl import
-# unpaired_experiment as ux``; chapter 5: ``from mmcl import realtasks as rt``). Every
-# name they use is now in ``mmcl.experiments`` and at the top level; remove these two
-# aliases once the chapters write ``mmcl.<name>``.
-unpaired_experiment = experiments
-realtasks = __import__("sys").modules[__name__]
-
 __version__ = "0.1.0"

@@ -52,16 +52,11 @@ def test_no_rounding_noise_printed(path):
     assert not bad, f"{path.name}: numbers below 1e-6 printed as values (noise?): {bad}"
 
 
-# Chapters whose code cells are wrapped to 88 columns (ruff format, line length 88) and
-# whose figures are numbered; the others join when their cells are reformatted and their
-# figures captioned (issue 20). A wider line scrolls sideways in the page.
-NOT_YET = ("06_images_captions",)
-WRAPPED = tuple(p.stem for p in CHAPTERS if p.stem not in NOT_YET)
+# Every chapter's code cells fit 88 columns (ruff format, line length 88; a wider line
+# scrolls sideways in the page) and every figure is numbered, captioned and cited.
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in CHAPTERS if p.stem in WRAPPED], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_code_cells_fit_88_columns(path):
     nb = json.loads(path.read_text())
     long = [
@@ -76,9 +71,7 @@ def test_code_cells_fit_88_columns(path):
     )
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in CHAPTERS if p.stem in WRAPPED], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_every_figure_is_numbered_and_referenced(path):
     """A cell that draws a figure carries mystnb figure metadata (name, caption), and
     the text refers to that name with {numref} (widget cells, which redraw, are
