@@ -15,8 +15,8 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
    factors), ``solvers`` (closed forms, SVD-iteration), ``gradient`` (gradient descent
    and minibatch training, for comparison), ``estimator`` (the scikit-learn-style
    ``MMCL``).
-4. Baselines: ``baselines`` (unimodal PCA, diagonal deletion, HeteroPCA, masked
-   contrastive learning).
+4. Baselines: ``baselines`` (unimodal PCA, diagonal deletion, HeteroPCA),
+   ``masking`` (unimodal contrastive learning with random masking).
 5. Metrics: ``metrics`` (sinTheta distance, retrieval accuracy, downstream scores).
 6. Unpaired data: ``unpaired.detection`` (pair detectors), ``unpaired.self_training``,
    ``unpaired.recipe`` (the paper's gradient recipe).
@@ -54,6 +54,7 @@ from .estimator import *  # noqa: F403
 
 # 4. baselines
 from .baselines import *  # noqa: F403
+from .masking import *  # noqa: F403
 
 # 5. metrics
 from .metrics import *  # noqa: F403
@@ -84,6 +85,7 @@ from . import (
     gradient,
     losses,
     lowrank,
+    masking,
     metrics,
     realdata,
     solvers,
@@ -107,6 +109,7 @@ MODULES = (
     gradient,
     estimator,
     baselines,
+    masking,
     metrics,
     unpaired.detection,
     _import_module(

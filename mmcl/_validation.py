@@ -362,3 +362,12 @@ def check_labels(labels, name: str, n: int | None = None) -> torch.Tensor:
     if labels.numel() and int(labels.min()) < 0:
         raise ValueError(f"{name} must hold class indices >= 0")
     return labels.long()
+
+
+def check_subspace_data(X, r, name: str = "r"):
+    """X (..., n, d) with n >= 2 and centred rank >= r (else the top-r subspace is
+    arbitrary); returns (X, r)."""
+    X = check_matrix(X, "X", min_rows=2)
+    r = check_rank(r, X.shape[-1], X.shape[-1], X.shape[-2], name=name)
+    check_data_rank(X, "X", r, what=name)
+    return X, r
