@@ -24,7 +24,7 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
    ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
    ``experiments.unpaired_runs``, ``experiments.unpaired_tables``,
    ``experiments.statistics``, ``experiments.images_captions``,
-   ``experiments.beyond``.
+   ``experiments.beyond``, ``experiments.alignment``.
 8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
 plotting``).
 """
@@ -73,6 +73,7 @@ from .experiments.unpaired_tables import *  # noqa: F403
 from .experiments.statistics import *  # noqa: F403
 from .experiments.images_captions import *  # noqa: F403
 from .experiments.beyond import *  # noqa: F403
+from .experiments.alignment import *  # noqa: F403
 from . import (
     baselines,
     blocked,
@@ -124,6 +125,7 @@ MODULES = (
     experiments.statistics,
     experiments.images_captions,
     experiments.beyond,
+    experiments.alignment,
 )
 
 __all__ = [name for module in MODULES for name in module.__all__]

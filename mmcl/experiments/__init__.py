@@ -10,10 +10,13 @@
 * ``statistics``       the constants of the statistics chapter (chapter 4b);
 * ``images_captions``  emoji designs: splits, retrieval both ways, zero-shot
   (chapter 6);
-* ``beyond``           later results in the same model: SigLIP's temperature and bias,
-  teacher filtering, learned temperature, misalignment, spectral alignment (chapter 8).
+* ``beyond``           later results in the same model, part 1: learned temperature,
+  teacher filtering (chapter 8);
+* ``alignment``        part 2: misaligned captions, spectral alignment without pairs
+  (chapter 8).
 """
 
+from .alignment import *  # noqa: F403
 from .beyond import *  # noqa: F403
 from .images_captions import *  # noqa: F403
 from .loss_to_svd import *  # noqa: F403
@@ -23,6 +26,7 @@ from .statistics import *  # noqa: F403
 from .unpaired_runs import *  # noqa: F403
 from .unpaired_tables import *  # noqa: F403
 from . import (
+    alignment,
     beyond,
     images_captions,
     loss_to_svd,
@@ -44,6 +48,7 @@ __all__ = [
         statistics,
         images_captions,
         beyond,
+        alignment,
     )
     for name in module.__all__
 ]
