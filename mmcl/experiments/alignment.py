@@ -237,7 +237,7 @@ def align_embeddings(Ex_pairs, Ey_pairs) -> torch.Tensor:
     torch.Tensor
         Shape (..., k, k); map the rest with ``Ex @ A``.
     """
-    Ex, Ey = check_pair(Ex_pairs, Ey_pairs, min_rows=1)
+    Ex, Ey = check_pair(Ex_pairs, Ey_pairs, min_rows=1, names=("Ex_pairs", "Ey_pairs"))
     if Ex.shape[-2] < Ex.shape[-1]:
         raise ValueError(
             f"align_embeddings needs at least k = {Ex.shape[-1]} pairs, got "

@@ -23,16 +23,16 @@ import torch
 import torch.nn.functional as F
 
 from .._validation import (
+    check_bool,
     check_fraction,
     check_int,
     check_matrix,
     check_pair,
     check_real,
-    check_same_device,
     check_tau,
 )
 from ..data import LatentFactorModel, haar_orthonormal, make_generator
-from ..losses import clip_loss, similarities
+from ..losses import check_representation, clip_loss, similarities
 from ..metrics import sin_theta_distance
 from ..solvers import linear_closed_form
 
@@ -137,6 +137,7 @@ def fit_learned_temperature(
     tau = check_tau(tau)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
     n_steps = check_int(n_steps, "n_steps", low=1)
+    learn_tau = check_bool(learn_tau, "learn_tau")
     g = make_generator(seed)
     batch = X.shape[:-2]
     G1 = torch.randn(*batch, k, X.shape[-1], generator=g, dtype=torch.float64).to(X)
@@ -181,18 +182,7 @@ def teacher_scores(G1, G2, X, Y) -> torch.Tensor:
     torch.Tensor
         Tensor of shape (..., n): the cosine of each pair's embeddings, in [-1, 1].
     """
-    X, Y = check_pair(X, Y)
-    G1, G2 = check_matrix(G1, "G1"), check_matrix(G2, "G2")
-    check_same_device(X=X, G1=G1, G2=G2)
-    if (
-        G1.shape[-1] != X.shape[-1]
-        or G2.shape[-1] != Y.shape[-1]
-        or G1.shape[-2] != G2.shape[-2]
-    ):
-        raise ValueError(
-            f"G1 must be (r, d1) and G2 (r, d2) with d1 = {X.shape[-1]}, "
-            f"d2 = {Y.shape[-1]}; got G1 {tuple(G1.shape)} and G2 {tuple(G2.shape)}"
-        )
+    G1, G2, X, Y = check_representation(G1, G2, X, Y)
     zx = F.normalize(X @ G1.transpose(-1, -2), dim=-1)  # (..., n, r)
     zy = F.normalize(Y @ G2.transpose(-1, -2), dim=-1)
     return (zx * zy).sum(-1)
