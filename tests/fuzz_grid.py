@@ -910,4 +910,24 @@ ENTRIES = [
         dict(Ex_pairs=_MAT, Ey_pairs=_MAT),
         shape_args=dict(Ex_pairs="rows"),
     ),
+    # images and captions (chapter 6)
+    Entry(
+        "retrieval_scores",
+        lambda Zx, Zy: mmcl.retrieval_scores(Zx, Zy, ks=(1, 2))["image->caption@2"],
+        dict(Zx=ZX, Zy=ZY),
+        dict(Zx=_MAT, Zy=_MAT),
+        shape_args=dict(Zx="both", Zy="both"),
+    ),
+    Entry(
+        "zero_shot_accuracy",
+        mmcl.zero_shot_accuracy,
+        dict(Zx=ZX, labels=LABELS, Zc=ZY[:3].contiguous()),
+        dict(Zx=_MAT, labels="labels", Zc=_MAT),
+    ),
+    Entry(
+        "rank_images",
+        mmcl.rank_images,
+        dict(G1=G1, G2=G2, X=X, q=Y[0].contiguous(), k=3),
+        dict(G1=_MAT, G2=_MAT, X=_MAT, k="int"),
+    ),
 ]
