@@ -22,7 +22,8 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
    ``unpaired.recipe`` (the paper's gradient recipe).
 7. Experiments, the chapter code, each module naming its chapter:
    ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
-   ``experiments.unpaired_runs``, ``experiments.unpaired_tables``,
+   ``experiments.nonlinearity``, ``experiments.unpaired_runs``,
+   ``experiments.unpaired_tables``,
    ``experiments.statistics``, ``experiments.images_captions``,
    ``experiments.beyond``, ``experiments.alignment``.
 8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
@@ -68,6 +69,7 @@ from .unpaired.recipe import *  # noqa: F403
 from .experiments.runner import *  # noqa: F403
 from .experiments.loss_to_svd import *  # noqa: F403
 from .experiments.robustness import *  # noqa: F403
+from .experiments.nonlinearity import *  # noqa: F403
 from .experiments.unpaired_runs import *  # noqa: F403
 from .experiments.unpaired_tables import *  # noqa: F403
 from .experiments.statistics import *  # noqa: F403
@@ -120,6 +122,7 @@ MODULES = (
     experiments.runner,
     experiments.loss_to_svd,
     experiments.robustness,
+    experiments.nonlinearity,
     experiments.unpaired_runs,
     experiments.unpaired_tables,
     experiments.statistics,

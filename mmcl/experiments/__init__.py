@@ -4,6 +4,8 @@
   replicates, tidy tables, mean and standard error (chapters 3 and 5);
 * ``loss_to_svd``      diagnostics of the loss-to-SVD view (chapter 2);
 * ``robustness``       the robustness chapter's trial (chapter 3);
+* ``nonlinearity``     CLIP's population fixed point and its bias under
+  heteroskedastic noise (chapter 3);
 * ``unpaired_runs``    the unpaired-data settings and runs (chapter 4);
 * ``unpaired_tables``  their saved tables, the chapter's queries and the published
   numbers (chapter 4);
@@ -20,6 +22,7 @@ from .alignment import *  # noqa: F403
 from .beyond import *  # noqa: F403
 from .images_captions import *  # noqa: F403
 from .loss_to_svd import *  # noqa: F403
+from .nonlinearity import *  # noqa: F403
 from .robustness import *  # noqa: F403
 from .runner import *  # noqa: F403
 from .statistics import *  # noqa: F403
@@ -30,6 +33,7 @@ from . import (
     beyond,
     images_captions,
     loss_to_svd,
+    nonlinearity,
     robustness,
     runner,
     statistics,
@@ -43,6 +47,7 @@ __all__ = [
         runner,
         loss_to_svd,
         robustness,
+        nonlinearity,
         unpaired_runs,
         unpaired_tables,
         statistics,
