@@ -1,5 +1,6 @@
-"""What the committed chapter notebooks may hold: text outputs only, and no rounding
-noise."""
+"""What the committed chapter notebooks may hold (text outputs only, no rounding noise)
+and what every chapter gives a course (learning goals, prerequisites, exercises with
+solutions, where this leads)."""
 
 import json
 import os
@@ -91,6 +92,26 @@ def test_every_figure_is_numbered_and_referenced(path):
         assert f"{{numref}}`{figure['name']}`" in text, (
             f"{path.name}: {figure['name']} never cited"
         )
+
+
+EXERCISE = re.compile(r"^`{3,}\{exercise\}[^\n]*\n:label: ([\w-]+)", re.M)
+SOLUTION = re.compile(r"^`{3,}\{solution(?:-start)?\} ([\w-]+)", re.M)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_chapter_is_teachable(path):
+    """Learning goals and prerequisites up front, a "Where this leads" section, and at
+    least three exercises, each with a worked solution (issue 14)."""
+    nb = json.loads(path.read_text())
+    text = "\n".join(
+        "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
+    )
+    assert "**Learning goals.**" in text and "**Prerequisites.**" in text, path.name
+    assert "\n## Where this leads\n" in text, path.name
+    exercises = EXERCISE.findall(text)
+    assert len(exercises) >= 3, f"{path.name}: {len(exercises)} exercises"
+    missing = set(exercises) - set(SOLUTION.findall(text))
+    assert not missing, f"{path.name}: exercises without a solution: {sorted(missing)}"
 
 
 def test_second_kernel_set_is_really_in_force():
