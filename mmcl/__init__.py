@@ -6,8 +6,9 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
 
 1. Data: ``data`` (the two-modality latent factor model, wrong pairs, unpaired pools),
    ``device`` (where new tensors go; ``MMCL_DEVICE`` overrides), ``realdata.mfeat``
-   (offline real data), ``realdata.designs`` (their experiment designs) and
-   ``realdata.emoji`` (real images with captions: emoji and their names).
+   (offline real data), ``realdata.designs`` (their experiment designs),
+   ``realdata.emoji_render`` (the emoji of Debian's colour font, rendered and cached)
+   and ``realdata.emoji`` (real images with captions: the emoji corpus).
 2. Losses and weights: ``families`` (the phi/psi loss family, CLIP and linear, and the
    contrastive weights beta), ``losses`` (similarities, the contrastive loss, CLIP).
 3. Cross-covariance and solvers: ``covariance`` (S(beta), the gradient formula),
@@ -39,6 +40,7 @@ from .data import *  # noqa: F403
 from .device import *  # noqa: F403
 from .realdata.mfeat import *  # noqa: F403
 from .realdata.designs import *  # noqa: F403
+from .realdata.emoji_render import *  # noqa: F403
 from .realdata.emoji import *  # noqa: F403
 
 # 2. losses and weights
@@ -102,6 +104,7 @@ MODULES = (
     device,
     realdata.mfeat,
     realdata.designs,
+    realdata.emoji_render,
     realdata.emoji,
     families,
     losses,
