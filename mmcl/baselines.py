@@ -231,7 +231,7 @@ class UnimodalEstimator(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> torch.Tensor:
-        """Project centred data: (X - mean_) @ components_, shape (..., m, r)."""
+        """Project centred data: ``(X - mean_) @ components_``, shape (..., m, r)."""
         if not hasattr(self, "components_"):
             raise NotFittedError(
                 f"this {type(self).__name__} instance is not fitted yet: call fit(X) "
