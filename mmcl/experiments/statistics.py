@@ -13,12 +13,17 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from .._validation import check_fraction, check_int, check_rank, check_real
 
 __all__ = [
     "cross_covariance_deviation_bound",
     "robustness_bound",
     "clip_lipschitz_bound",
+    "detection_slack",
+    "certified_detection",
+    "nearest_neighbour_failure_bound",
 ]
 
 
@@ -182,3 +187,123 @@ def clip_lipschitz_bound(X, Y, *, tau: float, rho: float = 1.0) -> float:
     nx, ny = (X * X).sum(-1), (Y * Y).sum(-1)  # (n,), (n,)
     both = nx.mean() * ny.max() + ny.mean() * nx.max()
     return rho + float(both) / (2 * tau)
+
+
+def detection_slack(s_ideal, tolerance, match):
+    """The margins of the true pairs that survive a perturbation of the similarities.
+
+    With lo = s - tol and hi = s + tol (entrywise), pair k (row k, column pi(k))
+    gets the row slack lo[k, pi(k)] - max_{l != pi(k)} hi[k, l] and the column slack
+    lo[k, pi(k)] - max_{k' != k} hi[k', pi(k)]. Every similarity matrix within tol of
+    s has a positive row (column) margin at k when the row (column) slack is positive.
+
+    Parameters
+    ----------
+    s_ideal : torch.Tensor
+        Tensor of shape (..., N, N): the reference similarities s.
+    tolerance : torch.Tensor
+        Tensor broadcastable to s_ideal: the entrywise tolerance (>= 0).
+    match : torch.Tensor
+        Long tensor of shape (..., N): the hidden pairing pi.
+
+    Returns
+    -------
+    tuple of torch.Tensor
+        The row and the column slacks, each of shape (..., N), indexed by k.
+    """
+    lo, hi = s_ideal - tolerance, s_ideal + tolerance
+    col = match[..., None]
+    true_lo = lo.gather(-1, col)[..., 0]  # (..., N)
+    rows = hi.scatter(-1, col, float("-inf")).amax(-1)
+    hi_cols = hi.gather(-1, col.expand(hi.shape).transpose(-1, -2).contiguous())
+    # hi_cols[..., j, k] = hi[j, pi(k)]: column pi(k) read down its rows j
+    eye = torch.eye(hi.shape[-1], dtype=torch.bool, device=hi.device)
+    cols = hi_cols.masked_fill(eye, float("-inf")).amax(-2)
+    return true_lo - rows, true_lo - cols
+
+
+def certified_detection(row_slack, col_slack) -> dict:
+    """Lower bounds on the precision and recall of the mutual and assignment detectors
+    from the slacks of :func:`detection_slack` (the chapter's detection theorem).
+
+    Mutual: with F_r, F_c the pairs of non-positive row, column slack and
+    c = N - |F_r u F_c|, recall >= c / N and precision >= c / (c + min(|F_r|, |F_c|)).
+    Assignment (precision = recall): >= 1 - w / N, w the largest number of smallest
+    slacks with a non-positive sum (rows or columns, whichever gives the smaller w).
+
+    Parameters
+    ----------
+    row_slack : torch.Tensor
+        Tensor of shape (..., N).
+    col_slack : torch.Tensor
+        Tensor of shape (..., N).
+
+    Returns
+    -------
+    dict
+        Tensors of shape (...,): ``mutual_recall``, ``mutual_precision`` and
+        ``assignment``.
+    """
+    n = row_slack.shape[-1]
+    fr, fc = row_slack <= 0, col_slack <= 0
+    c = n - (fr | fc).sum(-1)
+    wrong = torch.minimum(fr.sum(-1), fc.sum(-1))
+    prec = torch.where(c + wrong > 0, c / (c + wrong).clamp_min(1), 1.0)
+
+    def most_wrong(g):
+        return (g.sort(-1).values.cumsum(-1) <= 0).sum(-1)
+
+    w = torch.minimum(most_wrong(row_slack), most_wrong(col_slack))
+    return {
+        "mutual_recall": c.double() / n,
+        "mutual_precision": prec.double(),
+        "assignment": 1 - w.double() / n,
+    }
+
+
+def nearest_neighbour_failure_bound(
+    N: int, r: int, *, signal_var: float = 1.0, noise_var: float = 1.0
+) -> float:
+    """A bound on the probability that a true pair of a pool of N is not its row's
+    nearest neighbour under the ideal similarity x^T U1 Sigma_z U2^T y.
+
+    Isotropic model: with a = U1^T x, b = U2^T y (a, b in R^r), q = s + v,
+    m = s / q and sigma_T^2 = v (2 s + v) / q, given |a| = rho the true score over
+    rho is N(m rho, sigma_T^2) and each of the N - 1 others N(0, q); so the
+    probability is at most E_rho min(1, min_c [Phi_bar((m rho - c) / sigma_T)
+    + (N - 1) Phi_bar(c / sqrt(q))]), rho^2 / q chi-squared with r degrees of
+    freedom, computed on 400 quantiles of rho and 400 values of c.
+
+    Parameters
+    ----------
+    N : int
+        The pool size (>= 2).
+    r : int
+        The latent dimension.
+    signal_var : float, default=1.0
+        s: Sigma_z = s I_r (> 0).
+    noise_var : float, default=1.0
+        v: the noise variance of every coordinate (> 0).
+
+    Returns
+    -------
+    float
+        The bound, in [0, 1].
+    """
+    from scipy.stats import chi, norm
+
+    N, r = check_int(N, "N", low=2), check_int(r, "r")
+    s = check_real(signal_var, "signal_var", low=0.0, low_open=True)
+    v = check_real(noise_var, "noise_var", low=0.0, low_open=True)
+    q = s + v
+    m, sd = s / q, math.sqrt(v * (2 * s + v) / q)
+    k = 400
+    rho = math.sqrt(q) * chi.ppf([(i + 0.5) / k for i in range(k)], r)
+    total = 0.0
+    for p in rho:
+        c = [m * p * j / (k - 1) for j in range(k)]
+        tails = norm.sf([(m * p - ci) / sd for ci in c]) + (N - 1) * norm.sf(
+            [ci / math.sqrt(q) for ci in c]
+        )
+        total += min(1.0, float(tails.min()))
+    return total / k
