@@ -12,7 +12,9 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
    contrastive weights beta), ``losses`` (similarities, the contrastive loss, CLIP).
 3. Cross-covariance and solvers: ``covariance`` (S(beta), the gradient formula),
    ``blocked`` (memory-bounded CLIP), ``solvers`` (closed forms, SVD-iteration, gradient
-   descent), ``estimator`` (the scikit-learn-style ``MMCL``).
+   descent), ``distributed`` (the linear closed form and the SVD-iteration on row shards
+   with torch.distributed; namespaced: ``mmcl.distributed.<name>``), ``estimator`` (the
+   scikit-learn-style ``MMCL``).
 4. Baselines: ``baselines`` (unimodal PCA, diagonal deletion, HeteroPCA, masked
    contrastive learning).
 5. Metrics: ``metrics`` (sinTheta distance, retrieval accuracy, downstream scores).
@@ -22,7 +24,7 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
    ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
    ``experiments.unpaired_runs``, ``experiments.unpaired_tables``,
    ``experiments.statistics``, ``experiments.images_captions``,
-   ``experiments.beyond``.
+   ``experiments.at_scale``, ``experiments.beyond``.
 8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
 plotting``).
 """
@@ -67,6 +69,7 @@ from .experiments.unpaired_runs import *  # noqa: F403
 from .experiments.unpaired_tables import *  # noqa: F403
 from .experiments.statistics import *  # noqa: F403
 from .experiments.images_captions import *  # noqa: F403
+from .experiments.at_scale import *  # noqa: F403
 from .experiments.beyond import *  # noqa: F403
 from . import (
     baselines,
@@ -74,6 +77,7 @@ from . import (
     covariance,
     data,
     device,
+    distributed,
     estimator,
     experiments,
     families,
@@ -97,6 +101,7 @@ MODULES = (
     covariance,
     blocked,
     solvers,
+    distributed,
     estimator,
     baselines,
     metrics,
@@ -112,10 +117,18 @@ MODULES = (
     experiments.unpaired_tables,
     experiments.statistics,
     experiments.images_captions,
+    experiments.at_scale,
     experiments.beyond,
 )
 
-__all__ = [name for module in MODULES for name in module.__all__]
+#: The modules of ``MODULES`` whose names stay out of ``mmcl.__all__`` because they
+#: would shadow others (``mmcl.distributed.linear_closed_form`` is not
+#: ``mmcl.linear_closed_form``): write ``mmcl.distributed.<name>``.
+NAMESPACED = (distributed,)
+
+__all__ = [
+    name for module in MODULES if module not in NAMESPACED for name in module.__all__
+]
 
 # Old module names the stored chapters still import (chapter 4: ``from mmcl import
 # unpaired_experiment as ux``; chapter 5: ``from mmcl import realtasks as rt``). Every

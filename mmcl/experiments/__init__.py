@@ -10,10 +10,13 @@
 * ``statistics``       the constants of the statistics chapter (chapter 4b);
 * ``images_captions``  emoji designs: splits, retrieval both ways, zero-shot
   (chapter 6);
+* ``at_scale``         the sharded solvers' checks, bytes, threads and the estimate
+  at n = 1e8 (chapter 7b);
 * ``beyond``           later results in the same model: SigLIP's temperature and bias,
   teacher filtering, learned temperature, misalignment, spectral alignment (chapter 8).
 """
 
+from .at_scale import *  # noqa: F403
 from .beyond import *  # noqa: F403
 from .images_captions import *  # noqa: F403
 from .loss_to_svd import *  # noqa: F403
@@ -23,6 +26,7 @@ from .statistics import *  # noqa: F403
 from .unpaired_runs import *  # noqa: F403
 from .unpaired_tables import *  # noqa: F403
 from . import (
+    at_scale,
     beyond,
     images_captions,
     loss_to_svd,
@@ -43,6 +47,7 @@ __all__ = [
         unpaired_tables,
         statistics,
         images_captions,
+        at_scale,
         beyond,
     )
     for name in module.__all__
