@@ -414,8 +414,19 @@ def launch(
                 if dead and out.empty():
                     raise RuntimeError(f"rank {dead[0]} died without a report")
                 continue
-            if err is not None:
-                raise RuntimeError(f"rank {rank} of {world_size} failed:\n{err}")
+            if err is not None:  # the other ranks' reports follow within a second
+                errors = {rank: err}
+                while len(errors) + len(results) < world_size:
+                    try:
+                        q, e, _ = out.get(timeout=1.0)
+                    except _queue.Empty:
+                        break
+                    if e is not None:
+                        errors[q] = e
+                shown = "\n".join(
+                    f"rank {q} of {world_size}:\n{e}" for q, e in sorted(errors.items())
+                )
+                raise RuntimeError(f"rank(s) {sorted(errors)} failed:\n{shown}")
             results[rank] = pickle.loads(payload)
     finally:
         for p in procs:
