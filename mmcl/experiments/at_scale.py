@@ -44,7 +44,7 @@ def solve_on_shards(X, Y, sizes, r: int, runs, force_products: bool = True):
         The representation dimension.
     runs : sequence of tuple
         (solver name, keyword arguments): "linear_closed_form" or "svd_iteration" of
-        :mod:`mmcl.distributed`.
+        :mod:`mmcl.distributed` (of :mod:`mmcl.solvers` on a single process).
     force_products : bool, default=True
         Also apply S(beta) matrix-free when run on one process (as the sharded
         solver does), so the two agree to rounding.
@@ -56,7 +56,8 @@ def solve_on_shards(X, Y, sizes, r: int, runs, force_products: bool = True):
         :func:`mmcl.distributed.communication_log`) and "events" (each collective's
         kind and shape).
     """
-    p = dist.get_rank() if dist.is_initialized() else 0
+    sharded = dist.is_initialized() and dist.get_world_size() > 1
+    p = dist.get_rank() if sharded else 0
     start = sum(sizes[:p])
     rows = slice(start, start + sizes[p])
     out = []
@@ -64,7 +65,7 @@ def solve_on_shards(X, Y, sizes, r: int, runs, force_products: bool = True):
         _mf._FORCE = "products" if force_products else None
         with distributed.communication_log() as log:
             t0 = time.perf_counter()
-            if dist.is_initialized():
+            if sharded:
                 res = getattr(distributed, name)(X[rows], Y[rows], r, **kwargs)
             else:
                 res = getattr(solvers, name)(X, Y, r, **kwargs)
@@ -283,7 +284,9 @@ def paper_estimate(
     compute = 2 * n_p * n * (r + 4 * k) / flops
     numbers = ring * n * k + 2 * ring * n * k + 2 * ring * 2 * d * k
     B = bytes_per_number
-    memory = B * (2 * n_p * d + n * r + 3 * n * k + block * n)  # X_p Y_p, zy, YQ, A^TXQ
+    # X_p and Y_p, zy (n x r), Y Qv with its 2k-column copy and A^T X Qu (n x 4k),
+    # a block of A (block x n)
+    memory = B * (2 * n_p * d + n * r + 4 * n * k + block * n)
     return {
         "compute_s": compute,
         "comm_s": numbers * B / link,
