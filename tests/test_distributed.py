@@ -83,3 +83,40 @@ def test_the_model_counts_numbers_not_n_squared():
     m = mmcl.communication_model(10**6, 64, 64, 8, 13)
     assert m["product"] == 2 * 10**6 * 13 + 128 * 13
     assert m["state"] == 10**6 * 9 + 3
+
+
+@pytest.fixture
+def world_of_one():
+    """A one-rank gloo group in this process: validation without spawning."""
+    import torch.distributed as dist
+
+    port = distributed._free_port()
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1
+    )
+    yield
+    dist.destroy_process_group()
+
+
+def test_validation_names_the_argument(world_of_one):
+    X = torch.randn(6, 3, dtype=torch.float64)
+    with pytest.raises(ValueError, match="X_local must have shape"):
+        distributed.linear_closed_form(torch.randn(6), X, 1)
+    with pytest.raises(ValueError, match="same rows"):
+        distributed.svd_iteration(X, X[:5], 1)
+    with pytest.raises(TypeError, match="Y_local must be float32 or float64"):
+        distributed.svd_iteration(X, X.int(), 1)
+    with pytest.raises(ValueError, match="r must satisfy"):
+        distributed.svd_iteration(X, X, 4)
+    with pytest.raises(TypeError, match="loss must be 'clip' or 'linear'"):
+        distributed.svd_iteration(X, X, 1, loss="siglip")
+
+
+def test_one_rank_is_the_single_process_solver(world_of_one):
+    s = mmcl.make_multimodal(50, 5, 4, 2, noise=0.5, seed=1, dtype=torch.float64)
+    a = distributed.linear_closed_form(s.X, s.Y, 2)
+    b = mmcl.linear_closed_form(s.X, s.Y, 2)
+    assert float((a.G1 - b.G1).abs().max()) < 1e-12
+    a = distributed.svd_iteration(s.X, s.Y, 2, loss="linear", max_iter=5)
+    b = mmcl.svd_iteration(s.X, s.Y, 2, loss="linear", max_iter=5)
+    assert float((a.G2 - b.G2).abs().max()) < 1e-10
