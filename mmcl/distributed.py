@@ -167,16 +167,8 @@ class _Comm:
         return self.reduce(_mf.centred_product(X, Y, xbar, ybar), "sum") / (self.n - 1)
 
 
-class _ShardedClip(_mf.ClipProblem):
-    """CLIP's loss and products with S(beta) from this rank's rows of A."""
-
-    def __init__(self, comm, tau, rho, block):
-        super().__init__(comm.X, comm.Y, tau, rho, block)
-        self.comm, self.n, self.rows0 = comm, comm.n, comm.rows0
-        self.gap = _mf._safe_gap(comm.n, comm.X.dtype)
-
-    def choose(self, r):
-        return super().choose(r)[0], False  # never formed: that needs all rows
+class _Sharded:
+    """The hooks of the single-process problems, as collectives over ``self.comm``."""
 
     def _gather(self, Z):
         return self.comm.gather(Z)
@@ -188,15 +180,24 @@ class _ShardedClip(_mf.ClipProblem):
         return self.comm.reduce(t, "max")
 
 
-class _ShardedLinear(_FormedProblem):
+class _ShardedClip(_Sharded, _mf.ClipProblem):
+    """CLIP's loss and products with S(beta) from this rank's rows of A."""
+
+    def __init__(self, comm, tau, rho, block):
+        super().__init__(comm.X, comm.Y, tau, rho, block)
+        self.comm, self.n, self.rows0 = comm, comm.n, comm.rows0
+        self.gap = _mf._safe_gap(comm.n, comm.X.dtype)
+
+    def choose(self, r):
+        return super().choose(r)[0], False  # never formed: that needs all rows
+
+
+class _ShardedLinear(_Sharded, _FormedProblem):
     """The linear loss from all-gathered embeddings; S(beta) = S_n, all-reduced."""
 
     def __init__(self, comm, family, rho, S_n):
         super().__init__(comm.X, comm.Y, family, rho, None, fixed_S=S_n)
         self.comm = comm
-
-    def _gather(self, Z):
-        return self.comm.gather(Z)
 
 
 def linear_closed_form(X_local, Y_local, r: int, *, rho: float = 1.0, group=None):
@@ -226,14 +227,6 @@ def linear_closed_form(X_local, Y_local, r: int, *, rho: float = 1.0, group=None
     Two all-reduces: the column sums (d1 + d2 numbers) and the centred partial
     products (d1 d2 numbers). A collective call: every rank of ``group`` must call
     it, with the same ``r`` and ``rho``.
-
-    Examples
-    --------
-    >>> def job(X, Y):  # doctest: +SKIP
-    ...     p = torch.distributed.get_rank()
-    ...     return linear_closed_form(X[p::2], Y[p::2], 2).G1.shape
-    >>> launch(job, 2, torch.randn(10, 4), torch.randn(10, 3))  # doctest: +SKIP
-    [torch.Size([2, 4]), torch.Size([2, 4])]
     """
     comm = _Comm(group, X_local, Y_local)
     r = check_rank(r, comm.X.shape[1], comm.Y.shape[1], comm.n - 1)
