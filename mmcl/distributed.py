@@ -20,15 +20,16 @@ data and never an n x n matrix:
 Per product pass that is n k + n k + (d1 + d2) k numbers, per loss evaluation n r + n
 plus three scalars: O(n (r + k) + d k). Every rank then runs the same small dense
 steps (k x k SVDs, the damping test) of :func:`mmcl.solvers.svd_iteration` on the
-same reduced numbers, so every rank returns the same :class:`mmcl.SolverResult`. The
-products are always applied matrix-free (forming S(beta) would need other ranks'
-rows): the result equals ``mmcl.svd_iteration`` with ``mmcl._matfree._FORCE =
-"products"``, and the single-process fixed point in any case.
+same reduced numbers, so every rank returns the same
+:class:`mmcl.solvers.SolverResult`. The products are always applied matrix-free
+(forming S(beta) would need other ranks' rows): the result equals
+``mmcl.svd_iteration`` with ``mmcl._matfree._FORCE = "products"``, and the
+single-process fixed point in any case.
 
 Launch: ``torch.distributed.init_process_group`` is the caller's, as in torch's own
 examples; :func:`launch` spawns local gloo workers for tests and chapters, and
 ``torchrun --standalone --nproc-per-node 2 scripts/sharded_check.py`` runs the check of
-:func:`mmcl.sharded_check` under torchrun.
+:func:`mmcl.experiments.at_scale.sharded_check` under torchrun.
 """
 
 from __future__ import annotations
@@ -201,7 +202,7 @@ class _ShardedLinear(_Sharded, _FormedProblem):
 
 
 def linear_closed_form(X_local, Y_local, r: int, *, rho: float = 1.0, group=None):
-    """:func:`mmcl.linear_closed_form` of all ranks' rows, from this rank's rows.
+    """:func:`mmcl.solvers.linear_closed_form` of all ranks' rows, from this rank's.
 
     Parameters
     ----------
@@ -249,7 +250,7 @@ def svd_iteration(
     block_size: int | None = None,
     group=None,
 ) -> SolverResult:
-    """:func:`mmcl.svd_iteration` of all ranks' rows, from this rank's rows.
+    """:func:`mmcl.solvers.svd_iteration` of all ranks' rows, from this rank's rows.
 
     Parameters
     ----------

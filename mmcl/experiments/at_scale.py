@@ -124,7 +124,7 @@ def sharded_check(
     Parameters
     ----------
     n : int, default=240
-        The pairs (float64 draws of :func:`mmcl.make_multimodal`, d1 = d2 = d).
+        The pairs (float64 draws of :func:`mmcl.data.make_multimodal`, d1 = d2 = d).
     d : int, default=8
         The dimension of each modality.
     r : int, default=2
@@ -143,7 +143,7 @@ def sharded_check(
     Returns
     -------
     dict
-        "gap" (the largest |distributed - single| over G1, G2, the singular values
+        "gap" (the largest absolute gap to one process over G1, G2, the singular values
         and every iterate, both solvers), "iterations", "bytes" (per rank, CLIP),
         "model_bytes" (the same from :func:`communication_model` and the collectives
         counted), "passes", "states" and "comm_share" (communication time over solve
