@@ -318,10 +318,13 @@ class ClipProblem:
             "er": 0.5 * torch.exp(r - mid),
             "ec": torch.exp(mid - c),
         }
-        local = (r - 2 * (zx * zy_p).sum(-1)).sum(-1)  # rows' r_i - 2 l_ii
-        st["loss"] = self.tau * (self._sum(local) + c.sum(-1)) / (
-            2 * n
-        ) + 0.5 * self.rho * (w**2).sum(-1)
+        mine = c[..., self.rows0 : self.rows0 + zx.shape[-2]]  # the local rows' c_i
+        local = (r + mine - 2 * (zx * zy_p).sum(-1)).sum(
+            -1
+        )  # sum of r_i + c_i - 2 l_ii
+        st["loss"] = self.tau * self._sum(local) / (2 * n) + 0.5 * self.rho * (
+            w**2
+        ).sum(-1)
         if keep is not None:
             st["P"] = keep
             st["Q"] = None if safe else torch.exp(zx @ zy.mT - c.unsqueeze(-2))
