@@ -120,3 +120,28 @@ def test_one_rank_is_the_single_process_solver(world_of_one):
     a = distributed.svd_iteration(s.X, s.Y, 2, loss="linear", max_iter=5)
     b = mmcl.svd_iteration(s.X, s.Y, 2, loss="linear", max_iter=5)
     assert float((a.G2 - b.G2).abs().max()) < 1e-10
+
+
+def test_the_torchrun_command_of_the_chapter():
+    """book/07b_at_scale shows this command and its first line of output."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    # torchrun is torch.distributed.run; `-m` finds it in any environment
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [*cmd, "--nproc-per-node", "2", "scripts/sharded_check.py", "240", "8", "2"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (
+        "2 ranks, n = 240: max |distributed - single| below 1e-10: True" in out.stdout
+    )
