@@ -274,9 +274,9 @@ class ClipProblem:
     # --- one pass: log-normalisers (and A when dense)
     def state(self, U, w, V) -> dict:
         X, Y, n = self.X, self.Y, self.n
-        zx = (X @ U) * (w / self.tau).unsqueeze(-2)  # (..., n_p, r), l = zx zy^T
-        zy_p = Y @ V  # (..., n_p, r), the local rows
-        zy = self._gather(zy_p)  # (..., n, r)
+        zx = (X @ U) * (w / self.tau).unsqueeze(-2)  # (..., n_q, r), l = zx zy^T
+        zy_q = Y @ V  # (..., n_q, r), the local rows
+        zy = self._gather(zy_q)  # (..., n, r)
         block = n if self.block is None else self.block
         r = torch.empty(zx.shape[:-1], dtype=X.dtype, device=X.device)
         t = torch.zeros(zy.shape[:-1], dtype=X.dtype, device=X.device)
@@ -319,7 +319,7 @@ class ClipProblem:
             "ec": torch.exp(mid - c),
         }
         mine = c[..., self.rows0 : self.rows0 + zx.shape[-2]]  # the local rows' c_i
-        local = (r + mine - 2 * (zx * zy_p).sum(-1)).sum(
+        local = (r + mine - 2 * (zx * zy_q).sum(-1)).sum(
             -1
         )  # sum of r_i + c_i - 2 l_ii
         st["loss"] = self.tau * self._sum(local) / (2 * n) + 0.5 * self.rho * (
@@ -373,18 +373,18 @@ class ClipProblem:
     def products(self, st, Qu, Qv):
         """(S Qv, S^T Qu) in one pass over A (sharded: the local rows of A)."""
         X, Y = self.X, self.Y
-        YQ_p, XQ = Y @ Qv, X @ Qu  # (..., n_p, k)
-        YQ = self._gather(YQ_p)  # (..., n, k)
-        AYQ = torch.empty_like(YQ_p)
+        YQ_q, XQ = Y @ Qv, X @ Qu  # (..., n_q, k)
+        YQ = self._gather(YQ_q)  # (..., n, k)
+        AYQ = torch.empty_like(YQ_q)
         AtXQ = torch.zeros_like(YQ)  # (..., n, k): this rank's part of A^T X Qu
         for rows, P, Q in self._blocks_of_PQ(st):
             er = st["er"][..., rows]
             AYQ[..., rows, :] = self._AV(P, Q, er, st["ec"], YQ)
             AtXQ += self._AtW(P, Q, er, st["ec"], XQ[..., rows, :])
         mine = slice(self.rows0, self.rows0 + X.shape[-2])
-        AtXQ = self._sum(AtXQ)[..., mine, :]  # (..., n_p, k)
+        AtXQ = self._sum(AtXQ)[..., mine, :]  # (..., n_q, k)
         return (
-            self._sum(X.mT @ (YQ_p - AYQ)) / self.n,
+            self._sum(X.mT @ (YQ_q - AYQ)) / self.n,
             self._sum(Y.mT @ (XQ - AtXQ)) / self.n,
         )
 

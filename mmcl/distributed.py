@@ -1,21 +1,22 @@
 """The linear closed form and the SVD-iteration on row shards, with torch.distributed
 (chapter 7b).
 
-Rank p of a process group holds rows I_p of X and Y (true pairs stay on one rank), n_p
-of the n pairs. Every collective below moves embeddings or d x k blocks, never the
-data and never an n x n matrix:
+Rank q of the m ranks of a process group holds the rows R_q of X and Y (true pairs stay
+on one rank), n_q of the n pairs. Every collective below moves embeddings or d x k
+blocks, never the data and never an n x n matrix:
 
-* S_n = sum_p (X_p - 1 xbar^T)^T (Y_p - 1 ybar^T) / (n - 1), with xbar, ybar from an
+* S_n = sum_q (X_q - 1 xbar^T)^T (Y_q - 1 ybar^T) / (n - 1), with xbar, ybar from an
   all-reduce of the column sums (d1 + d2 numbers) and one all-reduce of the d1 x d2
   partial products.
-* CLIP at M = U diag(w) V^T: the logits of rank p's rows are l_{I_p} = zx_p zy^T with
+* CLIP at M = U diag(w) V^T: the logits of rank q's rows are l_{R_q} = zx_q zy^T with
   zy = Y V all-gathered (n x r); the row log-normalisers r_i are local; the column ones
-  c_j = log sum_p e^{s_p} t_pj merge each rank's shift s_p and column sums
-  t_pj = sum_{i in I_p} e^{l_ij - s_p}: an all-reduce of the max s of the s_p, then of
-  the sums t_pj e^{s_p - s} (n numbers).
-* S Qv = sum_p X_p^T (Y_p Qv - A_{I_p} (Y Qv)) / n needs Y Qv all-gathered (n x k) and
-  an all-reduce of d1 x k; S^T Qu = sum_p Y_p^T (X_p Qu - (A^T X Qu)_{I_p}) / n needs
-  A^T X Qu = sum_p A_{I_p}^T X_p Qu, an all-reduce of n x k, and one of d2 x k.
+  c_j = log sum_q e^{mu_q} t^(q)_j merge each rank's shift mu_q and column sums
+  t^(q)_j = sum_{i in R_q} e^{l_ij - mu_q}: an all-reduce of the max mu of the mu_q,
+  then of the sums t^(q)_j e^{mu_q - mu} (n numbers).
+* S Qv = sum_q X_q^T (Y_q Qv - A_q (Y Qv)) / n needs Y Qv all-gathered (n x k) and an
+  all-reduce of d1 x k; S^T Qu = sum_q Y_q^T (X_q Qu - (A^T X Qu)_{R_q}) / n needs
+  A^T X Qu = sum_q A_q^T X_q Qu, an all-reduce of n x k, and one of d2 x k (A_q: the
+  rows R_q of A).
 
 Per product pass that is n k + n k + (d1 + d2) k numbers, per loss evaluation n r + n
 plus three scalars: O(n (r + k) + d k). Every rank then runs the same small dense
@@ -104,7 +105,7 @@ class _Comm:
             Y = check_matrix(Y, "Y_local", batch=False)
             if X.shape[0] != Y.shape[0] or X.device != Y.device or X.dtype != Y.dtype:
                 raise ValueError(
-                    "X_local (n_p, d1) and Y_local (n_p, d2) must have the same rows, "
+                    "X_local (n_q, d1) and Y_local (n_q, d2) must have the same rows, "
                     f"device and dtype, got X_local {tuple(X.shape)} {X.dtype} on "
                     f"{X.device} and Y_local {tuple(Y.shape)} {Y.dtype} on {Y.device}"
                 )
@@ -120,8 +121,8 @@ class _Comm:
         shapes = {tuple(m[1:].tolist()) for m in got}
         if len(shapes) > 1:
             raise ValueError(
-                "every rank must hold X_local (n_p, d1) and Y_local (n_p, d2) with the "
-                f"same d1, d2 and dtype; got (n_p, d1, d2) = "
+                "every rank must hold X_local (n_q, d1) and Y_local (n_q, d2) with the "
+                f"same d1, d2 and dtype; got (n_q, d1, d2) = "
                 f"{[tuple(m[:3].tolist()) for m in got]}"
             )
         self.sizes = [int(m[0]) for m in got]
@@ -143,7 +144,7 @@ class _Comm:
             log["events"].append((kind, tuple(t.shape)))
 
     def gather(self, Z):
-        """Every rank's rows of Z (n_p, k), in rank order: (n, k)."""
+        """Every rank's rows of Z (n_q, k), in rank order: (n, k)."""
         t0, most = time.perf_counter(), max(self.sizes)
         pad = torch.zeros(most, *Z.shape[1:], dtype=Z.dtype, device=Z.device)
         pad[: Z.shape[0]] = Z  # all_gather needs one shape: pad to the largest shard
@@ -207,11 +208,11 @@ def linear_closed_form(X_local, Y_local, r: int, *, rho: float = 1.0, group=None
     Parameters
     ----------
     X_local : torch.Tensor
-        Tensor of shape (n_p, d1): this rank's rows of modality 1 (n_p >= 1).
+        Tensor of shape (n_q, d1): this rank's rows of modality 1 (n_q >= 1).
     Y_local : torch.Tensor
-        Tensor of shape (n_p, d2): the paired rows of modality 2.
+        Tensor of shape (n_q, d2): the paired rows of modality 2.
     r : int
-        The representation dimension, 1 <= r <= min(d1, d2, n - 1) for n = sum n_p.
+        The representation dimension, 1 <= r <= min(d1, d2, n - 1) for n = sum n_q.
     rho : float, default=1.0
         The regularisation strength (> 0).
     group : torch.distributed.ProcessGroup, optional
@@ -255,9 +256,9 @@ def svd_iteration(
     Parameters
     ----------
     X_local : torch.Tensor
-        Tensor of shape (n_p, d1): this rank's rows of modality 1 (n_p >= 1).
+        Tensor of shape (n_q, d1): this rank's rows of modality 1 (n_q >= 1).
     Y_local : torch.Tensor
-        Tensor of shape (n_p, d2): the paired rows of modality 2.
+        Tensor of shape (n_q, d2): the paired rows of modality 2.
     r : int
         The representation dimension, 1 <= r <= min(d1, d2).
     loss : {"clip", "linear"}, default="clip"

@@ -272,26 +272,26 @@ def paper_estimate(
     dict
         "compute_s", "comm_s" (ring collectives: an all-gather moves (P - 1) / P of its
         result through each link, an all-reduce twice that) and "memory_gb" of one
-        product pass; "logits_local_tb" (the n_p x n logits open_clip's
+        product pass; "logits_local_tb" (the n_q x n logits open_clip's
         ``local_loss`` forms for a global batch of all n pairs) and
         "logits_full_pb" (its default n x n); "openclip_step_gb" (the embeddings
         it gathers per step of ``batch`` pairs) and "openclip_epoch_gb" (per pass over
         the n pairs).
     """
     k = r + _mf._OVERSAMPLE
-    n_p, ring = n / gpus, (gpus - 1) / gpus
-    # logits (r) and the two products with Q = P exp(r - c) folded in (4k), n_p x n
-    compute = 2 * n_p * n * (r + 4 * k) / flops
+    n_q, ring = n / gpus, (gpus - 1) / gpus
+    # logits (r) and the two products with Q = P exp(r - c) folded in (4k), n_q x n
+    compute = 2 * n_q * n * (r + 4 * k) / flops
     numbers = ring * n * k + 2 * ring * n * k + 2 * ring * 2 * d * k
     B = bytes_per_number
     # X_p and Y_p, zy (n x r), Y Qv with its 2k-column copy and A^T X Qu (n x 4k),
     # a block of A (block x n)
-    memory = B * (2 * n_p * d + n * r + 4 * n * k + block * n)
+    memory = B * (2 * n_q * d + n * r + 4 * n * k + block * n)
     return {
         "compute_s": compute,
         "comm_s": numbers * B / link,
         "memory_gb": memory / 1e9,
-        "logits_local_tb": B * n_p * n / 1e12,
+        "logits_local_tb": B * n_q * n / 1e12,
         "logits_full_pb": B * n * n / 1e15,
         "openclip_step_gb": B * 2 * batch * r / 1e9,
         "openclip_epoch_gb": B * 2 * n * r / 1e9,
