@@ -49,7 +49,7 @@ chromium:
 	  $$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium; }
 
 # Debian's colour emoji font and Unicode's emoji list for the images-and-captions chapter
-# (mmcl.realdata.emoji), installed when missing (as root, or with sudo); then the rendered emoji are cached
+# (mmcl.realdata.emoji_render), installed when missing (as root, or with sudo); then the rendered emoji are cached
 # (mmcl.emoji_cache_dir: $MMCL_CACHE_DIR, else the user cache directory).
 EMOJI_FILES := /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf /usr/share/unicode/emoji/emoji-test.txt
 emoji: env

@@ -6,25 +6,28 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
 
 1. Data: ``data`` (the two-modality latent factor model, wrong pairs, unpaired pools),
    ``device`` (where new tensors go; ``MMCL_DEVICE`` overrides), ``realdata.mfeat``
-   (offline real data), ``realdata.designs`` (their experiment designs) and
-   ``realdata.emoji`` (real images with captions: emoji and their names).
+   (offline real data), ``realdata.designs`` (their experiment designs),
+   ``realdata.emoji_render`` (the emoji of Debian's colour font, rendered and cached)
+   and ``realdata.emoji`` (real images with captions: the emoji corpus).
 2. Losses and weights: ``families`` (the phi/psi loss family, CLIP and linear, and the
    contrastive weights beta), ``losses`` (similarities, the contrastive loss, CLIP).
 3. Cross-covariance and solvers: ``covariance`` (S(beta), the gradient formula),
-   ``blocked`` (memory-bounded CLIP), ``solvers`` (closed forms, SVD-iteration, gradient
-   descent), ``distributed`` (the linear closed form and the SVD-iteration on row shards
-   with torch.distributed; namespaced: ``mmcl.distributed.<name>``), ``estimator`` (the
-   scikit-learn-style ``MMCL``).
-4. Baselines: ``baselines`` (unimodal PCA, diagonal deletion, HeteroPCA, masked
-   contrastive learning).
+   ``blocked`` (memory-bounded CLIP), ``lowrank`` (truncated SVD, signs, balanced
+   factors), ``solvers`` (closed forms, SVD-iteration), ``distributed`` (the linear
+   closed form and the SVD-iteration on row shards with torch.distributed; namespaced:
+   ``mmcl.distributed.<name>``), ``gradient`` (gradient descent and minibatch training,
+   for comparison), ``estimator`` (the scikit-learn-style ``MMCL``).
+4. Baselines: ``baselines`` (unimodal PCA, diagonal deletion, HeteroPCA),
+   ``masking`` (unimodal contrastive learning with random masking).
 5. Metrics: ``metrics`` (sinTheta distance, retrieval accuracy, downstream scores).
 6. Unpaired data: ``unpaired.detection`` (pair detectors), ``unpaired.self_training``,
    ``unpaired.recipe`` (the paper's gradient recipe).
 7. Experiments, the chapter code, each module naming its chapter:
    ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
-   ``experiments.unpaired_runs``, ``experiments.unpaired_tables``,
+   ``experiments.nonlinearity``, ``experiments.unpaired_runs``,
+   ``experiments.unpaired_tables``,
    ``experiments.statistics``, ``experiments.images_captions``,
-   ``experiments.at_scale``, ``experiments.beyond``.
+   ``experiments.at_scale``, ``experiments.beyond``, ``experiments.alignment``.
 8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
 plotting``).
 """
@@ -38,6 +41,7 @@ from .data import *  # noqa: F403
 from .device import *  # noqa: F403
 from .realdata.mfeat import *  # noqa: F403
 from .realdata.designs import *  # noqa: F403
+from .realdata.emoji_render import *  # noqa: F403
 from .realdata.emoji import *  # noqa: F403
 
 # 2. losses and weights
@@ -47,11 +51,14 @@ from .losses import *  # noqa: F403
 # 3. cross-covariance and solvers
 from .covariance import *  # noqa: F403
 from .blocked import *  # noqa: F403
+from .lowrank import *  # noqa: F403
 from .solvers import *  # noqa: F403
+from .gradient import *  # noqa: F403
 from .estimator import *  # noqa: F403
 
 # 4. baselines
 from .baselines import *  # noqa: F403
+from .masking import *  # noqa: F403
 
 # 5. metrics
 from .metrics import *  # noqa: F403
@@ -65,12 +72,14 @@ from .unpaired.recipe import *  # noqa: F403
 from .experiments.runner import *  # noqa: F403
 from .experiments.loss_to_svd import *  # noqa: F403
 from .experiments.robustness import *  # noqa: F403
+from .experiments.nonlinearity import *  # noqa: F403
 from .experiments.unpaired_runs import *  # noqa: F403
 from .experiments.unpaired_tables import *  # noqa: F403
 from .experiments.statistics import *  # noqa: F403
 from .experiments.images_captions import *  # noqa: F403
 from .experiments.at_scale import *  # noqa: F403
 from .experiments.beyond import *  # noqa: F403
+from .experiments.alignment import *  # noqa: F403
 from . import (
     baselines,
     blocked,
@@ -81,7 +90,10 @@ from . import (
     estimator,
     experiments,
     families,
+    gradient,
     losses,
+    lowrank,
+    masking,
     metrics,
     realdata,
     solvers,
@@ -95,15 +107,19 @@ MODULES = (
     device,
     realdata.mfeat,
     realdata.designs,
+    realdata.emoji_render,
     realdata.emoji,
     families,
     losses,
     covariance,
     blocked,
+    lowrank,
     solvers,
     distributed,
+    gradient,
     estimator,
     baselines,
+    masking,
     metrics,
     unpaired.detection,
     _import_module(
@@ -113,12 +129,14 @@ MODULES = (
     experiments.runner,
     experiments.loss_to_svd,
     experiments.robustness,
+    experiments.nonlinearity,
     experiments.unpaired_runs,
     experiments.unpaired_tables,
     experiments.statistics,
     experiments.images_captions,
     experiments.at_scale,
     experiments.beyond,
+    experiments.alignment,
 )
 
 #: The modules of ``MODULES`` whose names stay out of ``mmcl.__all__`` because they
@@ -129,12 +147,5 @@ NAMESPACED = (distributed,)
 __all__ = [
     name for module in MODULES if module not in NAMESPACED for name in module.__all__
 ]
-
-# Old module names the stored chapters still import (chapter 4: ``from mmcl import
-# unpaired_experiment as ux``; chapter 5: ``from mmcl import realtasks as rt``). Every
-# name they use is now in ``mmcl.experiments`` and at the top level; remove these two
-# aliases once the chapters write ``mmcl.<name>``.
-unpaired_experiment = experiments
-realtasks = __import__("sys").modules[__name__]
 
 __version__ = "0.1.0"

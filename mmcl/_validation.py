@@ -244,16 +244,18 @@ def check_same_device(**tensors: torch.Tensor) -> None:
 
 
 def check_pair(
-    X, Y, *, min_rows: int = 2, finite: bool = True
+    X, Y, *, min_rows: int = 2, finite: bool = True, names: tuple = ("X", "Y")
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Paired data: X (..., n, d1), Y (..., n, d2) with one leading shape (..., n)."""
-    X = check_matrix(X, "X", min_rows=min_rows, finite=finite)
-    Y = check_matrix(Y, "Y", min_rows=min_rows, finite=finite)
-    check_same_device(X=X, Y=Y)
+    """Paired data: X (..., n, d1), Y (..., n, d2) with one leading shape (..., n);
+    ``names`` are the caller's argument names, used in the errors."""
+    nx, ny = names
+    X = check_matrix(X, nx, min_rows=min_rows, finite=finite)
+    Y = check_matrix(Y, ny, min_rows=min_rows, finite=finite)
+    check_same_device(**{nx: X, ny: Y})
     if X.shape[:-1] != Y.shape[:-1]:
         raise ValueError(
-            "X and Y must have the same leading shape (..., n): got X "
-            f"{tuple(X.shape)} and Y {tuple(Y.shape)}"
+            f"{nx} and {ny} must have the same leading shape (..., n): got {nx} "
+            f"{tuple(X.shape)} and {ny} {tuple(Y.shape)}"
         )
     return X, Y
 
@@ -362,3 +364,12 @@ def check_labels(labels, name: str, n: int | None = None) -> torch.Tensor:
     if labels.numel() and int(labels.min()) < 0:
         raise ValueError(f"{name} must hold class indices >= 0")
     return labels.long()
+
+
+def check_subspace_data(X, r, name: str = "r"):
+    """X (..., n, d) with n >= 2 and centred rank >= r (else the top-r subspace is
+    arbitrary); returns (X, r)."""
+    X = check_matrix(X, "X", min_rows=2)
+    r = check_rank(r, X.shape[-1], X.shape[-1], X.shape[-2], name=name)
+    check_data_rank(X, "X", r, what=name)
+    return X, r

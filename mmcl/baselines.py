@@ -1,23 +1,19 @@
-"""Unimodal baselines: estimate span U1 from modality 1 alone (book chapter on
-robustness).
+"""Unimodal baselines: estimate span U1 from modality 1 alone (chapter 3).
 
-All of them are spectral methods on the centred sample covariance Sigma_hat of X (...,
-n, d):
+All of them are spectral methods on the centred sample covariance Sigma_hat of X
+(..., n, d):
 
 * ``pca``: top-r eigenvectors of Sigma_hat (biased by heteroskedastic noise);
 * ``diagonal_deletion``: top-r eigenvectors of Delta(Sigma_hat) = Sigma_hat -
   Diag(Sigma_hat), the target of unimodal contrastive learning with random masking (Ji
-  et al., JMLR 2023);
+  et al., JMLR 2023; trained as such in :mod:`mmcl.masking`);
 * ``hetero_pca``: HeteroPCA (Zhang, Cai & Wu, Ann. Statist. 2022), which refills the
-  deleted diagonal iteratively, N_{t+1} = offdiag(Sigma_hat) + diag([N_t]_r);
-* ``masked_contrastive``: unimodal linear contrastive learning on the masked views
-  (A x, (I - A) x), A = diag(Bernoulli(p)), trained by gradient descent (Adam).
+  deleted diagonal iteratively, N_{t+1} = offdiag(Sigma_hat) + diag([N_t]_r).
 
 Functions return orthonormal bases (..., d, r) under the package sign convention
-:func:`mmcl.solvers.svd_flip`; the estimator classes (``fit(X)`` returns ``self``,
-``components_`` of
-shape (d, r)) wrap them in the scikit-learn style. Replicates are batched in leading
-dimensions.
+:func:`mmcl.lowrank.svd_flip`; the estimator classes (``fit(X)`` returns ``self``,
+``components_`` of shape (d, r)) wrap them in the scikit-learn style, on the base
+:class:`UnimodalEstimator`. Replicates are batched in leading dimensions.
 """
 
 from __future__ import annotations
@@ -26,20 +22,16 @@ import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 
 from ._validation import (
-    check_data_rank,
-    check_finite_output,
     check_int,
     check_matrix,
     check_rank,
     check_real,
+    check_subspace_data,
     tiny,
 )
 from .covariance import centered_cross_covariance
-from .data import make_generator
 from .estimator import NotFittedError
-from .families import linear_loss_of_embeddings
-from .losses import _regularizer
-from .solvers import low_rank, svd_flip, truncated_svd
+from .lowrank import low_rank, svd_flip, truncated_svd
 
 __all__ = [
     "sample_covariance",
@@ -48,24 +40,11 @@ __all__ = [
     "pca",
     "diagonal_deletion",
     "hetero_pca",
-    "masked_views",
-    "masked_contrastive_loss",
-    "masked_contrastive_target",
-    "masked_contrastive",
+    "UnimodalEstimator",
     "PCA",
     "DiagonalDeletion",
     "HeteroPCA",
-    "MaskedContrastive",
 ]
-
-
-def _check_data(X, r, name: str = "r"):
-    """X (..., n, d) with n >= 2 and centred rank >= r (else the top-r subspace is
-    arbitrary)."""
-    X = check_matrix(X, "X", min_rows=2)
-    r = check_rank(r, X.shape[-1], X.shape[-1], X.shape[-2], name=name)
-    check_data_rank(X, "X", r, what=name)
-    return X, r
 
 
 def sample_covariance(X) -> torch.Tensor:
@@ -105,7 +84,7 @@ def delete_diagonal(M: torch.Tensor) -> torch.Tensor:
 
 def top_eigenvectors(M: torch.Tensor, r: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigenvectors (..., d, r) of the r largest eigenvalues of a symmetric M (..., d,
-    d), in decreasing order, signs by :func:`mmcl.solvers.svd_flip`; returns (vectors,
+    d), in decreasing order, signs by :func:`mmcl.lowrank.svd_flip`; returns (vectors,
     eigenvalues (..., r)).
 
     Parameters
@@ -142,7 +121,7 @@ def pca(X, r: int) -> torch.Tensor:
     torch.Tensor
         Tensor of shape (..., d, r) with orthonormal columns.
     """
-    X, r = _check_data(X, r)
+    X, r = check_subspace_data(X, r)
     return top_eigenvectors(sample_covariance(X), r)[0]
 
 
@@ -161,7 +140,7 @@ def diagonal_deletion(X, r: int) -> torch.Tensor:
     torch.Tensor
         Tensor of shape (..., d, r) with orthonormal columns.
     """
-    X, r = _check_data(X, r)
+    X, r = check_subspace_data(X, r)
     return top_eigenvectors(delete_diagonal(sample_covariance(X)), r)[0]
 
 
@@ -215,202 +194,19 @@ def hetero_pca(X, r: int, *, tol: float = 1e-6, max_iter: int = 200) -> torch.Te
     torch.Tensor
         Tensor of shape (..., d, r) with orthonormal columns.
     """
-    X, r = _check_data(X, r)
+    X, r = check_subspace_data(X, r)
     return _hetero_pca(sample_covariance(X), r, tol, max_iter)[0]
 
 
-def _check_p(p) -> float:
-    """The masking probability, 0 < p < 1."""
-    return check_real(p, "p", low=0.0, high=1.0, low_open=True, high_open=True)
-
-
-def _masked_views(X, p: float, g: torch.Generator):
-    """Unchecked core of :func:`masked_views` (the training loop calls it each step)."""
-    keep = (torch.rand(X.shape, generator=g, dtype=torch.float64) < p).to(X.device)
-    return torch.where(keep, X, 0), torch.where(keep, 0, X)
-
-
-def masked_views(
-    X, p: float = 0.5, *, generator=None
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random-masking augmentation: the two views (A x_i, (I - A) x_i) of every row of X
-    (..., n, d), with A = diag(a), a_k ~ Bernoulli(p) independently per row and
-    coordinate.
+class UnimodalEstimator(TransformerMixin, BaseEstimator):
+    """The base of the unimodal estimators: ``fit(X)`` checks X, stores ``mean_`` and
+    calls ``self._fit(X, r)``, which sets ``components_`` (d, r); ``transform``
+    projects centred data on them. A subclass defines ``_fit``.
 
     Parameters
     ----------
-    X : torch.Tensor
-        Tensor of shape (..., n, d): one modality (replicates batched in front).
-    p : float, default=0.5
-        The keep probability, in (0, 1).
-    generator : int or torch.Generator, optional
-        The seed or generator of the masks.
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        The two views, tensors of shape (..., n, d).
-    """
-    return _masked_views(check_matrix(X, "X"), _check_p(p), make_generator(generator))
-
-
-def masked_contrastive_loss(G, A, B, *, rho: float = 1.0) -> torch.Tensor:
-    """The linear contrastive loss of one representation G (..., r, d) on views A, B
-    (..., n, d):
-
-        L(G) = -(1/n) sum_i s_ii + 1/(n(n-1)) sum_{i != j} s_ij + (rho/2) ||G^T G||_F^2,
-
-    s_ij = <G a_i, G b_j>; the linear loss of :mod:`mmcl.families` with G1 = G2 = G,
-    computed in O(n d r) without the n x n similarity matrix. Shape A.shape[:-2].
-
-    Parameters
-    ----------
-    G : torch.Tensor
-        Tensor of shape (..., r, d).
-    A : torch.Tensor
-        Tensor of shape (..., n, d): the first views.
-    B : torch.Tensor
-        Tensor of shape (..., n, d): the second views.
-    rho : float, default=1.0
-        The regularisation strength.
-
-    Returns
-    -------
-    torch.Tensor
-        Tensor of shape (...,).
-    """
-    G, A, B = (
-        check_matrix(G, "G"),
-        check_matrix(A, "A", min_rows=2),
-        check_matrix(B, "B", min_rows=2),
-    )
-    if A.shape != B.shape:
-        raise ValueError(
-            f"A and B must have the same shape (..., n, d), got {tuple(A.shape)} and "
-            f"{tuple(B.shape)}"
-        )
-    if G.shape[-1] != A.shape[-1] or G.dtype != A.dtype or G.device != A.device:
-        raise ValueError(
-            f"G must be (..., r, d) with d = {A.shape[-1]}, dtype {A.dtype} on "
-            f"{A.device} "
-            f"like A; got {tuple(G.shape)}, {G.dtype} on {G.device}"
-        )
-    return _masked_contrastive_loss(G, A, B, check_real(rho, "rho", low=0.0))
-
-
-def _masked_contrastive_loss(G, A, B, rho):
-    """Unchecked core of :func:`masked_contrastive_loss` (the training loop calls it
-    every step)."""
-    Za, Zb = A @ G.transpose(-1, -2), B @ G.transpose(-1, -2)
-    return linear_loss_of_embeddings(Za, Zb) + _regularizer(G, G, rho)
-
-
-def masked_contrastive_target(X, p: float = 0.5) -> torch.Tensor:
-    """The matrix M (..., d, d) with E_A[L(G)] = -tr(G M G^T) + (rho/2)||G^T G||_F^2 for
-    centred X: M = p(1-p) (n-1)/n [Delta(Sigma_hat) + Sigma_hat / (n-1)], so the
-    minimisers span its top eigenvectors: diagonal deletion up to an O(1/n) term.
-
-    Parameters
-    ----------
-    X : torch.Tensor
-        Tensor of shape (..., n, d): one modality (replicates batched in front).
-    p : float, default=0.5
-        The keep probability, in (0, 1).
-
-    Returns
-    -------
-    torch.Tensor
-        Tensor of shape (..., d, d).
-    """
-    X = check_matrix(X, "X", min_rows=2)
-    p = _check_p(p)
-    n = X.shape[-2]
-    S = sample_covariance(X)
-    return p * (1 - p) * (n - 1) / n * (delete_diagonal(S) + S / (n - 1))
-
-
-def _masked_contrastive(X, r, p, rho, lr, n_steps, generator):
-    """Adam on the masked linear loss with fresh masks every step; returns (basis, G,
-    losses)."""
-    p = _check_p(p)
-    rho = check_real(rho, "rho", low=0.0, low_open=True)
-    lr = check_real(lr, "lr", low=0.0, low_open=True)
-    n_steps = check_int(n_steps, "n_steps")
-    g = make_generator(generator)
-    Xc = X - X.mean(-2, keepdim=True)
-    G = 0.1 * torch.randn(
-        *X.shape[:-2], r, X.shape[-1], generator=g, dtype=torch.float64
-    )
-    G = G.to(X).requires_grad_(True)
-    opt = torch.optim.Adam([G], lr=lr)
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda t: 1.0 - t / n_steps
-    )  # linear decay to 0
-    losses = []
-    for _ in range(n_steps):
-        A, B = _masked_views(Xc, p, g)
-        opt.zero_grad()
-        loss = _masked_contrastive_loss(G, A, B, rho)
-        loss.sum().backward()
-        opt.step()
-        sched.step()
-        losses.append(loss.detach())
-    G = check_finite_output(
-        G.detach(),
-        "masked contrastive learning's G",
-        "lower lr (Adam's steps overshoot) or raise rho",
-    )
-    return truncated_svd(G.transpose(-1, -2), r)[0], G, torch.stack(losses)
-
-
-def masked_contrastive(
-    X,
-    r: int,
-    *,
-    p: float = 0.5,
-    rho: float = 1.0,
-    lr: float = 0.05,
-    n_steps: int = 400,
-    seed=0,
-) -> torch.Tensor:
-    """Unimodal linear contrastive learning with random masking, trained by Adam with
-    fresh masks at every step (learning rate decayed linearly to 0): the span of G^T,
-    shape (..., d, r).
-
-    In expectation over the masks the loss is -tr(G M G^T) + (rho/2)||G^T G||_F^2 with M
-    from
-    :func:`masked_contrastive_target`, so training lands on (nearly) the
-    diagonal-deletion subspace.
-
-    Parameters
-    ----------
-    X : torch.Tensor
-        Tensor of shape (..., n, d): one modality (replicates batched in front).
-    r : int
-        The dimension of the subspace.
-    p : float, default=0.5
-        The keep probability, in (0, 1).
-    rho : float, default=1.0
-        The regularisation strength (> 0).
-    lr : float, default=0.05
-        Adam's initial learning rate.
-    n_steps : int, default=400
-        The number of steps.
-    seed : int or torch.Generator, default=0
-        The seed of the start and the masks.
-
-    Returns
-    -------
-    torch.Tensor
-        Tensor of shape (..., d, r) with orthonormal columns.
-    """
-    X, r = _check_data(X, r)
-    return _masked_contrastive(X, r, p, rho, lr, n_steps, seed)[0]
-
-
-class _UnimodalEstimator(TransformerMixin, BaseEstimator):
-    """Shared scikit-learn plumbing: fit(X) stores ``mean_`` and ``components_``;
-    transform.
+    n_components : int, default=2
+        The dimension r of the subspace.
 
     scikit-learn citizens: ``clone``, ``get_params`` / ``set_params``, ``repr``,
     ``Pipeline`` (``fit(X, y=None)`` ignores y). Fitted attributes are tensors: save
@@ -424,10 +220,10 @@ class _UnimodalEstimator(TransformerMixin, BaseEstimator):
     def __sklearn_is_fitted__(self) -> bool:
         return hasattr(self, "components_")
 
-    def fit(self, X, y=None) -> "_UnimodalEstimator":
+    def fit(self, X, y=None) -> "UnimodalEstimator":
         """Fit on X (n, d) (replicates may be batched in front); ``y`` is ignored;
         returns ``self``. Inputs that require grad are detached."""
-        X, r = _check_data(X, self.n_components, "n_components")
+        X, r = check_subspace_data(X, self.n_components, "n_components")
         X = X.detach()
         self.n_features_in_ = X.shape[-1]
         self.mean_ = X.mean(-2)
@@ -435,7 +231,7 @@ class _UnimodalEstimator(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X) -> torch.Tensor:
-        """Project centred data: (X - mean_) @ components_, shape (..., m, r)."""
+        """Project centred data: ``(X - mean_) @ components_``, shape (..., m, r)."""
         if not hasattr(self, "components_"):
             raise NotFittedError(
                 f"this {type(self).__name__} instance is not fitted yet: call fit(X) "
@@ -454,7 +250,7 @@ class _UnimodalEstimator(TransformerMixin, BaseEstimator):
         return self.fit(X).transform(X)
 
 
-class PCA(_UnimodalEstimator):
+class PCA(UnimodalEstimator):
     """PCA on one modality: ``PCA(n_components=r).fit(X)``.
 
     Attributes
@@ -468,7 +264,8 @@ class PCA(_UnimodalEstimator):
 
     See Also
     --------
-    DiagonalDeletion, HeteroPCA, MaskedContrastive, sklearn.decomposition.PCA
+    DiagonalDeletion, HeteroPCA, mmcl.masking.MaskedContrastive,
+    sklearn.decomposition.PCA
     (``components_`` transposed)
 
     Examples
@@ -483,7 +280,7 @@ class PCA(_UnimodalEstimator):
         self.components_, self.eigenvalues_ = top_eigenvectors(sample_covariance(X), r)
 
 
-class DiagonalDeletion(_UnimodalEstimator):
+class DiagonalDeletion(UnimodalEstimator):
     """Top-r eigenvectors of the diagonal-deleted covariance Delta(Sigma_hat): what
     unimodal contrastive learning with random masking learns. Attributes as
     :class:`PCA`."""
@@ -494,7 +291,7 @@ class DiagonalDeletion(_UnimodalEstimator):
         )
 
 
-class HeteroPCA(_UnimodalEstimator):
+class HeteroPCA(UnimodalEstimator):
     """HeteroPCA (Zhang, Cai & Wu 2022) on one modality.
 
     Parameters
@@ -532,53 +329,3 @@ class HeteroPCA(_UnimodalEstimator):
         (self.components_, self.eigenvalues_, self.n_iter_, self.converged_) = (
             _hetero_pca(sample_covariance(X), r, self.tol, self.max_iter)
         )
-
-
-class MaskedContrastive(_UnimodalEstimator):
-    """Unimodal linear contrastive learning with random masking, trained by Adam.
-
-    Parameters
-    ----------
-    n_components : int, default=2
-        The dimension r of the subspace.
-    p : float, default=0.5
-        The masking probability, in (0, 1).
-    rho : float, default=1.0
-        The regularisation strength (> 0).
-    lr : float, default=0.05
-        Adam's learning rate (decayed linearly to 0).
-    n_steps : int, default=400
-        The number of Adam steps.
-    seed : int, default=0
-        The seed of the initialisation and the masks.
-
-    Attributes
-    ----------
-    components_ : torch.Tensor
-        Tensor of shape (d, r): an orthonormal basis of span G^T.
-    G_ : torch.Tensor
-        Tensor of shape (r, d): the learned map.
-    mean_ : torch.Tensor
-        Tensor of shape (d,): the column means removed before fitting.
-    history_ : dict
-        "loss": tensor of shape (n_steps, ...), the loss at every step.
-    """
-
-    def __init__(
-        self,
-        n_components: int = 2,
-        *,
-        p: float = 0.5,
-        rho: float = 1.0,
-        lr: float = 0.05,
-        n_steps: int = 400,
-        seed=0,
-    ):
-        super().__init__(n_components)
-        self.p, self.rho, self.lr, self.n_steps, self.seed = p, rho, lr, n_steps, seed
-
-    def _fit(self, X, r):
-        self.components_, self.G_, losses = _masked_contrastive(
-            X, r, self.p, self.rho, self.lr, self.n_steps, self.seed
-        )
-        self.history_ = {"loss": losses}

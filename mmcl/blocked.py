@@ -1,16 +1,18 @@
 """Memory-bounded CLIP: loss, log-normalisers, weights beta and S(beta) in blocks
-(chapter 7).
+(chapter 7; notation as in the book).
 
-With embeddings zx = X G1^T (n, r) and zy = Y G2^T (n, r), the logits l_ij = <zx_i,
-zy_j> / tau are formed one block of rows at a time, never as the whole n x n matrix:
+With the embeddings f1(x_i) = G1 x_i and f2(y_j) = G2 y_j as the rows of zx = X G1^T
+(n, r) and zy = Y G2^T (n, r), the logits l_ij = <f1(x_i), f2(y_j)> / tau are formed
+one block B of rows at a time, never as the whole n x n matrix:
 
-* one pass gives the row log-normalisers r_i = LSE_j l_ij exactly and the column ones
-  c_j = LSE_i l_ij by a streaming (running-maximum) log-sum-exp, hence the CLIP loss
-  L = tau / (2n) sum_i (r_i + c_i - 2 l_ii), summed as the gaps LSE_j (l_ij - l_ii)
-  and LSE_i (l_ij - l_jj), each >= 0, so that it cannot go negative by cancellation;
-* a second pass gives S(beta) = (1/n) X^T (I - A) Y with A = (P + Q) / 2, P_ij =
-  exp(l_ij - r_i), Q_ij = exp(l_ij - c_j): the CLIP weights are beta_ij = A_ij (i != j)
-  and beta_ii = 1 - A_ii.
+* one pass gives the row log-normalisers chi_i = LSE_j l_ij exactly and the column ones
+  kappa_j = LSE_i l_ij by a streaming (running-maximum) log-sum-exp, hence the CLIP
+  loss L = tau / (2n) sum_i (chi_i + kappa_i - 2 l_ii), summed as the gaps
+  LSE_j (l_ij - l_ii) and LSE_i (l_ij - l_jj), each >= 0, so that it cannot go
+  negative by cancellation;
+* a second pass gives S(beta) = (1/n) X^T (I - P_bar) Y with P_bar = (P + Q) / 2,
+  P_ij = exp(l_ij - chi_i), Q_ij = exp(l_ij - kappa_j): the CLIP weights are
+  beta_ij = P_bar_ij (i != j) and beta_ii = 1 - P_bar_ii.
 
 Peak memory is O(n * block_size) for one block of logits plus O(d1 * d2) for S. The
 linear preset needs no blocks at all (its loss uses only row and column sums; S(beta) =
@@ -63,7 +65,7 @@ BLOCKED_FAMILIES = (ClipFamily, LinearFamily, SiglipFamily)
 
 
 class ClipNormalizers(NamedTuple):
-    """Row and column log-normalisers r_i = LSE_j l_ij, c_j = LSE_i l_ij and the
+    """Row and column log-normalisers chi_i = LSE_j l_ij, kappa_j = LSE_i l_ij and the
     diagonal l_ii of the logits l = zx zy^T / tau; each of shape (..., n)."""
 
     row: torch.Tensor

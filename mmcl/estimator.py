@@ -35,7 +35,8 @@ from ._validation import (
 )
 from .families import ContrastiveFamily, get_family
 from .metrics import retrieval_accuracy
-from .solvers import gradient_descent, linear_closed_form, svd_iteration
+from .gradient import gradient_descent
+from .solvers import linear_closed_form, svd_iteration
 
 __all__ = ["MMCL", "NotFittedError"]
 
@@ -279,7 +280,7 @@ class MMCL(TransformerMixin, BaseEstimator):
                 f"G1_ (r, d1) and G2_ (r, d2) must have the same number of rows, got "
                 f"{tuple(G1.shape)} and {tuple(G2.shape)}"
             )
-        from .solvers import truncated_svd
+        from .lowrank import truncated_svd
 
         self.G1_, self.G2_ = G1, G2
         self.x_weights_, self.singular_values_, self.y_weights_ = truncated_svd(

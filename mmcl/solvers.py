@@ -1,20 +1,19 @@
-"""Solvers: the linear closed form, the SVD-iteration and plain gradient descent
-(chapter 2).
+"""Solvers: the linear closed form, the SVD-iteration and the graph closed form
+(chapters 2 and 5).
 
 Every similarity s_ij = x_i^T G1^T G2 y_j depends on G only through M = G1^T G2 (d1 x
 d2, rank r), and the regulariser is (rho/2)||M||_F^2. Each solver returns a
 :class:`SolverResult` with balanced factors G1 = diag(sqrt(sigma/rho)) U^T, G2 =
-diag(sqrt(sigma/rho)) V^T of M = U diag(sigma/rho) V^T.
+diag(sqrt(sigma/rho)) V^T of M = U diag(sigma/rho) V^T (:mod:`mmcl.lowrank`).
 
 * ``linear_closed_form``: M = SVD_r(S_n) / rho, the global minimiser of the linear loss.
 * ``svd_iteration``: M <- SVD_r((1 - a) rho M + a S(beta(M))) / rho, with the damping a
   halved whenever the loss would rise (a = 1 is the plain fixed-point iteration; small a
   is projected gradient descent on rank-r matrices with step a / rho).
-* ``gradient_descent``: gradient descent (or Adam) on (G1, G2) through autograd, for
-  comparison; ``minibatch_gradient``: the same one minibatch at a time, as CLIP is
-  trained.
 * ``graph_closed_form``: the linear loss's global minimiser when the positives are the
   edges of a bipartite graph (chapter 5).
+
+The gradient baselines they are compared with are in :mod:`mmcl.gradient`.
 """
 
 from __future__ import annotations
@@ -35,11 +34,9 @@ from ._validation import (
     check_rho,
     check_same_device,
     check_spectrum,
-    check_vector,
     tiny,
 )
 from .covariance import cross_covariance
-from .data import make_generator
 from .blocked import (
     BLOCKED_FAMILIES,
     DENSE_LIMIT,
@@ -48,139 +45,16 @@ from .blocked import (
     blocked_loss,
 )
 from .families import ClipFamily, LinearFamily, get_family, linear_loss_of_embeddings
-from .losses import check_representation, contrastive_loss
+from .losses import check_representation
+
+from .lowrank import factorize, low_rank, svd_flip, truncated_svd
 
 __all__ = [
-    "svd_flip",
-    "truncated_svd",
-    "low_rank",
-    "factorize",
     "SolverResult",
     "linear_closed_form",
     "svd_iteration",
-    "gradient_descent",
-    "minibatch_gradient",
     "graph_closed_form",
 ]
-
-
-def svd_flip(U: torch.Tensor, V: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The one sign convention of the package: the entry of largest absolute value in
-    each column of U is positive; V (columns paired with U's) gets the same signs.
-
-    Parameters
-    ----------
-    U : torch.Tensor
-        Tensor of shape (..., d1, r).
-    V : torch.Tensor
-        Tensor of shape (..., d2, r).
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        U and V with flipped column signs, of the same shapes.
-    """
-    U, V = check_matrix(U, "U"), check_matrix(V, "V")
-    if U.shape[:-2] != V.shape[:-2] or U.shape[-1] != V.shape[-1]:
-        raise ValueError(
-            f"U (..., d1, k) and V (..., d2, k) must have the same leading shape and "
-            f"number k of columns, got U {tuple(U.shape)} and V {tuple(V.shape)}"
-        )
-    idx = U.abs().argmax(dim=-2, keepdim=True)
-    signs = torch.sign(torch.gather(U, -2, idx))
-    signs = torch.where(signs == 0, torch.ones_like(signs), signs)
-    return U * signs, V * signs
-
-
-def truncated_svd(
-    S: torch.Tensor, r: int
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The top-r SVD of S, signs by :func:`svd_flip`.
-
-    Parameters
-    ----------
-    S : torch.Tensor
-        Tensor of shape (..., d1, d2).
-    r : int
-        The number of singular triplets kept.
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        U of shape (..., d1, r), sigma of shape (..., r), V of shape (..., d2, r).
-
-    Notes
-    -----
-    For min(d1, d2) >= 128 and r + 5 <= min(d1, d2) / 4 a block subspace iteration on
-    r + 5 vectors (O(d1 d2 (r + 5)) per step, stopped at the rounding floor of its
-    residual) replaces the full SVD (O(d1 d2 min(d1, d2))); without convergence the full
-    SVD is used after all.
-    """
-    S = check_matrix(S, "S")
-    r = check_rank(r, S.shape[-2], S.shape[-1])
-    fast = _mf.fast_truncated_svd(S, r)  # O(d1 d2 (r + 5)) per step when r << d
-    if fast is not None:
-        U, V = svd_flip(fast[0], fast[2])
-        return U, fast[1], V
-    U, sig, Vh = torch.linalg.svd(S, full_matrices=False)
-    U, V = svd_flip(U[..., :r], Vh[..., :r, :].transpose(-1, -2))
-    return U, sig[..., :r], V
-
-
-def low_rank(U: torch.Tensor, w: torch.Tensor, V: torch.Tensor) -> torch.Tensor:
-    """The low-rank product U diag(w) V^T: the one spelling of it in mmcl.
-
-    Parameters
-    ----------
-    U : torch.Tensor
-        Tensor of shape (..., d1, r).
-    w : torch.Tensor
-        Tensor of shape (..., r).
-    V : torch.Tensor
-        Tensor of shape (..., d2, r).
-
-    Returns
-    -------
-    torch.Tensor
-        Tensor of shape (..., d1, d2).
-    """
-    return (U * w.unsqueeze(-2)) @ V.transpose(-1, -2)
-
-
-def factorize(U, sigma, V, rho: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Balanced factors (G1, G2) with G1^T G2 = U diag(sigma / rho) V^T.
-
-    Parameters
-    ----------
-    U : torch.Tensor
-        Tensor of shape (..., d1, r).
-    sigma : torch.Tensor
-        Tensor of shape (..., r): singular values (negative ones count as 0).
-    V : torch.Tensor
-        Tensor of shape (..., d2, r).
-    rho : float, default=1.0
-        The regularisation strength.
-
-    Returns
-    -------
-    tuple of torch.Tensor
-        G1 = diag(sqrt(sigma / rho)) U^T of shape (..., r, d1) and G2 of shape
-        (..., r, d2).
-    """
-    U, V = check_matrix(U, "U"), check_matrix(V, "V")
-    if V.shape[-1] != U.shape[-1]:
-        raise ValueError(
-            "U (..., d1, r) and V (..., d2, r) must have the same number r of "
-            "columns, "
-            f"got U {tuple(U.shape)} and V {tuple(V.shape)}"
-        )
-    sigma = check_vector(sigma, "sigma", length=U.shape[-1])
-    rho = check_rho(rho)
-    w = (sigma.clamp_min(0) / rho).sqrt().unsqueeze(-1)
-    w = check_finite_output(
-        w, "sqrt(sigma / rho)", "rho is too small for these singular values: raise rho"
-    )
-    return w * U.transpose(-1, -2), w * V.transpose(-1, -2)
 
 
 @dataclass
@@ -574,258 +448,6 @@ def _step_svd(prob, st, U, w, V, c1, c2, Qu, Qv, first, r, tol):
     )
     U1, V1 = svd_flip(out[0], out[2])
     return U1, out[1], V1, out[3], out[4], out[5]
-
-
-def _trainable_factors(X, Y, r, init, g):
-    """Leaf tensors (G1, G2) to optimise: ``init`` or small random factors drawn from
-    ``g``."""
-    if init is None:
-        shape = X.shape[:-2]
-        G1 = 0.1 * torch.randn(
-            *shape, r, X.shape[-1], generator=g, dtype=torch.float64
-        ).to(X)
-        G2 = 0.1 * torch.randn(
-            *shape, r, Y.shape[-1], generator=g, dtype=torch.float64
-        ).to(X)
-    else:
-        G1, G2, _, _ = check_representation(init[0], init[1], X, Y)
-    return G1.detach().clone().requires_grad_(True), G2.detach().clone().requires_grad_(
-        True
-    )
-
-
-def _relative_change(G1, G2, M_old):
-    """(M, max over replicates of ||M - M_old||_F / ||M_old||_F) for M = G1^T G2."""
-    with torch.no_grad():
-        M = G1.transpose(-1, -2) @ G2
-        change = torch.linalg.matrix_norm(M - M_old) / torch.linalg.matrix_norm(
-            M_old
-        ).clamp_min(tiny(M_old))
-    return M, float(change.max())
-
-
-#: The optimiser names of :func:`gradient_descent` and :func:`minibatch_gradient`
-#: (torch's own): "sgd" is a plain gradient step (full-batch in gradient_descent),
-#: "adam" is Adam.
-OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}
-
-
-def _check_optimizer(optimizer) -> str:
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(
-            f"optimizer must be one of {sorted(OPTIMIZERS)}, got {optimizer!r}"
-        )
-    return optimizer
-
-
-def gradient_descent(
-    X,
-    Y,
-    r: int,
-    loss="clip",
-    *,
-    tau: float = 1.0,
-    rho: float = 1.0,
-    lr: float = 0.1,
-    n_steps: int = 1000,
-    init=None,
-    optimizer: str = "sgd",
-    normalize: bool = False,
-    tol: float | None = None,
-    record_every: int = 0,
-    seed=0,
-) -> SolverResult:
-    """Plain gradient descent (``optimizer="sgd"``, full batch) or Adam on (G1, G2)
-    through autograd.
-
-    Parameters
-    ----------
-    X : torch.Tensor
-        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
-    Y : torch.Tensor
-        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
-    r : int
-        The representation dimension, 1 <= r <= min(d1, d2).
-    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
-        The family member.
-    tau : float, default=1.0
-        The CLIP temperature (> 0).
-    rho : float, default=1.0
-        The regularisation strength.
-    lr : float, default=0.1
-        The learning rate.
-    n_steps : int, default=1000
-        The most steps.
-    init : tuple of torch.Tensor, optional
-        The start (G1, G2); default: small random factors drawn from ``seed``.
-    optimizer : {"sgd", "adam"}, default="sgd"
-        A plain gradient step or Adam (see ``OPTIMIZERS``).
-    normalize : bool, default=False
-        Cosine similarities instead of inner products.
-    tol : float, optional
-        Stop once the relative change of G1^T G2 in one step falls below it.
-    record_every : int, default=0
-        Keep every k-th iterate (0: none).
-    seed : int or torch.Generator, default=0
-        The seed of the random start.
-
-    Returns
-    -------
-    SolverResult
-        The representation and its history (loss, change, time per step).
-    """
-    X, Y = check_pair(X, Y)
-    r = check_rank(r, X.shape[-1], Y.shape[-1])
-    rho = check_real(rho, "rho", low=0.0)
-    lr = check_real(lr, "lr", low=0.0, low_open=True)
-    n_steps = check_int(n_steps, "n_steps", low=1)
-    optimizer = _check_optimizer(optimizer)
-    family = get_family(loss, tau)
-    G1, G2 = _trainable_factors(X, Y, r, init, make_generator(seed))
-    opt = OPTIMIZERS[optimizer]([G1, G2], lr=lr)
-    hist = {"loss": [], "change": [], "time": []}
-    iterates, converged, t0 = [], False, time.perf_counter()
-    M_old = (G1.transpose(-1, -2) @ G2).detach()
-    for step in range(1, n_steps + 1):
-        opt.zero_grad()
-        L = contrastive_loss(G1, G2, X, Y, family, rho=rho, normalize=normalize)
-        L.sum().backward()
-        opt.step()
-        M_old, change = _relative_change(G1, G2, M_old)
-        hist["loss"].append(L.detach())
-        hist["change"].append(change)
-        hist["time"].append(time.perf_counter() - t0)
-        if record_every and step % record_every == 0:
-            iterates.append((G1.detach().clone(), G2.detach().clone()))
-        if tol is not None and change < tol:
-            converged = True
-            break
-    G1, G2 = G1.detach(), G2.detach()
-    U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
-    return SolverResult(
-        G1,
-        G2,
-        U,
-        V,
-        sig,
-        n_iter=step,
-        converged=converged,
-        history=hist,
-        iterates=iterates,
-    )
-
-
-def minibatch_gradient(
-    X,
-    Y,
-    r: int,
-    loss="clip",
-    *,
-    tau: float = 1.0,
-    rho: float = 1.0,
-    lr: float = 2e-3,
-    batch_size: int = 50,
-    n_epochs: int = 100,
-    optimizer: str = "adam",
-    normalize: bool = False,
-    init=None,
-    record_iterates: bool = False,
-    seed=0,
-) -> SolverResult:
-    """The usual recipe: Adam (or SGD) on (G1, G2) through autograd, one step per
-    minibatch.
-
-    Each epoch visits the n pairs once in a seeded random order, in minibatches of
-    ``batch_size`` pairs (the negatives of a pair are the other pairs of its minibatch,
-    as in CLIP training).
-
-    Parameters
-    ----------
-    X : torch.Tensor
-        Tensor of shape (..., n, d1): modality 1 (replicates batched in front).
-    Y : torch.Tensor
-        Tensor of shape (..., n, d2): modality 2, row i paired with row i of X.
-    r : int
-        The representation dimension, 1 <= r <= min(d1, d2).
-    loss : {"clip", "linear"} or ContrastiveFamily, default="clip"
-        The family member.
-    tau : float, default=1.0
-        The CLIP temperature (> 0).
-    rho : float, default=1.0
-        The regularisation strength.
-    lr : float, default=2e-3
-        The learning rate.
-    batch_size : int, default=50
-        Pairs per minibatch (2 <= batch_size <= n).
-    n_epochs : int, default=100
-        Passes over the pairs.
-    optimizer : {"sgd", "adam"}, default="adam"
-        A plain gradient step or Adam (see ``OPTIMIZERS``).
-    normalize : bool, default=False
-        Cosine similarities instead of inner products.
-    init : tuple of torch.Tensor, optional
-        The start (G1, G2); default: small random factors drawn from ``seed``.
-    record_iterates : bool, default=False
-        Keep (G1, G2) after every epoch.
-    seed : int or torch.Generator, default=0
-        The seed of the start and of the minibatch order.
-
-    Returns
-    -------
-    SolverResult
-        With ``history`` holding per epoch the mean minibatch loss, the relative change
-        of G1^T G2 and the elapsed time.
-    """
-    X, Y = check_pair(X, Y)
-    r = check_rank(r, X.shape[-1], Y.shape[-1])
-    rho = check_real(rho, "rho", low=0.0)
-    lr = check_real(lr, "lr", low=0.0, low_open=True)
-    m = check_int(batch_size, "batch_size", low=2, high=X.shape[-2])
-    n_epochs = check_int(n_epochs, "n_epochs", low=1)
-    optimizer = _check_optimizer(optimizer)
-    family, g = get_family(loss, tau), make_generator(seed)
-    G1, G2 = _trainable_factors(X, Y, r, init, g)
-    opt = OPTIMIZERS[optimizer]([G1, G2], lr=lr)
-    hist, iterates = {"loss": [], "change": [], "time": []}, []
-    n, t0 = X.shape[-2], time.perf_counter()
-    M_old = (G1.transpose(-1, -2) @ G2).detach()
-    for epoch in range(1, n_epochs + 1):
-        order = torch.randperm(n, generator=g).to(X.device)
-        total = 0.0
-        for start in range(0, n - m + 1, m):  # one optimiser step per minibatch
-            idx = order[start : start + m]
-            opt.zero_grad()
-            L = contrastive_loss(
-                G1,
-                G2,
-                X[..., idx, :],
-                Y[..., idx, :],
-                family,
-                rho=rho,
-                normalize=normalize,
-            )
-            L.sum().backward()
-            opt.step()
-            total += L.detach()
-        M_old, change = _relative_change(G1, G2, M_old)
-        hist["loss"].append(total / (n // m))
-        hist["change"].append(change)
-        hist["time"].append(time.perf_counter() - t0)
-        if record_iterates:
-            iterates.append((G1.detach().clone(), G2.detach().clone()))
-    G1, G2 = G1.detach(), G2.detach()
-    U, sig, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
-    return SolverResult(
-        G1,
-        G2,
-        U,
-        V,
-        sig,
-        n_iter=epoch,
-        converged=False,
-        history=hist,
-        iterates=iterates,
-    )
 
 
 def graph_closed_form(X, Y, A, r: int, *, rho: float = 1.0) -> SolverResult:

@@ -28,6 +28,7 @@ XU, YU = _rand(8, D1, seed=6), _rand(8, D2, seed=7)
 MATCH = torch.randperm(8, generator=torch.Generator().manual_seed(8))
 LABELS = torch.arange(N) % 3
 ZX, ZY = _rand(N, R, seed=9), _rand(N, R, seed=10)
+QX = torch.linalg.qr(X.T)[0]  # an orthonormal basis (D1, D1)
 
 
 @dataclass
@@ -813,5 +814,120 @@ ENTRIES = [
         mmcl.clip_weights_sweep,
         dict(s=S, taus=[0.5, 1.0]),
         dict(s=_SIM, taus="taus"),
+    ),
+    # the sigmoid family and chapter 8
+    Entry(
+        "siglip_family",
+        lambda tau, bias: mmcl.siglip_family(tau, bias).tau,
+        dict(tau=0.5, bias=-1.0),
+        dict(tau="pos", bias="real"),
+    ),
+    Entry(
+        "SiglipFamily.weights",
+        lambda s: mmcl.siglip_family(1.0, -2.0).weights(s),
+        dict(s=S),
+        dict(s=_SIM),
+    ),
+    Entry(
+        "SiglipFamily.loss_from_similarities",
+        lambda s: mmcl.siglip_family(1.0, -2.0).loss_from_similarities(s),
+        dict(s=S),
+        dict(s=_SIM),
+    ),
+    Entry("effective_rank", mmcl.effective_rank, dict(A=X), dict(A=_MAT)),
+    Entry(
+        "fit_learned_temperature",
+        lambda X, Y, k, **kw: mmcl.fit_learned_temperature(X, Y, k, **kw).tau,
+        dict(X=X, Y=Y, k=R, tau=1.0, learn_tau=True, lr=0.05, n_steps=3, seed=0),
+        dict(
+            X=_MAT,
+            Y=_MAT,
+            k="int",
+            tau="pos",
+            learn_tau="bool",
+            lr="pos",
+            n_steps="int",
+            seed="seed",
+        ),
+        shape_args=dict(X="rows", Y="rows"),
+    ),
+    Entry(
+        "teacher_scores",
+        mmcl.teacher_scores,
+        dict(G1=G1, G2=G2, X=X, Y=Y),
+        dict(G1=_MAT, G2=_MAT, X=_MAT, Y=_MAT),
+        shape_args=dict(G1="both", G2="both", X="both", Y="both"),
+    ),
+    Entry(
+        "filter_pairs",
+        lambda X, Y, scores, keep: mmcl.filter_pairs(X, Y, scores, keep)[0],
+        dict(X=X, Y=Y, scores=X[:, 0].contiguous(), keep=0.5),
+        dict(X=_MAT, Y=_MAT, scores="vector", keep="frac"),
+        shape_args=dict(X="rows", Y="rows"),
+    ),
+    Entry(
+        "misaligned_sample",
+        lambda n, d1, d2, r, **kw: mmcl.misaligned_sample(n, d1, d2, r, **kw).X,
+        dict(
+            n=20,
+            d1=5,
+            d2=4,
+            r=3,
+            dropped=(0,),
+            perturbed=(1,),
+            perturb_prob=0.5,
+            signal_var=2.0,
+            noise=0.5,
+            seed=0,
+        ),
+        dict(
+            n="int",
+            d1="int",
+            d2="int",
+            r="int",
+            perturb_prob="frac",
+            signal_var="pos",
+            noise="nonneg",
+            seed="seed",
+        ),
+    ),
+    Entry(
+        "coordinate_recovery",
+        mmcl.coordinate_recovery,
+        dict(U_hat=QX[:, :R].contiguous(), U=QX[:, :3].contiguous()),
+        dict(U_hat=_MAT, U=_MAT),
+    ),
+    Entry(
+        "spectral_embedding",
+        mmcl.spectral_embedding,
+        dict(X=X, k=R, n_neighbors=4),
+        dict(X=_MAT, k="int", n_neighbors="int"),
+    ),
+    Entry(
+        "align_embeddings",
+        mmcl.align_embeddings,
+        dict(Ex_pairs=ZX, Ey_pairs=ZY),
+        dict(Ex_pairs=_MAT, Ey_pairs=_MAT),
+        shape_args=dict(Ex_pairs="rows"),
+    ),
+    # images and captions (chapter 6)
+    Entry(
+        "retrieval_scores",
+        lambda Zx, Zy: mmcl.retrieval_scores(Zx, Zy, ks=(1, 2))["image->caption@2"],
+        dict(Zx=ZX, Zy=ZY),
+        dict(Zx=_MAT, Zy=_MAT),
+        shape_args=dict(Zx="both", Zy="both"),
+    ),
+    Entry(
+        "zero_shot_accuracy",
+        mmcl.zero_shot_accuracy,
+        dict(Zx=ZX, labels=LABELS, Zc=ZY[:3].contiguous()),
+        dict(Zx=_MAT, labels="labels", Zc=_MAT),
+    ),
+    Entry(
+        "rank_images",
+        mmcl.rank_images,
+        dict(G1=G1, G2=G2, X=X, q=Y[0].contiguous(), k=3),
+        dict(G1=_MAT, G2=_MAT, X=_MAT, k="int"),
     ),
 ]

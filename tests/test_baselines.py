@@ -96,9 +96,9 @@ def test_masked_loss_is_the_linear_family_loss():
     g = torch.Generator().manual_seed(0)
     X = torch.randn(30, 6, generator=g, dtype=torch.float64)
     G = torch.randn(2, 6, generator=g, dtype=torch.float64)
-    A, Bv = B.masked_views(X, 0.3, generator=1)
+    A, Bv = mmcl.masked_views(X, 0.3, generator=1)
     assert torch.equal(A + Bv, X) and ((A == 0) | (Bv == 0)).all()
-    ours = B.masked_contrastive_loss(G, A, Bv, rho=0.7)
+    ours = mmcl.masked_contrastive_loss(G, A, Bv, rho=0.7)
     ref = mmcl.contrastive_loss(G, G, A, Bv, "linear", rho=0.7)
     # sums of n^2 = 900 similarities, |s| <~ 10, divided by n^2: <= n^2 eps / 2 * 10 / n
     # ~ 3e-14
@@ -119,7 +119,7 @@ def test_masked_contrastive_lands_on_diagonal_deletion():
     assert (to_dd < 0.05).all(), to_dd
     assert (mmcl.sin_theta_distance(est.components_, pca) > 3 * to_dd).all()
     target = B.top_eigenvectors(
-        B.masked_contrastive_target(d.X - d.X.mean(-2, keepdim=True)), 2
+        mmcl.masked_contrastive_target(d.X - d.X.mean(-2, keepdim=True)), 2
     )[0]
     # model difference (not rounding): the masked target differs from Delta(Sigma_hat)
     # by O(p^2) terms; measured 3.4e-4 and 3.8e-4, stable to ~1e-12 across kernels
@@ -138,6 +138,6 @@ def test_estimators_transform_and_errors(hetero):
     with pytest.raises(ValueError, match="n_components must satisfy"):
         mmcl.PCA(n_components=21).fit(hetero.X[0])
     with pytest.raises(ValueError, match="p must be in"):
-        B.masked_views(hetero.X, p=1.0)
+        mmcl.masked_views(hetero.X, p=1.0)
     with pytest.raises(ValueError, match="features"):
         est.transform(hetero.X[0, :, :5])

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import mmcl
-from mmcl.experiments import beyond
+from mmcl.experiments import alignment, beyond
 
 
 def test_effective_rank_closed_forms(device):
@@ -97,7 +97,7 @@ def test_filtering_trial_keep_all_equals_no_filter():
 
 
 def test_misaligned_sample_biases():
-    s = beyond.misaligned_sample(
+    s = alignment.misaligned_sample(
         50, 6, 5, 3, dropped=[2], perturbed=[0], noise=0.0, seed=0
     )
     assert s.invariant.tolist() == [False, True, False]
@@ -106,14 +106,14 @@ def test_misaligned_sample_biases():
     assert float(zt[:, 2].abs().max()) < 1e-12  # selection: never stated
     assert torch.allclose(zt[:, 1], z[:, 1], atol=1e-12)  # untouched
     assert not torch.allclose(zt[:, 0], z[:, 0], atol=1e-3)  # perturbed
-    half = beyond.misaligned_sample(
+    half = alignment.misaligned_sample(
         50, 6, 5, 3, perturbed=[0], perturb_prob=0.5, seed=0
     )
     assert half.invariant.tolist() == [True, True, True]
     with pytest.raises(ValueError, match="dropped"):
-        beyond.misaligned_sample(50, 6, 5, 3, dropped=[3])
+        alignment.misaligned_sample(50, 6, 5, 3, dropped=[3])
     with pytest.raises(ValueError, match="perturb_prob"):
-        beyond.misaligned_sample(50, 6, 5, 3, perturb_prob=2.0)
+        alignment.misaligned_sample(50, 6, 5, 3, perturb_prob=2.0)
 
 
 def test_misaligned_population_cross_covariance():
@@ -121,7 +121,7 @@ def test_misaligned_population_cross_covariance():
     chapter's
     proposition). n = 40000: entries have standard error about sigma^2 / sqrt(n) =
     0.01."""
-    s = beyond.misaligned_sample(
+    s = alignment.misaligned_sample(
         40000,
         4,
         4,
@@ -145,14 +145,14 @@ def test_misaligned_population_cross_covariance():
 
 def test_coordinate_recovery():
     U = mmcl.haar_orthonormal(8, 3, generator=0)
-    rec = beyond.coordinate_recovery(
+    rec = alignment.coordinate_recovery(
         U[:, :2] @ torch.tensor([[1.0, 2.0], [0.5, -1.0]], dtype=torch.float64), U
     )
     assert torch.allclose(
         rec, torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64), atol=1e-12
     )
     with pytest.raises(ValueError, match="same dimension"):
-        beyond.coordinate_recovery(U[:5], U)
+        alignment.coordinate_recovery(U[:5], U)
 
 
 def _random_walk_reference(X, k, nn):
@@ -172,7 +172,7 @@ def _random_walk_reference(X, k, nn):
 
 def test_spectral_embedding_matches_random_walk_eigenvectors():
     X = mmcl.make_multimodal(40, 4, 3, 2, seed=2, dtype=torch.float64).X
-    E = beyond.spectral_embedding(X, 2, n_neighbors=5)
+    E = alignment.spectral_embedding(X, 2, n_neighbors=5)
     vals, vecs, P = _random_walk_reference(X, 2, 5)
     for j in range(2):
         ref = vecs[:, j + 1] / np.linalg.norm(vecs[:, j + 1])
@@ -180,16 +180,16 @@ def test_spectral_embedding_matches_random_walk_eigenvectors():
         assert np.allclose(
             P @ E[:, j].numpy(), vals[j + 1] * E[:, j].numpy(), atol=1e-10
         )
-    batched = beyond.spectral_embedding(torch.stack([X, X]), 2, n_neighbors=5)
+    batched = alignment.spectral_embedding(torch.stack([X, X]), 2, n_neighbors=5)
     assert torch.allclose(batched[1].abs(), E.abs(), atol=1e-10)
     with pytest.raises(ValueError, match="k"):
-        beyond.spectral_embedding(X, 39)
+        alignment.spectral_embedding(X, 39)
 
 
 def test_align_embeddings_recovers_a_linear_map():
     g = torch.Generator().manual_seed(0)
     Ex = torch.randn(3, 10, 4, generator=g, dtype=torch.float64)
     A = torch.randn(3, 4, 4, generator=g, dtype=torch.float64)
-    assert torch.allclose(beyond.align_embeddings(Ex, Ex @ A), A, atol=1e-10)
+    assert torch.allclose(alignment.align_embeddings(Ex, Ex @ A), A, atol=1e-10)
     with pytest.raises(ValueError, match="at least k"):
-        beyond.align_embeddings(Ex[:, :3], Ex[:, :3])
+        alignment.align_embeddings(Ex[:, :3], Ex[:, :3])

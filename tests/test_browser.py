@@ -51,26 +51,9 @@ def book_report(chromium):
     return bc.check_site(SITE, screenshot_dir=SHOTS)
 
 
-# Pages whose code or formulas are not yet wrapped to the column (issue 20: chapters
-# not yet reformatted; the API page's examples come from the docstrings). Their width
-# problems are expected and listed here, nothing else is excused; a page that fits must
-# leave the list.
-WIDTH_PENDING = {
-    "book/04_unpaired.html",
-    "book/07_scaling.html",
-}
-WIDTH = ("display formula wider than its column", "code block wider than its column")
-
-
 @pytest.mark.parametrize("page", PAGES)
 def test_book_page_renders_offline(book_report, page):
     problems = book_report.problems[page]
-    if page in WIDTH_PENDING:
-        wide = [p for p in problems if p.startswith(WIDTH)]
-        problems = [p for p in problems if not p.startswith(WIDTH)]
-        assert wide or any(p.startswith("page did not load") for p in problems), (
-            f"{page} fits its column now: remove it from WIDTH_PENDING"
-        )
     assert not problems, f"{page}:\n  " + "\n  ".join(problems)
 
 

@@ -6,19 +6,18 @@ import torch
 
 import mmcl
 from mmcl import realdata
-from mmcl import realtasks as rt
 
 
 def test_stratified_split_counts_and_disjointness():
     labels = torch.arange(5).repeat_interleave(7)
-    tr, te = rt.stratified_split(labels, 3, seed=1)
+    tr, te = mmcl.stratified_split(labels, 3, seed=1)
     assert (
         labels[tr].bincount().tolist() == [3] * 5
         and labels[te].bincount().tolist() == [4] * 5
     )
     assert len(set(tr.tolist()) | set(te.tolist())) == 35
     with pytest.raises(ValueError, match="n_per_class"):
-        rt.stratified_split(labels, 7)
+        mmcl.stratified_split(labels, 7)
 
 
 def test_center_scale_unit_mean_square_norm():
@@ -28,7 +27,7 @@ def test_center_scale_unit_mean_square_norm():
         * torch.tensor([1.0, 2, 3, 4], dtype=torch.float64)
         + 5
     )
-    Xs, Xo = rt.center_scale(X, X[:3])
+    Xs, Xo = mmcl.center_scale(X, X[:3])
     # sums over 50 rows of 4 squares (positive): <= 200 eps relative
     assert float(Xs.pow(2).sum(1).mean()) == pytest.approx(1.0, rel=1e-13)
     # a mean of 50 centred entries |x| <~ 3: <= 50 eps / 2 * 3 ~ 2e-14
@@ -39,32 +38,32 @@ def test_center_scale_unit_mean_square_norm():
         Xo, Xs[:3], rtol=1e-15, atol=0
     )  # the same elementwise operations
     with pytest.raises(ValueError, match="columns"):
-        rt.center_scale(X, X[:, :2])
+        mmcl.center_scale(X, X[:, :2])
 
 
 def test_rematch_moves_exactly_the_fraction():
     Y = torch.arange(40, dtype=torch.float64).reshape(20, 2)
-    Yw, true = rt.rematch(Y, 0.5, seed=3)
+    Yw, true = mmcl.rematch(Y, 0.5, seed=3)
     assert int((~true).sum()) == 10
     assert torch.equal(Yw[true], Y[true]) and not bool(
         (Yw[~true] == Y[~true]).all(1).any()
     )
     assert torch.equal(Yw.sort(0).values, Y)  # a permutation of the rows
     with pytest.raises(ValueError, match="fraction"):
-        rt.rematch(Y, 1.5)
+        mmcl.rematch(Y, 1.5)
 
 
 def test_class_pairs_same_class():
     lx, ly = torch.tensor([0, 1, 2, 2, 1]), torch.tensor([2, 2, 1, 0, 0, 1])
-    j = rt.class_pairs(lx, ly, seed=0)
+    j = mmcl.class_pairs(lx, ly, seed=0)
     assert torch.equal(ly[j], lx)
     with pytest.raises(ValueError, match="every class"):
-        rt.class_pairs(torch.tensor([3]), ly)
+        mmcl.class_pairs(torch.tensor([3]), ly)
 
 
 def test_noisy_class_graph_flip_rate():
     labels = torch.arange(10).repeat_interleave(30)
-    A, A0 = rt.noisy_class_graph(labels, labels, 0.2, seed=0)
+    A, A0 = mmcl.noisy_class_graph(labels, labels, 0.2, seed=0)
     # Monte Carlo: 90000 flips of probability 0.2 have sd 1.3e-3 (0.005 is 3.8 sd);
     # seeded integers
     assert float((A != A0).double().mean()) == pytest.approx(0.2, abs=0.005)
@@ -73,17 +72,17 @@ def test_noisy_class_graph_flip_rate():
 
 def test_cocluster_recovers_a_clean_graph():
     labels = torch.arange(4).repeat_interleave(10)
-    A, A0 = rt.noisy_class_graph(labels, labels, 0.0, seed=1)
-    assert torch.equal(rt.cocluster_graph(A, 4, seed=0), A0)
-    A, A0 = rt.noisy_class_graph(labels, labels, 0.05, seed=1)
-    assert float((rt.cocluster_graph(A, 4, seed=0) == A0).double().mean()) > 0.9
+    A, A0 = mmcl.noisy_class_graph(labels, labels, 0.0, seed=1)
+    assert torch.equal(mmcl.cocluster_graph(A, 4, seed=0), A0)
+    A, A0 = mmcl.noisy_class_graph(labels, labels, 0.05, seed=1)
+    assert float((mmcl.cocluster_graph(A, 4, seed=0) == A0).double().mean()) > 0.9
     with pytest.raises(ValueError, match="empty row"):
-        rt.cocluster_graph(torch.zeros(5, 5, dtype=torch.float64), 2)
+        mmcl.cocluster_graph(torch.zeros(5, 5, dtype=torch.float64), 2)
 
 
 def test_graph_closed_form_with_identity_is_the_linear_closed_form(small64):
     n = small64.X.shape[0]
-    res = rt.graph_closed_form(
+    res = mmcl.graph_closed_form(
         small64.X, small64.Y, torch.eye(n, dtype=torch.float64), 2
     )
     ref = mmcl.linear_closed_form(small64.X, small64.Y, 2)
@@ -117,18 +116,18 @@ def test_probe_and_prototypes_on_separable_data():
         torch.nn.functional.one_hot(labels, 3).double()
         + 0.01 * torch.arange(30.0, dtype=torch.float64)[:, None] / 30
     )
-    assert rt.linear_probe_accuracy(Z, labels, Z, labels) == 1.0
-    acc = rt.prototype_accuracy(Z, labels, Z, labels, draws=5)
+    assert mmcl.linear_probe_accuracy(Z, labels, Z, labels) == 1.0
+    acc = mmcl.prototype_accuracy(Z, labels, Z, labels, draws=5)
     assert acc.shape == (5,) and bool((acc == 1).all())
-    assert rt.class_retrieval_accuracy(Z, -Z, labels, labels) < 0.5
+    assert mmcl.class_retrieval_accuracy(Z, -Z, labels, labels) < 0.5
 
 
 @pytest.fixture(scope="module")
 def pix_fou():
     mf = realdata.load_mfeat(("pix", "fou"))
-    train, test = rt.stratified_split(mf.labels, 50, seed=0)
-    X, Xt = rt.center_scale(mf["pix"][train], mf["pix"][test])
-    Y, Yt = rt.center_scale(mf["fou"][train], mf["fou"][test])
+    train, test = mmcl.stratified_split(mf.labels, 50, seed=0)
+    X, Xt = mmcl.center_scale(mf["pix"][train], mf["pix"][test])
+    Y, Yt = mmcl.center_scale(mf["fou"][train], mf["fou"][test])
     return X, Y, Xt, Yt, mf.labels[train], mf.labels[test]
 
 
@@ -141,15 +140,17 @@ def test_chapter_experiment1_linear_numbers(pix_fou):
     assert float(mmcl.retrieval_accuracy(*est.transform(Xt, Yt))) == pytest.approx(
         0.015, abs=0.0015
     )
-    probe = rt.linear_probe_accuracy(est.transform_x(X), ytr, est.transform_x(Xt), yte)
+    probe = mmcl.linear_probe_accuracy(
+        est.transform_x(X), ytr, est.transform_x(Xt), yte
+    )
     assert probe == pytest.approx(0.864, abs=0.002)
     pca = mmcl.PCA(10).fit(X)
-    assert rt.linear_probe_accuracy(
+    assert mmcl.linear_probe_accuracy(
         pca.transform(X), ytr, pca.transform(Xt), yte
     ) == pytest.approx(0.863, abs=0.002)
-    Yw, _ = rt.rematch(Y, 0.95, seed=13)
+    Yw, _ = mmcl.rematch(Y, 0.95, seed=13)
     est = mmcl.MMCL(10).fit(X, Yw)
-    assert rt.linear_probe_accuracy(
+    assert mmcl.linear_probe_accuracy(
         est.transform_x(X), ytr, est.transform_x(Xt), yte
     ) == pytest.approx(0.763, abs=0.002)
 
@@ -157,15 +158,15 @@ def test_chapter_experiment1_linear_numbers(pix_fou):
 def test_chapter_class_paired_and_graph_numbers():
     digits, dl = realdata.load_sklearn_digits()
     mf = realdata.load_mfeat("kar")
-    d_pair, d_rest = rt.stratified_split(dl, 50, seed=1)
-    d_test = d_rest[rt.stratified_split(dl[d_rest], 100, seed=2)[1]]
-    k_pair, k_rest = rt.stratified_split(mf.labels, 50, seed=3)
-    k_proto = k_rest[rt.stratified_split(mf.labels[k_rest], 100, seed=4)[1]]
-    A1, A1t = rt.center_scale(digits[d_pair], digits[d_test])
-    B2, B2p = rt.center_scale(mf["kar"][k_pair], mf["kar"][k_proto])
-    j = rt.class_pairs(dl[d_pair], mf.labels[k_pair], seed=5)
+    d_pair, d_rest = mmcl.stratified_split(dl, 50, seed=1)
+    d_test = d_rest[mmcl.stratified_split(dl[d_rest], 100, seed=2)[1]]
+    k_pair, k_rest = mmcl.stratified_split(mf.labels, 50, seed=3)
+    k_proto = k_rest[mmcl.stratified_split(mf.labels[k_rest], 100, seed=4)[1]]
+    A1, A1t = mmcl.center_scale(digits[d_pair], digits[d_test])
+    B2, B2p = mmcl.center_scale(mf["kar"][k_pair], mf["kar"][k_proto])
+    j = mmcl.class_pairs(dl[d_pair], mf.labels[k_pair], seed=5)
     G1, G2 = mmcl.fit_pairs(A1, B2[j], 9, "linear")
-    acc = rt.prototype_accuracy(
+    acc = mmcl.prototype_accuracy(
         A1t @ G1.T, dl[d_test], B2p @ G2.T, mf.labels[k_proto], draws=20, seed=6
     )
     assert float(acc.mean()) == pytest.approx(
@@ -193,7 +194,7 @@ def test_chapter_experiment1_recipe_needs_shuffled_minibatches(pix_fou):
             seed=0,
         )
         g = rec.G1_paired[0]
-        probes.append(rt.linear_probe_accuracy(X @ g.T, ytr, Xt @ g.T, yte))
+        probes.append(mmcl.linear_probe_accuracy(X @ g.T, ytr, Xt @ g.T, yte))
     # trained with Adam: rounding differences grow along the run, so the probes can move
     # by a few test rows out of 1500; 0.01 (15 rows) still tells 0.198 from 0.685
     assert probes[0] == pytest.approx(0.198, abs=0.01)

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 import mmcl
-from mmcl.realdata import emoji
+from mmcl.realdata import emoji, emoji_render
 import mmcl as rt  # the real-data designs are top-level names
 
 # Debian bookworm: fonts-noto-color-emoji 2.042-0+deb12u1, unicode-data 15.0.0-1
@@ -34,7 +34,8 @@ def corpus():
 
 def _font_is_pinned():
     return (
-        hashlib.sha256(emoji.emoji_font_path().read_bytes()).hexdigest() == FONT_SHA256
+        hashlib.sha256(emoji_render.emoji_font_path().read_bytes()).hexdigest()
+        == FONT_SHA256
     )
 
 
@@ -81,8 +82,9 @@ def test_rendering_is_the_same_under_portable_kernels():
         OMP_NUM_THREADS="1",
     )
     code = (
-        "import hashlib, json, sys; from mmcl.realdata import emoji; import torch; "
-        "im = emoji.render_emojis(json.loads(sys.argv[1])); "
+        "import hashlib, json, sys; from mmcl.realdata import emoji_render; "
+        "import torch; "
+        "im = emoji_render.render_emojis(json.loads(sys.argv[1])); "
         "print(torch.backends.cpu.get_cpu_capability(), "
         "hashlib.sha256(im.tobytes()).hexdigest())"
     )
@@ -95,17 +97,22 @@ def test_rendering_is_the_same_under_portable_kernels():
         timeout=120,
     ).stdout.split()
     assert out[0] == "DEFAULT"
-    assert out[1] == hashlib.sha256(emoji.render_emojis(SAMPLE).tobytes()).hexdigest()
+    assert (
+        out[1]
+        == hashlib.sha256(emoji_render.render_emojis(SAMPLE).tobytes()).hexdigest()
+    )
 
 
 def test_render_one_emoji():
-    im = emoji.render_emoji("🍎", size=16)
+    im = emoji_render.render_emoji("🍎", size=16)
     assert im.shape == (16, 16, 3) and im.dtype == np.uint8
     assert (im[0, 0] == 255).all()  # white background
     red = im[..., 0].astype(int) - im[..., 1].astype(int)
     assert red.max() > 100  # a red apple
     # the emoji presentation selector draws nothing of its own
-    assert np.array_equal(emoji.render_emoji("❤️"), emoji.render_emoji("❤"))
+    assert np.array_equal(
+        emoji_render.render_emoji("❤️"), emoji_render.render_emoji("❤")
+    )
 
 
 def _small_test_file(tmp_path):
@@ -149,12 +156,12 @@ def test_small_corpus_cache_and_text_features(tmp_path):
 
 
 def test_cache_dir_from_environment(tmp_path, monkeypatch):
-    monkeypatch.setenv(emoji.CACHE_ENV, str(tmp_path / "env"))
-    assert emoji.emoji_cache_dir() == tmp_path / "env"
-    assert emoji.emoji_cache_dir(tmp_path / "arg") == tmp_path / "arg"
-    monkeypatch.delenv(emoji.CACHE_ENV)
+    monkeypatch.setenv(emoji_render.CACHE_ENV, str(tmp_path / "env"))
+    assert emoji_render.emoji_cache_dir() == tmp_path / "env"
+    assert emoji_render.emoji_cache_dir(tmp_path / "arg") == tmp_path / "arg"
+    monkeypatch.delenv(emoji_render.CACHE_ENV)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert emoji.emoji_cache_dir() == tmp_path / "xdg" / "mmcl"
+    assert emoji_render.emoji_cache_dir() == tmp_path / "xdg" / "mmcl"
 
 
 def test_clear_errors(tmp_path):
@@ -165,14 +172,14 @@ def test_clear_errors(tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_text("1F431 ; fully-qualified cat face\n")
     with pytest.raises(ValueError, match="not an emoji-test.txt data line"):
-        emoji.read_emoji_test(bad)
+        emoji_render.read_emoji_test(bad)
     bad.write_text("# nothing here\n")
     with pytest.raises(ValueError, match="no fully-qualified single emoji"):
-        emoji.read_emoji_test(bad)
+        emoji_render.read_emoji_test(bad)
     not_a_font = tmp_path / "font.ttf"
     not_a_font.write_bytes(b"not a font")
     with pytest.raises(ValueError, match="fonts-noto-color-emoji"):
-        emoji.render_emoji("🐱", font_path=not_a_font)
+        emoji_render.render_emoji("🐱", font_path=not_a_font)
     with pytest.raises(ValueError, match="text must be one of"):
         mmcl.load_emoji(text="bigrams")
     with pytest.raises(ValueError, match="size must be"):
@@ -180,7 +187,7 @@ def test_clear_errors(tmp_path):
     with pytest.raises(TypeError, match="dtype"):
         mmcl.load_emoji(dtype=torch.int64)
     with pytest.raises(TypeError, match="chars"):
-        emoji.render_emoji("")
+        emoji_render.render_emoji("")
 
 
 # ---- the chapter's claims (split 0 of the chapter, r = 32)

@@ -101,6 +101,13 @@ _BAD = {
         ("none", None),
         ("complex", 1 + 1j),
     ],
+    "real": [
+        ("nan", float("nan")),
+        ("inf", float("inf")),
+        ("string", "1"),
+        ("none", None),
+        ("complex", 1 + 1j),
+    ],
     "frac": [
         ("above", 1.5),
         ("negative", -0.1),

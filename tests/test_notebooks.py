@@ -1,5 +1,6 @@
-"""What the committed chapter notebooks may hold: text outputs only, and no rounding
-noise."""
+"""What the committed chapter notebooks may hold (text outputs only, no rounding noise)
+and what every chapter gives a course (learning goals, prerequisites, exercises with
+solutions, where this leads)."""
 
 import json
 import os
@@ -52,16 +53,11 @@ def test_no_rounding_noise_printed(path):
     assert not bad, f"{path.name}: numbers below 1e-6 printed as values (noise?): {bad}"
 
 
-# Chapters whose code cells are wrapped to 88 columns (ruff format, line length 88) and
-# whose figures are numbered; the others join when their cells are reformatted and their
-# figures captioned (issue 20). A wider line scrolls sideways in the page.
-NOT_YET = ("07_scaling", "06_images_captions")
-WRAPPED = tuple(p.stem for p in CHAPTERS if p.stem not in NOT_YET)
+# Every chapter's code cells fit 88 columns (ruff format, line length 88; a wider line
+# scrolls sideways in the page) and every figure is numbered, captioned and cited.
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in CHAPTERS if p.stem in WRAPPED], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_code_cells_fit_88_columns(path):
     nb = json.loads(path.read_text())
     long = [
@@ -76,9 +72,7 @@ def test_code_cells_fit_88_columns(path):
     )
 
 
-@pytest.mark.parametrize(
-    "path", [p for p in CHAPTERS if p.stem in WRAPPED], ids=lambda p: p.name
-)
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_every_figure_is_numbered_and_referenced(path):
     """A cell that draws a figure carries mystnb figure metadata (name, caption), and
     the text refers to that name with {numref} (widget cells, which redraw, are
@@ -98,6 +92,26 @@ def test_every_figure_is_numbered_and_referenced(path):
         assert f"{{numref}}`{figure['name']}`" in text, (
             f"{path.name}: {figure['name']} never cited"
         )
+
+
+EXERCISE = re.compile(r"^`{3,}\{exercise\}[^\n]*\n:label: ([\w-]+)", re.M)
+SOLUTION = re.compile(r"^`{3,}\{solution(?:-start)?\} ([\w-]+)", re.M)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_chapter_is_teachable(path):
+    """Learning goals and prerequisites up front, a "Where this leads" section, and at
+    least three exercises, each with a worked solution (issue 14)."""
+    nb = json.loads(path.read_text())
+    text = "\n".join(
+        "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
+    )
+    assert "**Learning goals.**" in text and "**Prerequisites.**" in text, path.name
+    assert "\n## Where this leads\n" in text, path.name
+    exercises = EXERCISE.findall(text)
+    assert len(exercises) >= 3, f"{path.name}: {len(exercises)} exercises"
+    missing = set(exercises) - set(SOLUTION.findall(text))
+    assert not missing, f"{path.name}: exercises without a solution: {sorted(missing)}"
 
 
 def test_second_kernel_set_is_really_in_force():

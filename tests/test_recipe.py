@@ -6,7 +6,6 @@ import torch
 import mmcl
 from mmcl import unpaired
 from mmcl.unpaired import recipe
-from mmcl import unpaired_experiment as ux
 
 ACCURACY, PRECISION = [0.1425, 0.2325, 0.0675], [0.5383, 0.5350, 0.5283]
 DATA = Path(__file__).resolve().parents[1] / "book" / "data"
@@ -137,19 +136,19 @@ def test_recipe_validates_input(pools):
 
 def test_saved_check_table_reproduces():
     """Re-run the small configuration of scripts/regenerate_unpaired.py and compare."""
-    rows, meta = ux.load_table(DATA / "unpaired_check.json")
-    setting = ux.UnpairedSetting(**meta["settings"][0])
-    got = ux.run_recipe(setting, [500], epochs_paired=20, epochs_unpaired=20)[500]
+    rows, meta = mmcl.load_table(DATA / "unpaired_check.json")
+    setting = mmcl.UnpairedSetting(**meta["settings"][0])
+    got = mmcl.run_recipe(setting, [500], epochs_paired=20, epochs_unpaired=20)[500]
     for q in ("paired", "unpaired"):
-        saved = ux.table_values(rows, method="recipe", N=500, quantity=q)
+        saved = mmcl.table_values(rows, method="recipe", N=500, quantity=q)
         # a stored run of the same seeded float32 training; counts that rounding does
         # not flip (see test_recipe_numbers), and the table's stored digits: 0.005
         # allows a test pair or two
         assert torch.allclose(got[q].double(), saved, rtol=0, atol=0.005)
-    got = ux.run_spectral(setting, 500, detector="mutual", rounds=2)
+    got = mmcl.run_spectral(setting, 500, detector="mutual", rounds=2)
     assert torch.allclose(
         got["accuracy"][-1],
-        ux.table_values(
+        mmcl.table_values(
             rows, method="linear+mutual", N=500, quantity="accuracy", round=2
         ),
         rtol=0,

@@ -175,3 +175,34 @@ def test_population_bias_of_diagonal_deletion_is_within_the_bound():
     torch.testing.assert_close(
         mmcl.sin_theta_distance(vec2[..., -3:], U), bias, rtol=1e-9, atol=1e-12
     )
+
+
+def test_svd_iteration_descent_at_the_lipschitz_step():
+    """Chapter 4b, Step 6: at a = rho / (2 Lambda) every step decreases the CLIP loss by
+    at least (Lambda / 2) |dM|^2, and the measured local Lipschitz ratio stays below
+    Lambda, more than tenfold (1e-12: float64 slack on O(1) sums)."""
+    d = mmcl.make_multimodal(200, D1, D2, R, noise=0.7, seed=7, dtype=torch.float64)
+    tau, rho = 0.5, 1.0
+    Lam = mmcl.clip_lipschitz_bound(d.X, d.Y, tau=tau, rho=rho)
+    nx, ny = (d.X**2).sum(-1), (d.Y**2).sum(-1)
+    by_hand = rho + float(nx.mean() * ny.max() + ny.mean() * nx.max()) / (2 * tau)
+    assert Lam == pytest.approx(by_hand, rel=1e-12)
+    a = rho / (2 * Lam)
+    fit = mmcl.svd_iteration(
+        d.X, d.Y, R, "clip", tau=tau, rho=rho, damping=a, record_iterates=True, tol=1e-9
+    )
+    assert len(fit.iterates) == 500
+    Ms = torch.stack([G1.mT @ G2 for G1, G2 in fit.iterates])
+    S = torch.stack(
+        [
+            mmcl.contrastive_cross_covariance(G1, G2, d.X, d.Y, "clip", tau=tau)
+            for G1, G2 in fit.iterates
+        ]
+    )
+    grad = rho * Ms - S
+    loss = torch.stack(fit.history["loss"])
+    step = torch.linalg.matrix_norm(Ms[1:] - Ms[:-1])
+    drop = loss[:-1] - loss[1:]
+    assert bool((drop >= (rho / (2 * a) - Lam / 2) * step**2 - 1e-12).all())
+    ratio = torch.linalg.matrix_norm(grad[1:] - grad[:-1]) / step
+    assert bool((ratio <= Lam).all()) and float(Lam / ratio.max()) > 10

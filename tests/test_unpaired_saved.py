@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from mmcl import unpaired_experiment as ux
+import mmcl
+
 
 DATA = Path(__file__).resolve().parents[1] / "book" / "data"
 NS = list(range(500, 5001, 500))
@@ -20,16 +21,16 @@ GAP_CLOSED = {
 @pytest.fixture(scope="module")
 def paper():
     names = ("paper", "paper_recipe", "paper_recipe_control")
-    return sum((ux.load_table(DATA / f"unpaired_{n}.json")[0] for n in names), [])
+    return sum((mmcl.load_table(DATA / f"unpaired_{n}.json")[0] for n in names), [])
 
 
 @pytest.fixture(scope="module")
 def hard():
-    return ux.load_table(DATA / "unpaired_hard.json")[0]
+    return mmcl.load_table(DATA / "unpaired_hard.json")[0]
 
 
 def mean(rows, **w):
-    return ux.table_matrix(rows, NS, **w).mean(0)
+    return mmcl.table_matrix(rows, NS, **w).mean(0)
 
 
 def test_section_5_1_claims(paper):
@@ -60,7 +61,7 @@ def test_shuffled_blocks_collapse(paper):
     for N in (500, 2000):
         assert (
             float(
-                ux.table_values(
+                mmcl.table_values(
                     paper, method="recipe_shuffled", N=N, quantity="unpaired"
                 ).mean()
             )
@@ -72,7 +73,7 @@ def test_hard_regime_gap_closed(hard):
     Ns = [250, 500, 1000, 2000]
     oracle = dict(method="linear+mutual", quantity="oracle")
     for method, expected in GAP_CLOSED.items():
-        g = ux.gap_closed(
+        g = mmcl.gap_closed(
             hard,
             Ns,
             method,
@@ -83,7 +84,7 @@ def test_hard_regime_gap_closed(hard):
         # the 3 printed decimals (half a unit 5e-4) of arithmetic on stored numbers,
         # cast to float32
         assert torch.allclose(g.float(), torch.tensor(expected), rtol=0, atol=1e-3)
-    g = ux.gap_closed(
+    g = mmcl.gap_closed(
         hard,
         [500, 2000],
         "recipe",

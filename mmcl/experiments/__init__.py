@@ -4,6 +4,8 @@
   replicates, tidy tables, mean and standard error (chapters 3 and 5);
 * ``loss_to_svd``      diagnostics of the loss-to-SVD view (chapter 2);
 * ``robustness``       the robustness chapter's trial (chapter 3);
+* ``nonlinearity``     CLIP's population fixed point and its bias under
+  heteroskedastic noise (chapter 3);
 * ``unpaired_runs``    the unpaired-data settings and runs (chapter 4);
 * ``unpaired_tables``  their saved tables, the chapter's queries and the published
   numbers (chapter 4);
@@ -12,24 +14,30 @@
   (chapter 6);
 * ``at_scale``         the sharded solvers' checks, bytes, threads and the estimate
   at n = 1e8 (chapter 7b);
-* ``beyond``           later results in the same model: SigLIP's temperature and bias,
-  teacher filtering, learned temperature, misalignment, spectral alignment (chapter 8).
+* ``beyond``           later results in the same model, part 1: learned temperature,
+  teacher filtering (chapter 8);
+* ``alignment``        part 2: misaligned captions, spectral alignment without pairs
+  (chapter 8).
 """
 
+from .alignment import *  # noqa: F403
 from .at_scale import *  # noqa: F403
 from .beyond import *  # noqa: F403
 from .images_captions import *  # noqa: F403
 from .loss_to_svd import *  # noqa: F403
+from .nonlinearity import *  # noqa: F403
 from .robustness import *  # noqa: F403
 from .runner import *  # noqa: F403
 from .statistics import *  # noqa: F403
 from .unpaired_runs import *  # noqa: F403
 from .unpaired_tables import *  # noqa: F403
 from . import (
+    alignment,
     at_scale,
     beyond,
     images_captions,
     loss_to_svd,
+    nonlinearity,
     robustness,
     runner,
     statistics,
@@ -43,12 +51,14 @@ __all__ = [
         runner,
         loss_to_svd,
         robustness,
+        nonlinearity,
         unpaired_runs,
         unpaired_tables,
         statistics,
         images_captions,
         at_scale,
         beyond,
+        alignment,
     )
     for name in module.__all__
 ]

@@ -19,7 +19,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._validation import check_int, check_labels, check_matrix
+from .._validation import (
+    check_int,
+    check_labels,
+    check_matrix,
+    check_same_device,
+    check_vector,
+)
 from ..data import make_generator
 from ..metrics import retrieval_accuracy
 from ..realdata.designs import center_scale
@@ -204,8 +210,22 @@ def rank_images(G1, G2, X, q, k: int = 8) -> torch.Tensor:
         Tensor of shape (k,), long: row indices of X, best first.
     """
     X = check_matrix(X, "X", batch=False)
+    G1, G2 = check_matrix(G1, "G1", batch=False), check_matrix(G2, "G2", batch=False)
+    check_same_device(X=X, G1=G1, G2=G2)
+    if G1.shape[1] != X.shape[1] or G2.shape[0] != G1.shape[0]:
+        raise ValueError(
+            f"G1 must be (r, d1) with d1 = {X.shape[1]} the columns of X, and G2 "
+            f"(r, d2) with the same r; got G1 {tuple(G1.shape)}, G2 {tuple(G2.shape)}"
+        )
+    if G1.dtype != X.dtype or G2.dtype != X.dtype:
+        raise TypeError(
+            f"G1, G2 and X must share one dtype, got {G1.dtype}, {G2.dtype}, {X.dtype}"
+        )
+    q = check_vector(
+        q.reshape(-1) if isinstance(q, torch.Tensor) else q, "q", length=G2.shape[1]
+    ).to(X)
     k = check_int(k, "k", low=1, high=X.shape[0])
-    s = F.normalize(X @ G1.T, dim=1) @ F.normalize(G2 @ q.reshape(-1).to(X), dim=0)
+    s = F.normalize(X @ G1.T, dim=1) @ F.normalize(G2 @ q, dim=0)
     return s.topk(k).indices
 
 

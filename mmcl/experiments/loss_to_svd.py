@@ -33,13 +33,9 @@ from ..families import ClipFamily, offdiag_mask
 from ..losses import check_representation, contrastive_loss
 from ..metrics import sin_theta_distance
 from ..data import make_generator
-from ..solvers import (
-    SolverResult,
-    gradient_descent,
-    low_rank,
-    svd_iteration,
-    truncated_svd,
-)
+from ..gradient import gradient_descent
+from ..lowrank import low_rank, truncated_svd
+from ..solvers import SolverResult, svd_iteration
 
 __all__ = [
     "gradient_relative_error",

@@ -15,7 +15,11 @@ import math
 
 from .._validation import check_fraction, check_int, check_rank, check_real
 
-__all__ = ["cross_covariance_deviation_bound", "robustness_bound"]
+__all__ = [
+    "cross_covariance_deviation_bound",
+    "robustness_bound",
+    "clip_lipschitz_bound",
+]
 
 
 def _gram_deviation(p: int, m: int, t: float) -> float:
@@ -145,3 +149,35 @@ def robustness_bound(
     if gap <= 0:
         return math.sqrt(r)
     return min(math.sqrt(2 * r) * eps / gap, math.sqrt(r))
+
+
+def clip_lipschitz_bound(X, Y, *, tau: float, rho: float = 1.0) -> float:
+    """A Lipschitz constant of the gradient in M = G1^T G2 of the CLIP loss plus
+    (rho/2) ||M||_F^2, un-normalised similarities:
+
+    L = rho + (mean_i |x_i|^2 max_j |y_j|^2 + mean_j |y_j|^2 max_i |x_i|^2) / (2 tau),
+
+    from the Hessian (diag p - p p^T) / tau of tau log-sum-exp(u / tau), whose quadratic
+    form in a direction Delta is a variance at most max_j (x_i^T Delta y_j)^2 / tau.
+
+    Parameters
+    ----------
+    X : torch.Tensor
+        Tensor of shape (n, d1).
+    Y : torch.Tensor
+        Tensor of shape (n, d2).
+    tau : float
+        The CLIP temperature (> 0).
+    rho : float, default=1.0
+        The regularisation strength.
+
+    Returns
+    -------
+    float
+        The bound L; svd_iteration with damping a <= rho / L decreases the loss.
+    """
+    tau = check_real(tau, "tau", low=0.0, low_open=True)
+    rho = check_real(rho, "rho", low=0.0)
+    nx, ny = (X * X).sum(-1), (Y * Y).sum(-1)  # (n,), (n,)
+    both = nx.mean() * ny.max() + ny.mean() * nx.max()
+    return rho + float(both) / (2 * tau)

@@ -1,386 +1,37 @@
-"""Real images with real captions, fully offline: the emoji of Debian's colour font.
+"""Real images with real captions, fully offline: the emoji corpus (chapter 6).
 
-* Images: Debian's ``fonts-noto-color-emoji`` ships ``NotoColorEmoji.ttf``, a colour
-  bitmap font with one 136 x 128 picture per emoji; Pillow draws it (only at size 109,
-  the bitmap's size) on a transparent canvas, which we put on white, pad to a square
-  and shrink to ``size`` x ``size`` by box averaging.
-* Captions and labels: Debian's ``unicode-data`` ships Unicode's ``emoji-test.txt``,
-  which lists every emoji with its CLDR short name ("grinning face", "red apple"),
-  group ("Food & Drink") and subgroup ("food-fruit").
-
-The corpus is every fully-qualified emoji that is a single code point (optionally
-followed by the emoji presentation selector U+FE0F). Set aside: skin-tone variants
-(they repeat a picture with another colour and the caption with a tone suffix), and
-sequences of several code points (ZWJ families, flags, keycaps), which need a text
-shaper to become one picture; Pillow's basic layout (the same on every machine) would
-draw them as several pictures side by side.
-
-Rendering runs in Pillow's fixed-point code (no BLAS, no torch), so the images are the
-same bytes on every machine with the same font and Pillow; :func:`load_emoji` caches
-them under a cache directory, keyed by a hash of the font file, the emoji list and the
-rendering settings, and checks the stored arrays against their own hash. Featurisation
-is then cheap: pixels (optionally a PCA fitted on all images, cached too) and caption
-vectors from scikit-learn's vectorisers (a bag of words or character n-grams).
+Each kept emoji of :mod:`mmcl.realdata.emoji_render` is one pair: its picture (pixels,
+or their principal scores) and its CLDR short name as the caption, featurised by
+scikit-learn's vectorisers (a bag of words or character n-grams), with the Unicode
+group and subgroup as labels. :func:`load_emoji` builds it; the rendered images and
+the PCA are cached, so a second load is cheap.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import warnings
-import zipfile
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
 
+
 from .._validation import check_int
+from ._cache import save_atomically
+from .emoji_render import emoji_cache_dir, emoji_images, read_emoji_test
 
 __all__ = [
-    "FONT_PACKAGE",
-    "DATA_PACKAGE",
     "TEXT_FEATURES",
-    "EmojiRecord",
     "EmojiCorpus",
-    "emoji_font_path",
-    "emoji_test_path",
-    "read_emoji_test",
-    "render_emoji",
-    "render_emojis",
-    "emoji_cache_dir",
     "caption_vectorizer",
+    "emoji_image_features",
     "load_emoji",
 ]
 
-#: The Debian package that ships the colour emoji font ``NotoColorEmoji.ttf``.
-FONT_PACKAGE = "fonts-noto-color-emoji"
-#: The Debian package that ships Unicode's ``emoji-test.txt``.
-DATA_PACKAGE = "unicode-data"
-_FONT_FILE = Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf")
-_TEST_FILE = Path("/usr/share/unicode/emoji/emoji-test.txt")
-_FONT_SIZE = 109  # the one size of the bitmap strike
-_CANVAS = (136, 128)  # width, height of one glyph at that size
-_SKIN_TONES = range(0x1F3FB, 0x1F400)
-_VS16 = 0xFE0F
-_FORMAT = 1  # bump when the rendering or the cache layout changes
-#: The environment variable that overrides the cache directory.
-CACHE_ENV = "MMCL_CACHE_DIR"
 #: The caption featurisers, name -> scikit-learn vectoriser settings (binary counts).
 TEXT_FEATURES = {
     "words": dict(analyzer="word", token_pattern=r"(?u)\b\w+\b", min_df=2),
     "chars": dict(analyzer="char_wb", ngram_range=(2, 4), min_df=2),
 }
-
-
-def _install_hint(package: str) -> str:
-    return (
-        f"install Debian's {package} package: `apt-get install {package}` "
-        "(make does this)"
-    )
-
-
-def emoji_font_path(path=None) -> Path:
-    """The colour emoji font: ``path`` if given, else Debian's
-    ``NotoColorEmoji.ttf``.
-
-    Parameters
-    ----------
-    path : str or os.PathLike, optional
-        A copy of ``NotoColorEmoji.ttf``; default: Debian's, in
-        /usr/share/fonts/truetype/noto/.
-
-    Returns
-    -------
-    pathlib.Path
-        The font file.
-
-    Raises
-    ------
-    FileNotFoundError
-        The file does not exist (the message names the Debian package).
-    """
-    p = _FONT_FILE if path is None else Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(
-            f"emoji font not found: {p}; {_install_hint(FONT_PACKAGE)}, "
-            "or pass font_path= a copy of NotoColorEmoji.ttf"
-        )
-    return p
-
-
-def emoji_test_path(path=None) -> Path:
-    """Unicode's ``emoji-test.txt``: ``path`` if given, else the copy in Debian's
-    unicode-data.
-
-    Parameters
-    ----------
-    path : str or os.PathLike, optional
-        A copy of Unicode's ``emoji-test.txt``; default: Debian's, in
-        /usr/share/unicode/emoji/.
-
-    Returns
-    -------
-    pathlib.Path
-        The emoji list.
-
-    Raises
-    ------
-    FileNotFoundError
-        The file does not exist (the message names the Debian package).
-    """
-    p = _TEST_FILE if path is None else Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(
-            f"emoji list not found: {p}; {_install_hint(DATA_PACKAGE)}, "
-            "or pass emoji_test= a copy of Unicode's emoji-test.txt"
-        )
-    return p
-
-
-@dataclass(frozen=True)
-class EmojiRecord:
-    """One emoji: its characters, CLDR short name, group and subgroup.
-
-    Attributes
-    ----------
-    chars : str
-        The emoji's characters (one code point, optionally followed by U+FE0F).
-    name : str
-        Its CLDR short name ("grinning face").
-    group : str
-        Its group ("Smileys & Emotion").
-    subgroup : str
-        Its subgroup ("face-smiling").
-    """
-
-    chars: str
-    name: str
-    group: str
-    subgroup: str
-
-
-def _parse_line(line: str):
-    """(code points, status, name) of one data line of emoji-test.txt, or None for a
-    comment."""
-    if not line.strip() or line.startswith("#"):
-        return None
-    try:
-        points, rest = line.split(";", 1)
-        status, comment = rest.split("#", 1)
-        codes = [int(c, 16) for c in points.split()]
-        name = comment.split(None, 2)[2].strip()  # '<emoji> E<version> <name>'
-    except (ValueError, IndexError) as err:
-        raise ValueError(f"not an emoji-test.txt data line: {line.strip()!r}") from err
-    return codes, status.strip(), name
-
-
-def read_emoji_test(path=None) -> tuple[list[EmojiRecord], dict[str, int]]:
-    """The corpus's emoji, in the file's (CLDR) order, and how many were set aside.
-
-    Parameters
-    ----------
-    path : str or os.PathLike, optional
-        The emoji list (see :func:`emoji_test_path`); default: Debian's copy.
-
-    Returns
-    -------
-    records : list of EmojiRecord
-        The fully-qualified emoji that are a single code point (optionally followed by
-        U+FE0F), in the file's order.
-    skipped : dict
-        ``{"skin tone": k1, "sequence": k2}``: how many fully-qualified emoji were set
-        aside for a skin-tone modifier, and for being another multi-code-point
-        sequence.
-
-    Raises
-    ------
-    ValueError
-        The file is not UTF-8, has a malformed data line or an emoji before any group
-        line, or holds no single emoji.
-    """
-    p = emoji_test_path(path)
-    records, skipped = [], {"skin tone": 0, "sequence": 0}
-    group = subgroup = None
-    try:
-        lines = p.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError as err:
-        raise ValueError(f"corrupt emoji list {p}: not UTF-8 text") from err
-    for line in lines:
-        if line.startswith("# group:"):
-            group = line.split(":", 1)[1].strip()
-        elif line.startswith("# subgroup:"):
-            subgroup = line.split(":", 1)[1].strip()
-        parsed = _parse_line(line)
-        if parsed is None or parsed[1] != "fully-qualified":
-            continue
-        codes, _, name = parsed
-        if any(c in _SKIN_TONES for c in codes):
-            skipped["skin tone"] += 1
-        elif len([c for c in codes if c != _VS16]) != 1:
-            skipped["sequence"] += 1
-        elif group is None or subgroup is None:
-            raise ValueError(
-                f"corrupt emoji list {p}: an emoji before any group/subgroup line"
-            )
-        else:
-            records.append(EmojiRecord("".join(map(chr, codes)), name, group, subgroup))
-    if not records:
-        raise ValueError(
-            f"corrupt emoji list {p}: no fully-qualified single emoji found"
-        )
-    return records, skipped
-
-
-@lru_cache(maxsize=4)
-def _font(path: str):
-    from PIL import ImageFont
-
-    try:
-        return ImageFont.truetype(
-            path, _FONT_SIZE, layout_engine=ImageFont.Layout.BASIC
-        )
-    except OSError as err:
-        raise ValueError(
-            f"cannot read the emoji font {path} as a {_FONT_SIZE}-pixel bitmap font "
-            f"({err}); {_install_hint(FONT_PACKAGE)}"
-        ) from err
-
-
-def render_emoji(chars: str, *, size: int = 32, font_path=None) -> np.ndarray:
-    """One emoji on white, shape (size, size, 3) uint8: drawn at 136 x 128, padded to
-    136 x 136, shrunk by box averaging.
-
-    Parameters
-    ----------
-    chars : str
-        The emoji, a non-empty string (U+FE0F is dropped before drawing).
-    size : int, default=32
-        The side of the square image in pixels, 4 <= size <= 136.
-    font_path : str or os.PathLike, optional
-        The colour emoji font (see :func:`emoji_font_path`); default: Debian's.
-
-    Returns
-    -------
-    numpy.ndarray
-        Array of shape (size, size, 3), dtype uint8: the RGB picture.
-    """
-    from PIL import Image, ImageDraw
-
-    if not isinstance(chars, str) or not chars:
-        raise TypeError(f"chars must be a non-empty string, got {chars!r}")
-    size = check_int(size, "size", low=4, high=_CANVAS[0])
-    font = _font(str(emoji_font_path(font_path)))
-    glyph = Image.new("RGBA", _CANVAS, (255, 255, 255, 0))
-    # U+FE0F only asks for the emoji picture; the basic layout would draw it as a
-    # second glyph
-    ImageDraw.Draw(glyph).text(
-        (0, 0), chars.replace(chr(_VS16), ""), font=font, embedded_color=True
-    )
-    square = Image.new("RGBA", (_CANVAS[0], _CANVAS[0]), (255, 255, 255, 255))
-    square.alpha_composite(glyph, ((0, (_CANVAS[0] - _CANVAS[1]) // 2)))
-    small = square.convert("RGB").resize((size, size), Image.Resampling.BOX)
-    return np.asarray(small, dtype=np.uint8)
-
-
-def render_emojis(chars, *, size: int = 32, font_path=None) -> np.ndarray:
-    """Several emoji: (n, size, size, 3) uint8.
-
-    Parameters
-    ----------
-    chars : iterable of str
-        The n emoji, each a non-empty string (see :func:`render_emoji`).
-    size : int, default=32
-        The side of the square images in pixels, 4 <= size <= 136.
-    font_path : str or os.PathLike, optional
-        The colour emoji font (see :func:`emoji_font_path`); default: Debian's.
-
-    Returns
-    -------
-    numpy.ndarray
-        Array of shape (n, size, size, 3), dtype uint8, in the order of ``chars``.
-    """
-    return np.stack([render_emoji(c, size=size, font_path=font_path) for c in chars])
-
-
-def emoji_cache_dir(cache_dir=None) -> Path:
-    """Where rendered images are cached: ``cache_dir``, else $MMCL_CACHE_DIR, else
-    $XDG_CACHE_HOME/mmcl, else ~/.cache/mmcl.
-
-    Parameters
-    ----------
-    cache_dir : str or os.PathLike, optional
-        The cache directory, returned as is when given (it need not exist yet).
-
-    Returns
-    -------
-    pathlib.Path
-        The cache directory (not created here).
-    """
-    if cache_dir is not None:
-        return Path(cache_dir)
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "mmcl"
-
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _cached_images(records, size, font: Path, cache_dir) -> tuple[np.ndarray, str]:
-    """The rendered images and their sha256, from the cache when it holds them
-    intact."""
-    from PIL import __version__ as pillow_version
-
-    key = _sha256(
-        "\n".join(
-            [
-                f"format {_FORMAT}",
-                f"size {size}",
-                f"pillow {pillow_version}",
-                _sha256(font.read_bytes()),
-                *(r.chars for r in records),
-            ]
-        ).encode()
-    )
-    path = emoji_cache_dir(cache_dir) / f"emoji-{key[:24]}.npz"
-    if path.is_file():
-        try:
-            with np.load(path) as f:
-                images, digest = f["images"], str(f["digest"])
-            if (
-                images.shape == (len(records), size, size, 3)
-                and _sha256(images.tobytes()) == digest
-            ):
-                return images, digest
-        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-            pass  # unreadable or stale: render again
-    images = render_emojis([r.chars for r in records], size=size, font_path=font)
-    digest = _sha256(images.tobytes())
-    _save(
-        path,
-        lambda tmp: np.savez_compressed(tmp, images=images, digest=np.array(digest)),
-    )
-    return images, digest
-
-
-def _save(path: Path, write) -> None:
-    """Write a cache file atomically (readers never see half a file); a cache directory
-    that cannot be written only costs the cache, with a warning."""
-    tmp = path.with_suffix(f".{os.getpid()}.tmp{path.suffix}")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write(tmp)
-        os.replace(tmp, path)
-    except OSError as err:
-        warnings.warn(
-            f"could not cache the emoji arrays in {path.parent} ({err}); set "
-            f"${CACHE_ENV} or pass cache_dir= a writable folder",
-            stacklevel=3,
-        )
 
 
 def caption_vectorizer(captions, text: str = "words"):
@@ -480,8 +131,8 @@ def _pca_scores(P: torch.Tensor, k: int) -> torch.Tensor:
     """Top-k principal scores of the rows of P (n, p), float64, from the n x n Gram
     matrix (n < p): P_c P_c^T = U diag(s^2) U^T gives the scores U diag(s) and the axes
     V = P_c^T U diag(1/s), whose signs follow the package's convention
-    (:func:`mmcl.solvers.svd_flip`)."""
-    from ..solvers import svd_flip
+    (:func:`mmcl.lowrank.svd_flip`)."""
+    from ..lowrank import svd_flip
 
     Pc = P - P.mean(0)
     evals, U = torch.linalg.eigh(Pc @ Pc.T)  # ascending
@@ -491,11 +142,41 @@ def _pca_scores(P: torch.Tensor, k: int) -> torch.Tensor:
     return U * s
 
 
-def _image_features(
-    images: np.ndarray, n_components, digest: str, cache_dir, dtype
+def emoji_image_features(
+    images, n_components=None, *, digest: str, cache_dir=None, dtype=torch.float64
 ) -> torch.Tensor:
-    """Pixels in [0, 1], (n, size*size*3); with ``n_components`` their top principal
-    scores (cached beside the images, keyed by the images' hash)."""
+    """Image features: pixels in [0, 1], (n, size * size * 3); with ``n_components``
+    their top principal scores (a PCA fitted on all the images; cached beside them,
+    keyed by the images' hash).
+
+    Parameters
+    ----------
+    images : numpy.ndarray
+        Array of shape (n, size, size, 3), dtype uint8, from :func:`emoji_images`.
+    n_components : int, optional
+        The number of principal scores kept, 1 <= n_components < min(n, size * size *
+        3); default: the pixels themselves.
+    digest : str
+        The sha256 of the images (second value of :func:`emoji_images`): the cache key.
+    cache_dir : str or os.PathLike, optional
+        The cache directory (see :func:`emoji_cache_dir`).
+    dtype : torch.dtype, default=torch.float64
+        The dtype of the features.
+
+    Returns
+    -------
+    torch.Tensor
+        Tensor of shape (n, size * size * 3), or (n, n_components) with a PCA.
+    """
+    if not (
+        isinstance(images, np.ndarray)
+        and images.dtype == np.uint8
+        and images.ndim == 4
+        and images.shape[-1] == 3
+    ):
+        raise TypeError("images must be a uint8 array of shape (n, size, size, 3)")
+    if not isinstance(digest, str) or not digest:
+        raise TypeError(f"digest must be the images' sha256 (a str), got {digest!r}")
     P = torch.from_numpy(images.reshape(images.shape[0], -1)).to(torch.float64) / 255
     if n_components is None:
         return P.to(dtype)
@@ -507,7 +188,7 @@ def _image_features(
             raise ValueError("stale cache")
     except (OSError, ValueError, EOFError):
         Z = _pca_scores(P, k).numpy()
-        _save(path, lambda tmp: np.save(tmp, Z))
+        save_atomically(path, lambda tmp: np.save(tmp, Z))
     return torch.from_numpy(Z).to(dtype)
 
 
@@ -559,10 +240,10 @@ def load_emoji(
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     if text not in TEXT_FEATURES:
         raise ValueError(f"text must be one of {sorted(TEXT_FEATURES)}, got {text!r}")
-    size = check_int(size, "size", low=4, high=_CANVAS[0])
-    font = emoji_font_path(font_path)
     records, skipped = read_emoji_test(emoji_test)
-    images, digest = _cached_images(records, size, font, cache_dir)
+    images, digest = emoji_images(
+        records, size=size, font_path=font_path, cache_dir=cache_dir
+    )
     captions = [r.name for r in records]
     vec = caption_vectorizer(captions, text)
     Y = torch.from_numpy(vec.transform(captions).toarray()).to(dtype)
@@ -570,7 +251,9 @@ def load_emoji(
     subgroup_names = list(dict.fromkeys(r.subgroup for r in records))
     groups = torch.tensor([group_names.index(r.group) for r in records])
     subgroups = torch.tensor([subgroup_names.index(r.subgroup) for r in records])
-    X = _image_features(images, image_pca, digest, cache_dir, dtype)
+    X = emoji_image_features(
+        images, image_pca, digest=digest, cache_dir=cache_dir, dtype=dtype
+    )
     return EmojiCorpus(
         X,
         Y,
