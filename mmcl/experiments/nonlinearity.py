@@ -172,7 +172,7 @@ def clip_bias_experiment(
     seed: int = 0,
 ):
     """sinTheta of the linear closed form and of converged CLIP fixed points
-    (:func:`mmcl.svd_iteration`, un-normalised similarities) against n.
+    (:func:`~mmcl.solvers.svd_iteration`, un-normalised similarities) against n.
 
     Noise variances are uniform on [1 - spread, 1 + spread] (drawn once per spread,
     seeds 0 and 1 for the two modalities); float64; replicates batched.

@@ -155,7 +155,8 @@ def clip_lipschitz_bound(X, Y, *, tau: float, rho: float = 1.0) -> float:
     """A Lipschitz constant of the gradient in M = G1^T G2 of the CLIP loss plus
     (rho/2) ||M||_F^2, un-normalised similarities:
 
-    L = rho + (mean_i |x_i|^2 max_j |y_j|^2 + mean_j |y_j|^2 max_i |x_i|^2) / (2 tau),
+    L = rho + (m_x M_y + m_y M_x) / (2 tau), with m_x = mean_i ||x_i||^2,
+    M_y = max_j ||y_j||^2 (and m_y, M_x alike),
 
     from the Hessian (diag p - p p^T) / tau of tau log-sum-exp(u / tau), whose quadratic
     form in a direction Delta is a variance at most max_j (x_i^T Delta y_j)^2 / tau.

@@ -152,14 +152,15 @@ def emoji_image_features(
     Parameters
     ----------
     images : numpy.ndarray
-        Array of shape (n, size, size, 3), dtype uint8, from :func:`emoji_images`.
+        Array of shape (n, size, size, 3), dtype uint8, from ``mmcl.emoji_images``.
     n_components : int, optional
         The number of principal scores kept, 1 <= n_components < min(n, size * size *
         3); default: the pixels themselves.
     digest : str
-        The sha256 of the images (second value of :func:`emoji_images`): the cache key.
+        The sha256 of the images (second value of ``mmcl.emoji_images``): the cache
+        key.
     cache_dir : str or os.PathLike, optional
-        The cache directory (see :func:`emoji_cache_dir`).
+        The cache directory (see ``mmcl.emoji_cache_dir``).
     dtype : torch.dtype, default=torch.float64
         The dtype of the features.
 
@@ -216,12 +217,13 @@ def load_emoji(
         Binary bag of words, or binary character 2- to 4-grams (n-grams within word
         boundaries); either kept only when seen in at least two captions.
     cache_dir : str or os.PathLike, optional
-        Where rendered images are cached (default :func:`emoji_cache_dir`:
+        Where rendered images are cached (default ``mmcl.emoji_cache_dir()``:
         $MMCL_CACHE_DIR, else the user cache directory).
     font_path : str or os.PathLike, optional
-        The colour emoji font (see :func:`emoji_font_path`); default: Debian's.
+        The colour emoji font (see ``mmcl.emoji_font_path``); default: Debian's.
     emoji_test : str or os.PathLike, optional
-        Unicode's ``emoji-test.txt`` (see :func:`emoji_test_path`); default: Debian's.
+        Unicode's ``emoji-test.txt`` (see ``mmcl.emoji_test_path``); default:
+        Debian's.
     dtype : torch.dtype, default=torch.float64
         The dtype of the features X and Y: torch.float32 or torch.float64.
 
