@@ -13,9 +13,10 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
    contrastive weights beta), ``losses`` (similarities, the contrastive loss, CLIP).
 3. Cross-covariance and solvers: ``covariance`` (S(beta), the gradient formula),
    ``blocked`` (memory-bounded CLIP), ``lowrank`` (truncated SVD, signs, balanced
-   factors), ``solvers`` (closed forms, SVD-iteration), ``gradient`` (gradient descent
-   and minibatch training, for comparison), ``estimator`` (the scikit-learn-style
-   ``MMCL``).
+   factors), ``solvers`` (closed forms, SVD-iteration), ``distributed`` (the linear
+   closed form and the SVD-iteration on row shards with torch.distributed; namespaced:
+   ``mmcl.distributed.<name>``), ``gradient`` (gradient descent and minibatch training,
+   for comparison), ``estimator`` (the scikit-learn-style ``MMCL``).
 4. Baselines: ``baselines`` (unimodal PCA, diagonal deletion, HeteroPCA),
    ``masking`` (unimodal contrastive learning with random masking).
 5. Metrics: ``metrics`` (sinTheta distance, retrieval accuracy, downstream scores).
@@ -26,7 +27,7 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
    ``experiments.nonlinearity``, ``experiments.unpaired_runs``,
    ``experiments.unpaired_tables``,
    ``experiments.statistics``, ``experiments.images_captions``,
-   ``experiments.beyond``, ``experiments.alignment``.
+   ``experiments.at_scale``, ``experiments.beyond``, ``experiments.alignment``.
 8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
 plotting``).
 """
@@ -76,6 +77,7 @@ from .experiments.unpaired_runs import *  # noqa: F403
 from .experiments.unpaired_tables import *  # noqa: F403
 from .experiments.statistics import *  # noqa: F403
 from .experiments.images_captions import *  # noqa: F403
+from .experiments.at_scale import *  # noqa: F403
 from .experiments.beyond import *  # noqa: F403
 from .experiments.alignment import *  # noqa: F403
 from . import (
@@ -84,6 +86,7 @@ from . import (
     covariance,
     data,
     device,
+    distributed,
     estimator,
     experiments,
     families,
@@ -112,6 +115,7 @@ MODULES = (
     blocked,
     lowrank,
     solvers,
+    distributed,
     gradient,
     estimator,
     baselines,
@@ -130,10 +134,18 @@ MODULES = (
     experiments.unpaired_tables,
     experiments.statistics,
     experiments.images_captions,
+    experiments.at_scale,
     experiments.beyond,
     experiments.alignment,
 )
 
-__all__ = [name for module in MODULES for name in module.__all__]
+#: The modules of ``MODULES`` whose names stay out of ``mmcl.__all__`` because they
+#: would shadow others (``mmcl.distributed.linear_closed_form`` is not
+#: ``mmcl.linear_closed_form``): write ``mmcl.distributed.<name>``.
+NAMESPACED = (distributed,)
+
+__all__ = [
+    name for module in MODULES if module not in NAMESPACED for name in module.__all__
+]
 
 __version__ = "0.1.0"

@@ -186,16 +186,23 @@ def centred_cross_covariance_fast(X, Y, chunk_entries: int = 2**22):
     if bool((inflation <= _CANCEL).all()):
         S = X.mT @ Y - n * xbar.unsqueeze(-1) * ybar.unsqueeze(-2)
         return S / (n - 1), None
+    return centred_product(X, Y, xbar, ybar, chunk_entries) / (n - 1), None
+
+
+def centred_product(X, Y, xbar, ybar, chunk_entries: int = 2**22):
+    """sum_i (x_i - xbar)(y_i - ybar)^T over the rows of X, Y (d1 x d2), from centred
+    chunks of ``chunk_entries`` entries (xbar, ybar: any means, e.g. all ranks')."""
     S = torch.zeros(
         *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
     )
+    n = X.shape[-2]
     step = max(1, chunk_entries // (X.shape[-1] + Y.shape[-1]))
     for start in range(0, n, step):
         rows = slice(start, min(start + step, n))
         S += (X[..., rows, :] - xbar.unsqueeze(-2)).mT @ (
             Y[..., rows, :] - ybar.unsqueeze(-2)
         )
-    return S / (n - 1), None
+    return S
 
 
 # ----------------------------------------------------------------- the problems
@@ -248,17 +255,34 @@ class ClipProblem:
             formed = _FORCE == "formed"
         return k, formed
 
+    # --- the hooks a sharded problem (mmcl.distributed) replaces by collectives: here
+    # every row is local, so gathering rows and reducing over ranks do nothing
+    rows0 = 0  # the first global row held here
+
+    def _gather(self, Z):
+        """Z for every row (..., n, k) from the local rows' Z."""
+        return Z
+
+    def _sum(self, t):
+        """The sum of t over ranks."""
+        return t
+
+    def _max(self, t):
+        """The maximum of t over ranks."""
+        return t
+
     # --- one pass: log-normalisers (and A when dense)
     def state(self, U, w, V) -> dict:
         X, Y, n = self.X, self.Y, self.n
-        zx = (X @ U) * (w / self.tau).unsqueeze(-2)  # (..., n, r), logits l = zx zy^T
-        zy = Y @ V  # (..., n, r)
+        zx = (X @ U) * (w / self.tau).unsqueeze(-2)  # (..., n_q, r), l = zx zy^T
+        zy_q = Y @ V  # (..., n_q, r), the local rows
+        zy = self._gather(zy_q)  # (..., n, r)
         block = n if self.block is None else self.block
         r = torch.empty(zx.shape[:-1], dtype=X.dtype, device=X.device)
-        t = torch.zeros_like(r)  # column sums of exp(l - shift)
+        t = torch.zeros(zy.shape[:-1], dtype=X.dtype, device=X.device)
         shift = torch.full(zx.shape[:-2], float("-inf"), dtype=X.dtype, device=X.device)
         keep = None
-        for rows in _blocks(n, block):
+        for rows in _blocks(zx.shape[-2], block):
             lg = zx[..., rows, :] @ zy.mT  # (..., b, n)
             m = lg.amax(-1)  # row maxima (..., b)
             lg.sub_(m.unsqueeze(-1)).exp_()
@@ -270,16 +294,21 @@ class ClipProblem:
             shift = new
             if self.block is None:
                 keep = lg.div_(s.unsqueeze(-1))  # P, the row softmax
-        c = shift.unsqueeze(-1) + t.log()
-        gap = r.amax(-1) - c.amin(-1)
-        safe = bool((gap <= self.gap).all())  # one sync per state
-        if (
-            not safe
-        ):  # exact column normalisers by the two-exponential streaming of mmcl.blocked
+        # column sums t_j e^{shift} merged over ranks: max of the shifts, then the sum
+        new = self._max(shift)
+        c = (
+            new.unsqueeze(-1)
+            + self._sum(t * torch.exp(shift - new).unsqueeze(-1)).log()
+        )
+        rmax = self._max(r.amax(-1))
+        safe = bool((rmax - c.amin(-1) <= self.gap).all())  # one sync per state
+        if not safe:  # exact column normalisers by mmcl.blocked's streaming, merged
             from .blocked import clip_normalizers
 
-            c = clip_normalizers(zx, zy, 1.0, block_size=block).col
-        mid = 0.5 * (r.amax(-1) + c.amin(-1)).unsqueeze(-1)
+            c = clip_normalizers(zx, zy, 1.0, block_size=block).col  # local rows'
+            m = self._max(c)
+            c = m + self._sum(torch.exp(c - m)).log()
+        mid = 0.5 * (rmax + c.amin(-1)).unsqueeze(-1)
         st = {
             "zx": zx,
             "zy": zy,
@@ -289,26 +318,28 @@ class ClipProblem:
             "er": 0.5 * torch.exp(r - mid),
             "ec": torch.exp(mid - c),
         }
-        diag = (zx * zy).sum(-1)
-        st["loss"] = self.tau * (r + c - 2 * diag).sum(-1) / (
-            2 * n
-        ) + 0.5 * self.rho * (w**2).sum(-1)
+        mine = c[..., self.rows0 : self.rows0 + zx.shape[-2]]  # the local rows' c_i
+        local = (r + mine - 2 * (zx * zy_q).sum(-1)).sum(
+            -1
+        )  # sum of r_i + c_i - 2 l_ii
+        st["loss"] = self.tau * self._sum(local) / (2 * n) + 0.5 * self.rho * (
+            w**2
+        ).sum(-1)
         if keep is not None:
             st["P"] = keep
             st["Q"] = None if safe else torch.exp(zx @ zy.mT - c.unsqueeze(-2))
         return st
 
     def _blocks_of_PQ(self, st):
-        """Yield (rows, P[rows], Q[rows] or None): P = exp(l - r); Q = exp(l - c) only
-        when it
-        cannot be had as P exp(r - c) (then None). Dense: the kept P; blocked: rebuilt.
-        """
+        """Yield (rows, P[rows], Q[rows] or None) over the local rows: P = exp(l - r);
+        Q = exp(l - c) only when it cannot be had as P exp(r - c) (then None). Dense:
+        the kept P; blocked: rebuilt."""
         if "P" in st:
-            yield slice(0, self.n), st["P"], st["Q"]
+            yield slice(0, None), st["P"], st["Q"]
             return
         zxr = torch.cat([st["zx"], -st["r"].unsqueeze(-1)], -1)  # l - r in one product
-        zy1 = torch.cat([st["zy"], torch.ones_like(st["r"]).unsqueeze(-1)], -1)
-        for rows in _blocks(self.n, self.block):
+        zy1 = torch.cat([st["zy"], torch.ones_like(st["zy"][..., :1])], -1)
+        for rows in _blocks(zxr.shape[-2], self.block):
             P = (zxr[..., rows, :] @ zy1.mT).exp_()  # (..., b, n)
             Q = (
                 None
@@ -340,15 +371,22 @@ class ClipProblem:
         return (0.5 * H[..., :k, :] + H[..., k:, :] * ec.unsqueeze(-2)).mT
 
     def products(self, st, Qu, Qv):
-        """(S Qv, S^T Qu) in one pass over A."""
+        """(S Qv, S^T Qu) in one pass over A (sharded: the local rows of A)."""
         X, Y = self.X, self.Y
-        YQ, XQ = Y @ Qv, X @ Qu  # (..., n, k)
-        AYQ, AtXQ = torch.empty_like(YQ), torch.zeros_like(XQ)
+        YQ_q, XQ = Y @ Qv, X @ Qu  # (..., n_q, k)
+        YQ = self._gather(YQ_q)  # (..., n, k)
+        AYQ = torch.empty_like(YQ_q)
+        AtXQ = torch.zeros_like(YQ)  # (..., n, k): this rank's part of A^T X Qu
         for rows, P, Q in self._blocks_of_PQ(st):
             er = st["er"][..., rows]
             AYQ[..., rows, :] = self._AV(P, Q, er, st["ec"], YQ)
             AtXQ += self._AtW(P, Q, er, st["ec"], XQ[..., rows, :])
-        return X.mT @ (YQ - AYQ) / self.n, Y.mT @ (XQ - AtXQ) / self.n
+        mine = slice(self.rows0, self.rows0 + X.shape[-2])
+        AtXQ = self._sum(AtXQ)[..., mine, :]  # (..., n_q, k)
+        return (
+            self._sum(X.mT @ (YQ_q - AYQ)) / self.n,
+            self._sum(Y.mT @ (XQ - AtXQ)) / self.n,
+        )
 
     def formed(self, st):
         """S(beta) = X^T (I - A) Y / n, formed (d1 x d2)."""

@@ -133,8 +133,12 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
             f"cross-covariance of X and Y (n = {X.shape[-2]} pairs) can have; lower r "
             "or add pairs"
         )
-    rho = check_rho(rho)
-    U, sig, V = truncated_svd(_centered_cov(X, Y), r)
+    return _closed_form_of(_centered_cov(X, Y), r, check_rho(rho))
+
+
+def _closed_form_of(S_n, r: int, rho: float) -> SolverResult:
+    """The linear closed form from a formed S_n (also :mod:`mmcl.distributed`'s)."""
+    U, sig, V = truncated_svd(S_n, r)
     check_spectrum(sig, r, "the centred cross-covariance S_n of X and Y", "X and Y")
     G1, G2 = factorize(U, sig, V, rho)
     return SolverResult(G1, G2, U, V, sig)
@@ -189,9 +193,14 @@ class _FormedProblem:
     def choose(self, r: int) -> tuple[int, bool]:
         return r, True
 
+    def _gather(self, Z):
+        """Z for every row from the local rows' Z (sharded in mmcl.distributed)."""
+        return Z
+
     def state(self, U, w, V) -> dict:
         if self.fixed_S is not None:
-            zx, zy = (self.X @ U) * w.unsqueeze(-2), self.Y @ V
+            zx = self._gather((self.X @ U) * w.unsqueeze(-2))
+            zy = self._gather(self.Y @ V)
             reg = 0.5 * self.rho * (w**2).sum(-1)
             return {"loss": linear_loss_of_embeddings(zx, zy) + reg}
         L, s = _loss_of_M(self.X, self.Y, U, w, V, self.family, self.rho, self.block)
@@ -294,25 +303,42 @@ def svd_iteration(
     family = get_family(loss, tau)
     if init is not None:
         G1, G2, X, Y = check_representation(init[0], init[1], X, Y)
-    batch = X.shape[:-2]
     block = _resolve_block(block_size, family, X.shape[-2], X[..., 0, 0].numel())
     S_n = _centered_cov(X, Y) if isinstance(family, LinearFamily) else None
     if isinstance(family, ClipFamily):
         prob = _mf.ClipProblem(X, Y, family.tau, rho, block)
     else:
         prob = _FormedProblem(X, Y, family, rho, block, fixed_S=S_n)
+    return _iterate(
+        prob,
+        lambda: _centered_cov(X, Y) if S_n is None else S_n,
+        None if init is None else (G1, G2),
+        r,
+        rho,
+        a0,
+        tol,
+        max_iter,
+        record_iterates,
+        _mf._floor(X.dtype, max(X.shape[-1], Y.shape[-1])),
+    )
+
+
+def _iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, floor):
+    """The SVD-iteration on a problem object (``choose``, ``state``, ``products``,
+    ``formed``), from the top of S_n = ``centred()`` (``init`` None) or from
+    ``init`` = (G1, G2); shared by :func:`svd_iteration` and
+    :func:`mmcl.distributed.svd_iteration`, whose problem's products are sharded."""
     k, formed = prob.choose(r)
     if init is None:  # the linear closed form, its top k as the subspace start
-        U, sig, V = truncated_svd(_centered_cov(X, Y) if S_n is None else S_n, k)
+        U, sig, V = truncated_svd(centred(), k)
         check_spectrum(
             sig[..., :r], r, "the centred cross-covariance S_n of X and Y", "X and Y"
         )
         Qu, Qv, U, w, V = U, V, U[..., :r], sig[..., :r] / rho, V[..., :r]
     else:
-        U, w, V = truncated_svd(G1.transpose(-1, -2) @ G2, r)
+        U, w, V = truncated_svd(init[0].transpose(-1, -2) @ init[1], r)
         Qu, Qv = _mf.start_bases(U, V, k)
-    floor = _mf._floor(X.dtype, max(X.shape[-1], Y.shape[-1]))
-    a = torch.full(batch, a0, dtype=X.dtype, device=X.device)
+    a = torch.full(U.shape[:-2], a0, dtype=U.dtype, device=U.device)
     t0 = time.perf_counter()  # history times include the first loss evaluation
     st = prob.state(U, w, V)
     if not bool(torch.isfinite(st["loss"]).all()):  # overflow before the first step

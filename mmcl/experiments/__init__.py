@@ -12,6 +12,8 @@
 * ``statistics``       the constants of the statistics chapter (chapter 4b);
 * ``images_captions``  emoji designs: splits, retrieval both ways, zero-shot
   (chapter 6);
+* ``at_scale``         the sharded solvers' checks, bytes, threads and the estimate
+  at n = 1e8 (chapter 7b);
 * ``beyond``           later results in the same model, part 1: learned temperature,
   teacher filtering (chapter 8);
 * ``alignment``        part 2: misaligned captions, spectral alignment without pairs
@@ -19,6 +21,7 @@
 """
 
 from .alignment import *  # noqa: F403
+from .at_scale import *  # noqa: F403
 from .beyond import *  # noqa: F403
 from .images_captions import *  # noqa: F403
 from .loss_to_svd import *  # noqa: F403
@@ -30,6 +33,7 @@ from .unpaired_runs import *  # noqa: F403
 from .unpaired_tables import *  # noqa: F403
 from . import (
     alignment,
+    at_scale,
     beyond,
     images_captions,
     loss_to_svd,
@@ -52,6 +56,7 @@ __all__ = [
         unpaired_tables,
         statistics,
         images_captions,
+        at_scale,
         beyond,
         alignment,
     )
