@@ -41,6 +41,7 @@ b)).
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -59,6 +60,20 @@ _INNER_STEPS = 60
 _EXPECTED_STEPS = 3
 #: force "formed" or "products" for CLIP (tests); None chooses by the flop count
 _FORCE = None
+
+
+@contextlib.contextmanager
+def forced_path(mode):
+    """Within the block, S(beta) is "formed", applied by "products", or chosen by the
+    flop count (None); the previous choice is restored on exit, even on error."""
+    global _FORCE
+    if mode not in (None, "formed", "products"):
+        raise ValueError(f"mode must be None, 'formed' or 'products', got {mode!r}")
+    previous, _FORCE = _FORCE, mode
+    try:
+        yield
+    finally:
+        _FORCE = previous
 
 
 def _floor(dtype, d: int) -> float:

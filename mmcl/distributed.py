@@ -24,7 +24,7 @@ steps (k x k SVDs, the damping test) of :func:`mmcl.solvers.svd_iteration` on th
 same reduced numbers, so every rank returns the same
 :class:`mmcl.solvers.SolverResult`. The products are always applied matrix-free
 (forming S(beta) would need other ranks' rows): the result equals
-``mmcl.svd_iteration`` with ``mmcl._matfree._FORCE = "products"``, and the
+``mmcl.svd_iteration`` under ``mmcl._matfree.forced_path("products")``, and the
 single-process fixed point in any case.
 
 Launch: ``torch.distributed.init_process_group`` is the caller's, as in torch's own

@@ -362,6 +362,13 @@ def _iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, fl
                 )
         else:  # S Qv, S^T Qu: shared by every damping tried
             first = prob.products(st, Qu, Qv)
+            bad = next((t for t in first if not bool(torch.isfinite(t).all())), None)
+            if bad is not None:  # the weights overflowed
+                check_finite_output(
+                    bad,
+                    "svd_iteration's S(beta)",
+                    "raise tau or rho, or scale the data down",
+                )
         for _ in range(30):  # backtracking on the damping, per replicate
             c1, c2 = ((1 - a) * rho)[..., None, None], a[..., None, None]
             if formed:

@@ -46,6 +46,9 @@ def test_sharded_equals_single_process(world_size, sizes):
     if sizes is None:  # even shards: every collective's size is the model's
         assert out["bytes"] == out["model_bytes"]
     assert no_children_left()
+    # the in-process reference forces the products only while it runs (it once leaked
+    # into every later test of the session)
+    assert mmcl._matfree._FORCE is None
 
 
 def test_a_rank_with_bad_input_fails_every_rank_with_its_error():

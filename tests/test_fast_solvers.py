@@ -199,3 +199,13 @@ def test_other_families_keep_the_formed_cross_covariance(monkeypatch):
     lin = mmcl.svd_iteration(d.X, d.Y, 2, "linear", block_size=40)
     ref = mmcl.linear_closed_form(d.X, d.Y, 2)
     assert rel(lin.G1.T @ lin.G2, ref.G1.T @ ref.G2) < 1e-12
+
+
+@pytest.mark.parametrize("mode", ["formed", "products"])
+def test_overflowing_weights_are_a_clear_error_on_both_paths(mode):
+    """tau = 1e-30 overflows the CLIP weights: both ways of applying S(beta) say so
+    (the products path once crashed in torch.linalg.svd on the non-finite products)."""
+    d = mmcl.make_multimodal(40, 6, 5, 2, seed=0, dtype=torch.float64)
+    with mf.forced_path(mode), pytest.raises(mmcl.NonFiniteError, match="raise tau"):
+        mmcl.svd_iteration(d.X, d.Y, 2, "clip", tau=1e-30, max_iter=3)
+    assert mf._FORCE is None  # restored on the way out

@@ -62,8 +62,10 @@ def solve_on_shards(X, Y, sizes, r: int, runs, force_products: bool = True):
     rows = slice(start, start + sizes[p])
     out = []
     for name, kwargs in runs:
-        _mf._FORCE = "products" if force_products else None
-        with distributed.communication_log() as log:
+        with (
+            _mf.forced_path("products" if force_products else None),
+            distributed.communication_log() as log,
+        ):
             t0 = time.perf_counter()
             if sharded:
                 res = getattr(distributed, name)(X[rows], Y[rows], r, **kwargs)
