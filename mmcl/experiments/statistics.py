@@ -227,7 +227,8 @@ def certified_detection(row_slack, col_slack) -> dict:
     from the slacks of :func:`detection_slack` (the chapter's detection theorem).
 
     Mutual: with F_r, F_c the pairs of non-positive row, column slack and
-    c = N - |F_r u F_c|, recall >= c / N and precision >= c / (c + min(|F_r|, |F_c|)).
+    c = N - #(F_r u F_c), recall >= c / N and precision >= c / (c + min(#F_r, #F_c))
+    (# counts a set).
     Assignment (precision = recall): >= 1 - w / N, w the largest number of smallest
     slacks with a non-positive sum (rows or columns, whichever gives the smaller w).
 
@@ -268,7 +269,7 @@ def nearest_neighbour_failure_bound(
     nearest neighbour under the ideal similarity x^T U1 Sigma_z U2^T y.
 
     Isotropic model: with a = U1^T x, b = U2^T y (a, b in R^r), q = s + v,
-    m = s / q and sigma_T^2 = v (2 s + v) / q, given |a| = rho the true score over
+    m = s / q and sigma_T^2 = v (2 s + v) / q, given norm(a) = rho the true score over
     rho is N(m rho, sigma_T^2) and each of the N - 1 others N(0, q); so the
     probability is at most E_rho min(1, min_c [Phi_bar((m rho - c) / sigma_T)
     + (N - 1) Phi_bar(c / sqrt(q))]), rho^2 / q chi-squared with r degrees of
