@@ -30,6 +30,14 @@ def test_page_lists_every_module_in_layer_order():
     assert documented_modules() == expected
 
 
+def test_readme_table_lists_every_module_in_layer_order():
+    """The README's "package at a glance" table: the same modules, the same order."""
+    readme = (PAGE.parents[1] / "README.md").read_text()
+    table = readme.split("## The package at a glance", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\|[^|]*\| `(mmcl\.[\w.]+)` \|", table, re.M)
+    assert rows == [m.__name__ for m in mmcl.MODULES] + list(FIGURES)
+
+
 def test_top_level_names_are_the_modules_public_names():
     top = [m for m in mmcl.MODULES if m not in mmcl.NAMESPACED]
     names = [n for m in top for n in m.__all__]
