@@ -118,3 +118,30 @@ def test_chapter_table():
     assert round(float(cb["pop"][0.9, 2.0].mean()), 2) == 0.37
     # the floor does not vanish: at n = 500 CLIP's hetero error is above its floor
     assert float(cb["err"][0.9, 0.5, 500].mean()) > float(cb["pop"][0.9, 0.5].mean())
+
+
+def test_cosine_clip_with_a_regulariser_has_no_minimiser():
+    """Chapter 3: with L2-normalised embeddings the CLIP term is unchanged when G1, G2
+    are scaled by c > 0 and the regulariser scales by c^4, so the objective decreases
+    strictly as c -> 0 (no minimiser for rho > 0)."""
+    d = mmcl.make_multimodal(200, 8, 6, 2, seed=3, dtype=torch.float64)
+    G1, G2 = (
+        mmcl.linear_closed_form(d.X, d.Y, 2).G1,
+        mmcl.linear_closed_form(d.X, d.Y, 2).G2,
+    )
+
+    def loss(c, rho):
+        return float(
+            mmcl.contrastive_loss(
+                c * G1, c * G2, d.X, d.Y, "clip", tau=0.5, rho=rho, normalize=True
+            )
+        )
+
+    base = loss(1.0, 0.0)
+    for c in (0.5, 0.1, 0.01):
+        # invariant: a sum of n log-sum-exps, so a few n eps of rounding
+        assert abs(loss(c, 0.0) - base) < 1e-12 * max(1.0, abs(base)) * 200
+    values = [loss(c, 1.0) for c in (1.0, 0.5, 0.1, 0.01)]
+    assert all(a > b for a, b in zip(values, values[1:]))
+    reg = 0.5 * float(torch.linalg.matrix_norm(G1.T @ G2) ** 2)
+    assert abs((values[0] - values[1]) - reg * (1 - 0.5**4)) < 1e-9 * max(1.0, reg)
