@@ -125,10 +125,8 @@ def test_cosine_clip_with_a_regulariser_has_no_minimiser():
     are scaled by c > 0 and the regulariser scales by c^4, so the objective decreases
     strictly as c -> 0 (no minimiser for rho > 0)."""
     d = mmcl.make_multimodal(200, 8, 6, 2, seed=3, dtype=torch.float64)
-    G1, G2 = (
-        mmcl.linear_closed_form(d.X, d.Y, 2).G1,
-        mmcl.linear_closed_form(d.X, d.Y, 2).G2,
-    )
+    fit = mmcl.linear_closed_form(d.X, d.Y, 2)
+    G1, G2 = fit.G1, fit.G2
 
     def loss(c, rho):
         return float(
