@@ -4,7 +4,8 @@ functions.
 The layers, each using only those above it; chapters write ``mmcl.<name>`` for every
 public name (``__all__`` is the union of the modules' ``__all__``, in this order):
 
-1. Data: ``data`` (the two-modality latent factor model, wrong pairs, unpaired pools),
+1. Data: ``sampling`` (seeded generators and random draws), ``data`` (the
+   two-modality latent factor model, wrong pairs, unpaired pools),
    ``device`` (where new tensors go; ``MMCL_DEVICE`` overrides), ``realdata.mfeat``
    (offline real data), ``realdata.designs`` (their experiment designs),
    ``realdata.emoji_render`` (the emoji of Debian's colour font, rendered and cached)
@@ -37,6 +38,7 @@ from importlib import import_module as _import_module
 from ._validation import NonFiniteError  # noqa: F401  (mmcl.NonFiniteError)
 
 # 1. data
+from .sampling import *  # noqa: F403
 from .data import *  # noqa: F403
 from .device import *  # noqa: F403
 from .realdata.mfeat import *  # noqa: F403
@@ -96,6 +98,7 @@ from . import (
     masking,
     metrics,
     realdata,
+    sampling,
     solvers,
     unpaired,
 )
@@ -103,6 +106,7 @@ from . import (
 #: The modules whose public names (their ``__all__``) make up ``mmcl.__all__``, in layer
 #: order; ``book/api.md`` documents exactly these (tests/test_api_page.py checks it).
 MODULES = (
+    sampling,
     data,
     device,
     realdata.mfeat,

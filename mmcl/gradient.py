@@ -22,7 +22,7 @@ from ._validation import (
     check_real,
     tiny,
 )
-from .data import make_generator
+from .sampling import make_generator
 from .families import get_family
 from .losses import check_representation, contrastive_loss
 from .lowrank import truncated_svd

@@ -21,7 +21,7 @@ from ._validation import (
     check_subspace_data,
 )
 from .baselines import UnimodalEstimator, delete_diagonal, sample_covariance
-from .data import make_generator
+from .sampling import make_generator
 from .families import linear_loss_of_embeddings
 from .losses import regularizer
 from .lowrank import truncated_svd

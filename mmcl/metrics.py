@@ -22,7 +22,7 @@ from ._validation import (
     check_real,
     check_same_device,
 )
-from .data import make_generator, random_class_members
+from .sampling import make_generator, random_class_members
 
 __all__ = [
     "orthonormal_basis",

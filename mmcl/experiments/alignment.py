@@ -26,7 +26,7 @@ from .._validation import (
     check_real,
     check_same_device,
 )
-from ..data import haar_orthonormal, make_generator
+from ..sampling import haar_orthonormal, make_generator
 
 __all__ = [
     "MisalignedSample",

@@ -31,7 +31,8 @@ from .._validation import (
     check_real,
     check_tau,
 )
-from ..data import LatentFactorModel, haar_orthonormal, make_generator
+from ..data import LatentFactorModel
+from ..sampling import haar_orthonormal, make_generator
 from ..losses import check_representation, clip_loss, similarities
 from ..metrics import sin_theta_distance
 from ..solvers import linear_closed_form

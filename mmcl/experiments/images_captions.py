@@ -26,7 +26,7 @@ from .._validation import (
     check_same_device,
     check_vector,
 )
-from ..data import make_generator
+from ..sampling import make_generator
 from ..metrics import retrieval_accuracy
 from ..realdata.designs import center_scale
 

@@ -32,7 +32,7 @@ from .._validation import check_similarities
 from ..families import ClipFamily, offdiag_mask
 from ..losses import check_representation, contrastive_loss
 from ..metrics import sin_theta_distance
-from ..data import make_generator
+from ..sampling import make_generator
 from ..gradient import gradient_descent
 from ..lowrank import low_rank, truncated_svd
 from ..solvers import SolverResult, svd_iteration

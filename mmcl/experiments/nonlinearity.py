@@ -19,7 +19,8 @@ from __future__ import annotations
 import torch
 
 from .._validation import check_int, check_real
-from ..data import heteroskedastic_noise_std, make_multimodal
+from ..data import make_multimodal
+from ..sampling import heteroskedastic_noise_std
 from ..covariance import contrastive_gradient
 from ..metrics import sin_theta_distance
 

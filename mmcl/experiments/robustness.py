@@ -16,7 +16,8 @@ import torch
 
 from .. import baselines
 from .._validation import check_fraction, check_int, check_real
-from ..data import LatentFactorModel, heteroskedastic_noise_std, make_generator
+from ..data import LatentFactorModel
+from ..sampling import heteroskedastic_noise_std, make_generator
 from ..metrics import sin_theta_distance
 from ..solvers import linear_closed_form
 

@@ -32,7 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .._validation import check_int
-from ..data import make_generator
+from ..sampling import make_generator
 
 __all__ = [
     "ExperimentConfig",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import torch
 
 from .._validation import check_fraction, check_int, check_labels, check_matrix, tiny
-from ..data import make_generator, random_class_members
+from ..sampling import make_generator, random_class_members
 
 __all__ = [
     "stratified_split",

@@ -24,7 +24,7 @@ from .._validation import (
     check_real,
     check_tau,
 )
-from ..data import make_generator
+from ..sampling import make_generator
 from ..families import clip_loss_from_normalizers
 from ..losses import cross_similarities
 from .self_training import check_pools, reveal_pairs
