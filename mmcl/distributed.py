@@ -8,15 +8,16 @@ blocks, never the data and never an n x n matrix:
 * S_n = sum_q (X_q - 1 xbar^T)^T (Y_q - 1 ybar^T) / (n - 1), with xbar, ybar from an
   all-reduce of the column sums (d1 + d2 numbers) and one all-reduce of the d1 x d2
   partial products.
-* CLIP at M = U diag(w) V^T: the logits of rank q's rows are l_{R_q} = zx_q zy^T with
-  zy = Y V all-gathered (n x r); the row log-normalisers r_i are local; the column ones
-  c_j = log sum_q e^{mu_q} t^(q)_j merge each rank's shift mu_q and column sums
-  t^(q)_j = sum_{i in R_q} e^{l_ij - mu_q}: an all-reduce of the max mu of the mu_q,
-  then of the sums t^(q)_j e^{mu_q - mu} (n numbers).
-* S Qv = sum_q X_q^T (Y_q Qv - A_q (Y Qv)) / n needs Y Qv all-gathered (n x k) and an
-  all-reduce of d1 x k; S^T Qu = sum_q Y_q^T (X_q Qu - (A^T X Qu)_{R_q}) / n needs
-  A^T X Qu = sum_q A_q^T X_q Qu, an all-reduce of n x k, and one of d2 x k (A_q: the
-  rows R_q of A).
+* CLIP at M = U diag(w) V^T (notation of chapters 7 and 7b): the logits of rank q's
+  rows are l_{R_q} = X_q U diag(w) (Y V)^T / tau with Y V all-gathered (n x r); the
+  row log-normalisers chi_i are local; the column ones kappa_j = log sum_q e^{mu_q}
+  nu^(q)_j merge each rank's shift mu_q and column sums nu^(q)_j = sum_{i in R_q}
+  e^{l_ij - mu_q}: an all-reduce of the max mu of the mu_q, then of the sums
+  nu^(q)_j e^{mu_q - mu} (n numbers).
+* S E_v = sum_q X_q^T (Y_q E_v - P_bar_q (Y E_v)) / n needs Y E_v all-gathered
+  (n x k) and an all-reduce of d1 x k; S^T E_u = sum_q Y_q^T (X_q E_u -
+  (P_bar^T X E_u)_{R_q}) / n needs P_bar^T X E_u = sum_q P_bar_q^T X_q E_u, an
+  all-reduce of n x k, and one of d2 x k (P_bar_q: the rows R_q of P_bar = (P + Q) / 2).
 
 Per product pass that is n k + n k + (d1 + d2) k numbers, per loss evaluation n r + n
 plus three scalars: O(n (r + k) + d k). Every rank then runs the same small dense
@@ -50,13 +51,8 @@ from . import _matfree as _mf
 from ._validation import check_int, check_matrix, check_rank, check_real, check_rho
 from .families import ClipFamily, LinearFamily, get_family
 from .losses import check_representation
-from .solvers import (
-    SolverResult,
-    _closed_form_of,
-    _FormedProblem,
-    _iterate,
-    _resolve_block,
-)
+from ._iteration import FormedProblem, closed_form, iterate, resolve_block
+from .solvers import SolverResult
 
 __all__ = ["linear_closed_form", "svd_iteration", "communication_log", "launch"]
 
@@ -194,7 +190,7 @@ class _ShardedClip(_Sharded, _mf.ClipProblem):
         return super().choose(r)[0], False  # never formed: that needs all rows
 
 
-class _ShardedLinear(_Sharded, _FormedProblem):
+class _ShardedLinear(_Sharded, FormedProblem):
     """The linear loss from all-gathered embeddings; S(beta) = S_n, all-reduced."""
 
     def __init__(self, comm, family, rho, S_n):
@@ -232,7 +228,7 @@ def linear_closed_form(X_local, Y_local, r: int, *, rho: float = 1.0, group=None
     """
     comm = _Comm(group, X_local, Y_local)
     r = check_rank(r, comm.X.shape[1], comm.Y.shape[1], comm.n - 1)
-    return _closed_form_of(comm.centred_cov(), r, check_rho(rho))
+    return SolverResult(**closed_form(comm.centred_cov(), r, check_rho(rho)))
 
 
 def svd_iteration(
@@ -310,15 +306,17 @@ def svd_iteration(
         raise ValueError(f"the ranks hold n = {comm.n} pairs in all; need at least 2")
     if init is not None:
         init = check_representation(init[0], init[1], X, Y)[:2]
-    block = _resolve_block(block_size, family, comm.n, 1)
+    block = resolve_block(block_size, family, comm.n, 1)
     S_n = comm.centred_cov()
     if isinstance(family, ClipFamily):
         prob = _ShardedClip(comm, family.tau, rho, block)
     else:
         prob = _ShardedLinear(comm, family, rho, S_n)
     floor = _mf._floor(X.dtype, max(X.shape[1], Y.shape[1]))
-    return _iterate(
-        prob, lambda: S_n, init, r, rho, a0, tol, max_iter, record_iterates, floor
+    return SolverResult(
+        **iterate(
+            prob, lambda: S_n, init, r, rho, a0, tol, max_iter, record_iterates, floor
+        )
     )
 
 

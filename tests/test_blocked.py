@@ -112,7 +112,7 @@ def test_svd_iteration_blocked_equals_dense(device):
 
 def test_svd_iteration_switches_to_blocks_above_the_dense_limit(monkeypatch):
     import mmcl._matfree as mf
-    import mmcl.solvers as solvers
+    import mmcl._iteration as iteration
 
     calls = []
     real = mf.ClipProblem.__init__
@@ -122,7 +122,7 @@ def test_svd_iteration_switches_to_blocks_above_the_dense_limit(monkeypatch):
         real(self, X, Y, tau, rho, block)
 
     monkeypatch.setattr(mf.ClipProblem, "__init__", spy)
-    monkeypatch.setattr(solvers, "DENSE_LIMIT", 100 * 100)
+    monkeypatch.setattr(iteration, "DENSE_LIMIT", 100 * 100)
     d = mmcl.make_multimodal(150, 5, 5, 2, seed=0, dtype=torch.float64)
     mmcl.svd_iteration(d.X, d.Y, 2, "clip", max_iter=2)
     assert calls == [mmcl.auto_block_size(150)]
