@@ -158,6 +158,12 @@ def main(argv: list[str]) -> int:
             "run `python scripts/add_install_cell.py` to refresh them", file=sys.stderr
         )
         return 1
+    if stale:  # a new cell has no execution count; tests/test_notebooks.py wants one
+        print(
+            "re-execute the changed chapters: python scripts/execute_notebooks.py "
+            + " ".join(str(p) for p in stale),
+            file=sys.stderr,
+        )
     return 0
 
 

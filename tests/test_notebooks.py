@@ -41,6 +41,20 @@ def test_committed_notebooks_carry_text_outputs_only(path):
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_code_cell_was_executed(path):
+    """A stored chapter is one execution of all its cells (scripts/execute_notebooks.py,
+    after scripts/add_install_cell.py): a cell without an execution count was edited
+    afterwards, and nbval would not compare it."""
+    nb = json.loads(path.read_text())
+    never = [
+        i
+        for i, cell in enumerate(nb["cells"])
+        if cell["cell_type"] == "code" and cell.get("execution_count") is None
+    ]
+    assert not never, f"{path.name}: code cells never executed: {never}"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_no_rounding_noise_printed(path):
     bad = []
     for index, out in _outputs(path):
