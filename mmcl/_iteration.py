@@ -75,6 +75,9 @@ class FormedProblem:
     def choose(self, r: int) -> tuple[int, bool]:
         return r, True
 
+    def release(self, st) -> None:
+        """Nothing to hand back (see ``mmcl._matfree.ClipProblem.release``)."""
+
     def _gather(self, Z):
         """Z for every row from the local rows' Z (sharded in mmcl.distributed)."""
         return Z
@@ -135,6 +138,9 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
         )
     M = low_rank(U, w, V)
     hist = {"loss": [], "change": [], "time": [], "products": []}
+    # a rise below the loss's rounding is no rise: 1e-12 relative in float64, a few
+    # eps where that is coarser (float32 sums of n terms move by about eps |L|)
+    slack = max(1e-12, 16 * torch.finfo(U.dtype).eps)
     iterates, converged, change = [], False, 1.0
     for it in range(1, max_iter + 1):
         tol_in, passes = max(floor, _mf._INNER_RTOL * change), 1
@@ -167,9 +173,10 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
             w1 = sig1 / rho
             st1 = prob.state(U1, w1, V1)
             L, L1 = st["loss"], st1["loss"]
-            worse = L1 > L + 1e-12 * L.abs().clamp_min(1.0)
+            worse = L1 > L + slack * L.abs().clamp_min(1.0)
             if not bool(worse.any()):
                 break
+            prob.release(st1)
             a = torch.where(worse, a / 2, a)
         M1 = low_rank(U1, w1, V1)
         change = float(
@@ -178,6 +185,7 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
                 / torch.linalg.matrix_norm(M).clamp_min(tiny(M))
             ).max()
         )
+        prob.release(st)
         U, w, V, st, M = U1, w1, V1, st1, M1
         if not formed:
             Qu, Qv = Qu1, Qv1

@@ -58,6 +58,10 @@ _INNER_STEPS = 60
 # : measured with the default _INNER_RTOL: a warm pass for the step, one or two to
 # refine)
 _EXPECTED_STEPS = 3
+#: bytes of logits per pass of ``ClipProblem.state`` (about an L2 cache), and the
+#: fewest rows per pass (bounds the Python overhead when rows are long)
+_CACHE_BYTES = 2**20
+_MIN_ROWS = 16
 #: force "formed" or "products" for CLIP (tests); None chooses by the flop count
 _FORCE = None
 
@@ -247,6 +251,7 @@ class ClipProblem:
         self.X, self.Y, self.tau, self.rho, self.block = X, Y, tau, rho, block
         self.n = X.shape[-2]
         self.gap = _safe_gap(self.n, X.dtype)
+        self._pool = []  # n x n buffers of discarded states (dense), see ``release``
 
     def choose(self, r: int) -> tuple[int, bool]:
         """(k, formed): form S(beta) when that is cheaper by the flop count per
@@ -287,17 +292,40 @@ class ClipProblem:
         return t
 
     # --- one pass: log-normalisers (and A when dense)
+    def _rows_per_pass(self, n_rows: int, n_cols: int, batch: int) -> int:
+        """Rows of logits handled at once: about ``_CACHE_BYTES`` of them (so the
+        exponential, the sums and the normalisation stay in cache), at least
+        ``_MIN_ROWS``, at most the memory block."""
+        itemsize = torch.finfo(self.X.dtype).bits // 8
+        rows = max(_MIN_ROWS, _CACHE_BYTES // max(1, n_cols * batch * itemsize))
+        return min(rows, n_rows if self.block is None else self.block)
+
+    def release(self, st) -> None:
+        """Hand a discarded state's n x n buffer back for the next ``state`` (dense);
+        re-filling a resident buffer avoids faulting in fresh pages every pass."""
+        P = st.pop("P", None)
+        if P is not None:
+            self._pool.append(P)
+
     def state(self, U, w, V) -> dict:
         X, Y, n = self.X, self.Y, self.n
         zx = (X @ U) * (w / self.tau).unsqueeze(-2)  # (..., n_q, r), l = zx zy^T
         zy_q = Y @ V  # (..., n_q, r), the local rows
         zy = self._gather(zy_q)  # (..., n, r)
-        block = n if self.block is None else self.block
         r = torch.empty(zx.shape[:-1], dtype=X.dtype, device=X.device)
         t = torch.zeros(zy.shape[:-1], dtype=X.dtype, device=X.device)
         shift = torch.full(zx.shape[:-2], float("-inf"), dtype=X.dtype, device=X.device)
         keep = None
-        for rows in _blocks(zx.shape[-2], block):
+        if self.block is None:  # P = exp(l - r), kept (..., n_q, n) for the products
+            shape = (*zx.shape[:-1], zy.shape[-2])
+            keep = next((b for b in self._pool if b.shape == shape), None)
+            if keep is None:
+                keep = torch.empty(shape, dtype=X.dtype, device=X.device)
+            else:
+                self._pool.remove(keep)
+        batch = zx[..., 0, 0].numel()
+        per_pass = self._rows_per_pass(zx.shape[-2], zy.shape[-2], batch)
+        for rows in _blocks(zx.shape[-2], per_pass):
             lg = zx[..., rows, :] @ zy.mT  # (..., b, n)
             m = lg.amax(-1)  # row maxima (..., b)
             lg.sub_(m.unsqueeze(-1)).exp_()
@@ -307,8 +335,8 @@ class ClipProblem:
             scale = torch.exp(m - new.unsqueeze(-1)).unsqueeze(-1)  # (..., b, 1)
             t = t * torch.exp(shift - new).unsqueeze(-1) + (lg.mT @ scale).squeeze(-1)
             shift = new
-            if self.block is None:
-                keep = lg.div_(s.unsqueeze(-1))  # P, the row softmax
+            if keep is not None:
+                torch.div(lg, s.unsqueeze(-1), out=keep[..., rows, :])  # P, row softmax
         # column sums t_j e^{shift} merged over ranks: max of the shifts, then the sum
         new = self._max(shift)
         c = (
@@ -317,10 +345,8 @@ class ClipProblem:
         )
         rmax = self._max(r.amax(-1))
         safe = bool((rmax - c.amin(-1) <= self.gap).all())  # one sync per state
-        if not safe:  # exact column normalisers by mmcl.blocked's streaming, merged
-            from .blocked import clip_normalizers
-
-            c = clip_normalizers(zx, zy, 1.0, block_size=block).col  # local rows'
+        if not safe:  # exact column normalisers by a second streaming pass, merged
+            c = self._column_lse(zx, zy, per_pass)  # over the local rows
             m = self._max(c)
             c = m + self._sum(torch.exp(c - m)).log()
         mid = 0.5 * (rmax + c.amin(-1)).unsqueeze(-1)
@@ -342,14 +368,32 @@ class ClipProblem:
         ).sum(-1)
         if keep is not None:
             st["P"] = keep
-            st["Q"] = None if safe else torch.exp(zx @ zy.mT - c.unsqueeze(-2))
+            st["Q"] = (
+                None  # unsafe: exp(l - c) formed when first needed (_blocks_of_PQ)
+            )
         return st
+
+    @staticmethod
+    def _column_lse(zx, zy, per_pass):
+        """log sum_i exp(l_ij) over the rows of zx, per column j, streamed ``per_pass``
+        rows at a time with a running per-column maximum (a second exponential per
+        entry: needed only when the row shifts cannot serve the columns)."""
+        cm = torch.full(zy.shape[:-1], float("-inf"), dtype=zx.dtype, device=zx.device)
+        cs = torch.zeros_like(cm)
+        for rows in _blocks(zx.shape[-2], per_pass):
+            lg = zx[..., rows, :] @ zy.mT  # (..., b, n)
+            new = torch.maximum(cm, lg.amax(-2))
+            cs = cs * torch.exp(cm - new) + lg.sub_(new.unsqueeze(-2)).exp_().sum(-2)
+            cm = new
+        return cm + cs.log()
 
     def _blocks_of_PQ(self, st):
         """Yield (rows, P[rows], Q[rows] or None) over the local rows: P = exp(l - r);
         Q = exp(l - c) only when it cannot be had as P exp(r - c) (then None). Dense:
         the kept P; blocked: rebuilt."""
         if "P" in st:
+            if not st["safe"] and st["Q"] is None:
+                st["Q"] = torch.exp(st["zx"] @ st["zy"].mT - st["c"].unsqueeze(-2))
             yield slice(0, None), st["P"], st["Q"]
             return
         zxr = torch.cat([st["zx"], -st["r"].unsqueeze(-1)], -1)  # l - r in one product
@@ -404,12 +448,18 @@ class ClipProblem:
         )
 
     def formed(self, st):
-        """S(beta) = X^T (I - A) Y / n, formed (d1 x d2)."""
+        """S(beta) = X^T (I - A) Y / n, formed (d1 x d2): X^T Y - (A^T X)^T Y when
+        d1 <= d2, else X^T Y - X^T (A Y); either way one product of A with
+        2 min(d1, d2) columns (``_AtW``'s layout, W^T A, when it is X)."""
         X, Y = self.X, self.Y
-        S = torch.zeros(
-            *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
-        )
+        left = X.shape[-1] <= Y.shape[-1]
+        AZ = torch.zeros_like(X if left else Y)  # A^T X (n x d1), or A Y (n x d2)
         for rows, P, Q in self._blocks_of_PQ(st):
-            AY = self._AV(P, Q, st["er"][..., rows], st["ec"], Y)
-            S += X[..., rows, :].mT @ (Y[..., rows, :] - AY)
-        return S / self.n
+            er = st["er"][..., rows]
+            if left:
+                AZ += self._AtW(P, Q, er, st["ec"], X[..., rows, :])
+            else:
+                AZ[..., rows, :] = self._AV(P, Q, er, st["ec"], Y)
+        if left:
+            return (X.mT @ Y - AZ.mT @ Y) / self.n
+        return (X.mT @ Y - X.mT @ AZ) / self.n

@@ -96,14 +96,15 @@ def test_default_inner_tolerance_reaches_the_same_fixed_point(monkeypatch):
     assert torch.allclose(fast.singular_values, exact.singular_values, rtol=1e-9)
 
 
-def test_products_equal_the_formed_cross_covariance():
-    d = mmcl.make_multimodal(250, 9, 7, 2, eta=0.8, seed=1, dtype=torch.float64)
+@pytest.mark.parametrize("d1, d2", [(9, 7), (7, 9)])  # S formed as (A Y) or (A^T X)
+def test_products_equal_the_formed_cross_covariance(d1, d2):
+    d = mmcl.make_multimodal(250, d1, d2, 2, eta=0.8, seed=1, dtype=torch.float64)
     U, w, V = d.U1[:, :2], torch.tensor([1.5, 0.7], dtype=torch.float64), d.U2[:, :2]
     s = (d.X @ U) * w @ (d.Y @ V).T
     S = mmcl.cross_covariance(d.X, d.Y, mmcl.clip_family(0.7).weights(s))
     Qu, Qv = (
-        torch.linalg.qr(torch.randn(9, 4, dtype=torch.float64)).Q,
-        torch.eye(7, 4, dtype=torch.float64),
+        torch.linalg.qr(torch.randn(d1, 4, dtype=torch.float64)).Q,
+        torch.eye(d2, 4, dtype=torch.float64),
     )
     for block in (None, 16):
         prob = mf.ClipProblem(d.X, d.Y, 0.7, 1.0, block)
@@ -202,10 +203,55 @@ def test_other_families_keep_the_formed_cross_covariance(monkeypatch):
 
 
 @pytest.mark.parametrize("mode", ["formed", "products"])
-def test_overflowing_weights_are_a_clear_error_on_both_paths(mode):
-    """tau = 1e-30 overflows the CLIP weights: both ways of applying S(beta) say so
-    (the products path once crashed in torch.linalg.svd on the non-finite products)."""
+def test_overflowing_logits_are_a_clear_error_on_both_paths(mode):
+    """tau = 1e-307 overflows the logits (|l| ~ 1e307 |x^T M y|): both ways of applying
+    S(beta) say so, naming tau (the products path once crashed in torch.linalg.svd)."""
     d = mmcl.make_multimodal(40, 6, 5, 2, seed=0, dtype=torch.float64)
     with mf.forced_path(mode), pytest.raises(mmcl.NonFiniteError, match="raise tau"):
-        mmcl.svd_iteration(d.X, d.Y, 2, "clip", tau=1e-30, max_iter=3)
+        mmcl.svd_iteration(d.X, d.Y, 2, "clip", tau=1e-307, max_iter=3)
     assert mf._FORCE is None  # restored on the way out
+
+
+@pytest.mark.parametrize("block", [None, 16])
+def test_hard_max_logits_keep_exact_normalisers(block):
+    """tau = 1e-30: the logits spread by about 1e30, far past the safe gap, so the
+    column normalisers come from a second streaming pass; they, the row normalisers
+    and S(beta) match float64 logsumexp and the dense weights, and the iteration stays
+    finite on both paths (the softmax is a hard maximum there, not an overflow)."""
+    d = mmcl.make_multimodal(40, 6, 5, 2, seed=0, dtype=torch.float64)
+    U, w, V = mmcl.truncated_svd(d.X.T @ d.Y / 40, 2)
+    prob = mf.ClipProblem(d.X, d.Y, 1e-30, 1.0, block)
+    st = prob.state(U, w, V)
+    assert not st["safe"]
+    s = (d.X @ U) * w @ (d.Y @ V).T
+    # logsumexp of O(1e30) logits is their maximum plus log(#ties) <= log 40: the
+    # relative rounding of a float64 sum of 40 terms, well below 1e-14
+    assert torch.allclose(st["c"], torch.logsumexp(s / 1e-30, 0), rtol=1e-14)
+    assert torch.allclose(st["r"], torch.logsumexp(s / 1e-30, 1), rtol=1e-14)
+    S = mmcl.cross_covariance(d.X, d.Y, mmcl.clip_family(1e-30).weights(s))
+    # one-hot weights: S(beta) is a sum of O(1) products, rounding ~ 40 eps
+    assert rel(prob.formed(st), S) < 1e-12
+    for mode in ("formed", "products"):
+        with mf.forced_path(mode):
+            fit = mmcl.svd_iteration(d.X, d.Y, 2, "clip", tau=1e-30, max_iter=3)
+        loss = torch.stack(fit.history["loss"])
+        assert bool(torch.isfinite(loss).all()) and bool((loss.diff() <= 0).all())
+
+
+def test_dense_states_reuse_two_buffers():
+    """The dense iteration keeps at most two n x n buffers (the current state and the
+    candidate), handed back and refilled rather than allocated at every pass."""
+    d = mmcl.make_multimodal(120, 6, 5, 2, seed=3, dtype=torch.float64)
+    made = []
+    real = torch.empty
+
+    def spy(*shape, **kw):
+        out = real(*shape, **kw)
+        if tuple(out.shape[-2:]) == (120, 120):
+            made.append(out)
+        return out
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(mf.torch, "empty", spy)
+        fit = mmcl.svd_iteration(d.X, d.Y, 2, "clip", tol=1e-10, max_iter=40)
+    assert fit.n_iter > 5 and 1 <= len(made) <= 2
