@@ -1,34 +1,26 @@
 """CLIP solvers raced on one objective (benchmark section "race"; book chapter 7).
 
-The objective is the regularised CLIP loss with un-normalised similarities,
-L(M) = CLIP_tau(X M Y^T) + (rho / 2) ||M||_F^2 with M = G1^T G2 of rank r. Every method
-starts at
-the linear closed form (computed once, not timed) and is timed on its own work only: the
-full
-objective at its checkpoints is evaluated with the clock stopped (SVD-iteration: its own
-loss,
-part of each step). On the CPU the clocks read the process's CPU time
-(``time.process_time``; one
-thread), so that other jobs sharing the machine do not inflate them. Progress is the
-fraction of
-the decrease L0 - L*, where L* is the SVD-iteration's converged value; "time to 99%" is
-the first
-checkpoint at or past that fraction.
+The objective is the regularised CLIP loss with un-normalised similarities, L(M) =
+CLIP_tau(X M Y^T) + (rho / 2) ||M||_F^2 with M = G1^T G2 of rank r. Every method starts
+at the linear closed form (computed once, not timed) and is timed on its own work only:
+the full objective at its checkpoints is evaluated with the clock stopped
+(SVD-iteration: its own loss, part of each step). On the CPU the clocks read the
+process's CPU time (``time.process_time``; one thread), so that other jobs sharing the
+machine do not inflate them. Progress is the fraction of the decrease L0 - L*, where L*
+is the SVD-iteration's converged value; "time to 99%" is the first checkpoint at or past
+that fraction.
 
 * ``svd``: mmcl.svd_iteration (matrix-free where the flop count says so);
 * ``adam``: Adam on (G1, G2), minibatches of ``batch`` pairs (the negatives of a pair
-are the other
-  pairs of its minibatch), plain torch and autograd, one learning rate per run (the grid
-  is run
-  by the parent); checkpoints after each epoch;
+  are the other pairs of its minibatch), plain torch and autograd, one learning rate per
+  run (the grid is run by the parent); checkpoints after each epoch;
 * ``lbfgs``: torch.optim.LBFGS (strong Wolfe line search, history 10) on the full
-objective,
-  its gradient from autograd on the dense logits while n^2 <= 2^24, else from the
-  S(beta) formula
-  grad_G1 = -G2 S^T + rho G2 G2^T G1 with S applied to r vectors (mmcl._matfree);
+  objective, its gradient from autograd on the dense logits while n^2 <= 2^24, else from
+  the S(beta) formula grad_G1 = -G2 S^T + rho G2 G2^T G1 with S applied to r vectors
+  (mmcl._matfree);
 * ``mbsvd``: the minibatch SVD step: S_avg <- (1 - g) S_avg + g S_B(beta) on each
-minibatch B (its
-  own CLIP weights at the current M), then M <- SVD_r(S_avg) / rho; one g per run.
+  minibatch B (its own CLIP weights at the current M), then M <- SVD_r(S_avg) / rho; one
+  g per run.
 """
 
 from __future__ import annotations

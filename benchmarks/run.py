@@ -1,32 +1,25 @@
 """Benchmark: mmcl's SVD view versus the usual recipe (book chapter 7, "Scaling up").
 
-    .venv/bin/python benchmarks/run.py              # the full table (about 15-30 min on
-    2 cores)
-    .venv/bin/python benchmarks/run.py --quick      # smaller sizes (about 2-4 min)
+    .venv/bin/python benchmarks/run.py            # the full table (15-30 min, 2 cores)
+    .venv/bin/python benchmarks/run.py --quick    # smaller sizes (about 2-4 min)
     .venv/bin/python benchmarks/run.py --json out.json --device cpu
-    .venv/bin/python benchmarks/run.py --device cuda --json gpu.json   # one short GPU
-    script
+    .venv/bin/python benchmarks/run.py --device cuda --json gpu.json  # the GPU script
 
 Every case runs in its own subprocess, so its peak resident memory (``ru_maxrss``, which
-sees
-torch's allocations, unlike tracemalloc) is its own; "work MB" is that peak minus the
-resident
-memory just before the timed call (Python, torch and the data). On CUDA the peak is
-``torch.cuda.max_memory_allocated``. Sections:
+sees torch's allocations, unlike tracemalloc) is its own; "work MB" is that peak minus
+the resident memory just before the timed call (Python, torch and the data). On CUDA the
+peak is ``torch.cuda.max_memory_allocated``. Sections:
 
 1. linear closed form versus one X^T Y pass (the floor);
 2. the CLIP race (benchmarks/race.py): SVD-iteration versus Adam on minibatches (a grid
-of
-   learning rates), full-batch L-BFGS and the minibatch SVD step, all from the linear
-   closed form,
-   timed to 99% and 99.99% of the objective decrease, with peak memory;
+   of learning rates), full-batch L-BFGS and the minibatch SVD step, all from the linear
+   closed form, timed to 99% and 99.99% of the objective decrease, with peak memory;
 3. CLIP weights and S(beta): blocked versus dense (dense only where it fits in
-``--dense-mb``);
+   ``--dense-mb``);
 4. SVD-iteration at n = 100,000, d1 = d2 = 200, r = 10: time, peak memory;
 5. the unpaired-data protocol of the paper's section 5.1: self-training with the linear
-closed form
-   versus the paper's gradient recipe (mmcl.experiments.unpaired_runs), time and test
-   accuracy.
+   closed form versus the paper's gradient recipe (mmcl.experiments.unpaired_runs), time
+   and test accuracy.
 """
 
 from __future__ import annotations
@@ -131,11 +124,9 @@ def case_big(p, device):
 
 def case_unpaired(p, device):
     """Paper section 5.1 at one pool size, on the same draws (float32): self-training
-    with the
-    linear closed form (ours, two rounds of mutual-best detection) vs the paper's
-    gradient recipe
-    (AdamW, 100 + 100 epochs). Training is timed; the test accuracy is computed
-    afterwards."""
+    with the linear closed form (ours, two rounds of mutual-best detection) vs the
+    paper's gradient recipe (AdamW, 100 + 100 epochs). Training is timed; the test
+    accuracy is computed afterwards."""
     from mmcl.experiments import UnpairedSetting, draw_setting
 
     setting = UnpairedSetting(n_test=p["n_test"], replicates=p["replicates"], seed=0)
@@ -254,10 +245,9 @@ SIZES = {
         "unpaired": {"N": 2000, "n_test": 2000, "replicates": 2},
     },
 }
-# : the race (issue 15's setting): regularised CLIP, un-normalised similarities, start
-# at the linear
-# : closed form; Adam's learning rates and the minibatch SVD step's averaging weights
-# are grids
+#: the race (issue 15's setting): regularised CLIP, un-normalised similarities, start at
+#: the linear closed form; Adam's learning rates and the minibatch SVD step's averaging
+#: weights are grids
 RACE = {
     "d": 50,
     "r": 5,

@@ -2,41 +2,29 @@
 (chapter 7).
 
 **Truncated SVD by block subspace iteration.** For an operator T (d1 x d2) known only
-through the
-products (T Qv, T^T Qu), with k = r + p orthonormal columns in Qu (d1 x k) and Qv (d2 x
-k), one
-step computes Z = T Qv and W = T^T Qu (both from the same Qu, Qv, so one pass over the
-data
-serves both), the k x k Rayleigh quotient B = Qu^T Z = Ub diag(s) Vb^T, the Ritz vectors
-U = Qu Ub, V = Qv Vb and their residuals T V - U diag(s) = Z Vb - U diag(s),
-T^T U - V diag(s) = W Ub - V diag(s) (no extra product), and restarts from Qu = orth(Z
-Vb),
-Qv = orth(W Ub). After two steps Qv spans T^T T Qv: the error of the top r falls like
-(sigma_{k+1} / sigma_r) per step. It stops once every residual is below ``tol * s_1``.
+through the products (T Qv, T^T Qu), with k = r + p orthonormal columns in Qu (d1 x k)
+and Qv (d2 x k), one step computes Z = T Qv and W = T^T Qu (both from the same Qu, Qv,
+so one pass over the data serves both), the k x k Rayleigh quotient B = Qu^T Z = Ub
+diag(s) Vb^T, the Ritz vectors U = Qu Ub, V = Qv Vb and their residuals T V - U diag(s)
+= Z Vb - U diag(s), T^T U - V diag(s) = W Ub - V diag(s) (no extra product), and
+restarts from Qu = orth(Z Vb), Qv = orth(W Ub). After two steps Qv spans T^T T Qv: the
+error of the top r falls like (sigma_{k+1} / sigma_r) per step. It stops once every
+residual is below ``tol * s_1``.
 
 **CLIP's S(beta) without forming it.** With the embeddings zx = X U diag(w) / tau, zy =
-Y V the
-logits are l = zx zy^T, the row and column log-normalisers r, c, and A = (P + Q) / 2
-with
-P_ij = exp(l_ij - r_i), Q_ij = exp(l_ij - c_j) = P_ij exp(r_i - c_j). Then
-S(beta) = X^T (I - A) Y / n, so S Qv = X^T (Y Qv - A (Y Qv)) / n and
-S^T Qu = Y^T (X Qu - A^T (X Qu)) / n: one pass over A gives both, at n^2 (r + 2k)
-multiply-adds
-at the least (logits and the two products), against n^2 min(d1, d2) to form S. One
-exponential
+Y V the logits are l = zx zy^T, the row and column log-normalisers r, c, and A = (P + Q)
+/ 2 with P_ij = exp(l_ij - r_i), Q_ij = exp(l_ij - c_j) = P_ij exp(r_i - c_j). Then
+S(beta) = X^T (I - A) Y / n, so S Qv = X^T (Y Qv - A (Y Qv)) / n and S^T Qu = Y^T (X Qu
+- A^T (X Qu)) / n: one pass over A gives both, at n^2 (r + 2k) multiply-adds at the
+least (logits and the two products), against n^2 min(d1, d2) to form S. One exponential
 per entry: P from the row shift, Q = P exp(r - c) from P (safe while max r - min c <=
 ``_safe_gap``; otherwise a second exponential, exactly as in :mod:`mmcl.blocked`); A v
-is then
-P v / 2 + diag(e^{r}/2) P diag(e^{-c}) v, which doubles the product columns (n^2 (r +
-4k) as
-implemented). Measured on one CPU thread the thin products run well below the rate of
-the one
-large product that forms S, so the flop rule of :meth:`ClipProblem.choose` favours them
-more
-than the clock does (benchmarks/results/README.md). Dense (``block`` None): A is kept as
-one n x n
-matrix between products; blocked: A is rebuilt block by block at each pass (memory O(n
-b)).
+is then P v / 2 + diag(e^{r}/2) P diag(e^{-c}) v, which doubles the product columns (n^2
+(r + 4k) as implemented). Measured on one CPU thread the thin products run well below
+the rate of the one large product that forms S, so the flop rule of
+:meth:`ClipProblem.choose` favours them more than the clock does
+(benchmarks/results/README.md). Dense (``block`` None): A is kept as one n x n matrix
+between products; blocked: A is rebuilt block by block at each pass (memory O(n b)).
 """
 
 from __future__ import annotations
@@ -48,15 +36,14 @@ import torch
 
 #: extra columns of the subspace iteration (k = r + _OVERSAMPLE, at most min(d1, d2))
 _OVERSAMPLE = 5
-# : inner residual target relative to the last outer change of M (0: solve to the
-# rounding floor)
+#: inner residual target relative to the last outer change of M (0: solve to the
+#: rounding floor)
 _INNER_RTOL = 0.1
 #: most subspace steps per truncated SVD (then the last Ritz vectors are used)
 _INNER_STEPS = 60
-# : product pairs per SVD-iteration step, for the formed-versus-products flop rule
-# (about 3
-# : measured with the default _INNER_RTOL: a warm pass for the step, one or two to
-# refine)
+#: product pairs per SVD-iteration step, for the formed-versus-products flop rule (about
+#: 3 measured with the default _INNER_RTOL: a warm pass for the step, one or two to
+#: refine)
 _EXPECTED_STEPS = 3
 #: bytes of logits per pass of ``ClipProblem.state`` (about an L2 cache), and the
 #: fewest rows per pass (bounds the Python overhead when rows are long)
@@ -82,8 +69,7 @@ def forced_path(mode):
 
 def _floor(dtype, d: int) -> float:
     """Residual floor of the subspace iteration, relative to s_1: rounding of k-column
-    products
-    of length d is about eps sqrt(d); 8x that is reachable in practice."""
+    products of length d is about eps sqrt(d); 8x that is reachable in practice."""
     return 8 * torch.finfo(dtype).eps * math.sqrt(d)
 
 
@@ -98,10 +84,8 @@ def subspace_svd(
     start (Qu, Qv).
 
     Returns (U_r, s_r, V_r, Uk, Vk, steps, converged): the top r Ritz triplets (signs
-    not flipped),
-    all k Ritz vectors (the warm start of the next call) and the number of products
-    used.
-    ``first`` is (T Qv, T^T Qu) if already known."""
+    not flipped), all k Ritz vectors (the warm start of the next call) and the number of
+    products used. ``first`` is (T Qv, T^T Qu) if already known."""
     for step in range(1, max_steps + 1):
         Z, W = first if (step == 1 and first is not None) else apply(Qu, Qv)
         Ub, s, Vbh = torch.linalg.svd(Qu.mT @ Z)  # (..., k, k)
@@ -123,8 +107,7 @@ def subspace_svd(
 
 def start_bases(U, V, k: int):
     """(Qu, Qv) with k orthonormal columns, the first r spanning U, V; the rest from a
-    seeded draw
-    (on the CPU, then moved), so every device starts alike."""
+    seeded draw (on the CPU, then moved), so every device starts alike."""
     r = U.shape[-1]
     if k == r:
         return U, V
@@ -138,8 +121,8 @@ def start_bases(U, V, k: int):
 
 def fast_truncated_svd(S: torch.Tensor, r: int):
     """Top-r SVD of a formed S (..., d1, d2) in O(d1 d2 k) per step, or None when a full
-    SVD is the
-    cheaper or safer choice (small matrices, k > min(d1, d2) / 4, or no convergence)."""
+    SVD is the cheaper or safer choice (small matrices, k > min(d1, d2) / 4, or no
+    convergence)."""
     d1, d2 = S.shape[-2:]
     k = r + _OVERSAMPLE
     if min(d1, d2) < 128 or 4 * k > min(d1, d2):
@@ -160,26 +143,21 @@ def fast_truncated_svd(S: torch.Tensor, r: int):
     return out[:3] if out[6] else None
 
 
-# ----------------------------------------------------------------- the centred
-# cross-covariance
-# : use X^T Y - n xbar ybar^T while the mean term inflates the rounding by at most this
-# factor
+# --------------------------------------------------------- the centred cross-covariance
+#: use X^T Y - n xbar ybar^T while the mean term inflates the rounding by at most this
+#: factor
 _CANCEL = 16.0
 
 
 def centred_cross_covariance_fast(X, Y, chunk_entries: int = 2**22):
     """S_n = (X^T Y - n xbar ybar^T) / (n - 1) without copying X, Y, and the finiteness
-    check of
-    the inputs folded into the reductions it needs anyway.
+    check of the inputs folded into the reductions it needs anyway.
 
     Rounding: X^T Y carries errors of about eps * n * ||rms(x)|| ||rms(y)|| (norms of
-    the column
-    root mean squares, ||rms(x)||^2 = ||X||_F^2 / n), the centred product
-    eps * n * ||sd(x)|| ||sd(y)||. When the means make the first
-    more than ``_CANCEL`` times the second (data far from centred), S_n is instead
-    accumulated
-    from centred chunks of rows, (X_I - xbar)^T (Y_I - ybar), copying ``chunk_entries``
-    at a time.
+    the column root mean squares, ||rms(x)||^2 = ||X||_F^2 / n), the centred product eps
+    * n * ||sd(x)|| ||sd(y)||. When the means make the first more than ``_CANCEL`` times
+    the second (data far from centred), S_n is instead accumulated from centred chunks
+    of rows, (X_I - xbar)^T (Y_I - ybar), copying ``chunk_entries`` at a time.
     """
     n = X.shape[-2]
     ones = torch.ones(n, dtype=X.dtype, device=X.device)
@@ -233,19 +211,16 @@ def _blocks(n: int, block: int):
 
 def _safe_gap(n: int, dtype) -> float:
     """Largest max_i r_i - min_j c_j for which Q = P exp(r - c) loses nothing: an entry
-    of P below
-    the smallest float (e^{-log(1/tiny)}) then carries Q_ij < tiny e^{gap}, and n of
-    them stay
-    below eps: gap <= log(1/tiny) + log(eps) - log(n)."""
+    of P below the smallest float (e^{-log(1/tiny)}) then carries Q_ij < tiny e^{gap},
+    and n of them stay below eps: gap <= log(1/tiny) + log(eps) - log(n)."""
     fi = torch.finfo(dtype)
     return -math.log(fi.tiny) + math.log(fi.eps) - math.log(n)
 
 
 class ClipProblem:
     """CLIP at M = U diag(w) V^T: loss, log-normalisers and the products with S(beta),
-    sharing
-    the logits. ``block`` None keeps A (n x n); else rows are processed ``block`` at a
-    time."""
+    sharing the logits. ``block`` None keeps A (n x n); else rows are processed
+    ``block`` at a time."""
 
     def __init__(self, X, Y, tau: float, rho: float, block):
         self.X, self.Y, self.tau, self.rho, self.block = X, Y, tau, rho, block
@@ -258,15 +233,12 @@ class ClipProblem:
         SVD-iteration step.
 
         Per entry of the n x n logits, in multiply-adds: a product pair (S Qv, S^T Qu)
-        costs 4k
-        (A Y Qv and A^T X Qu with Q = P exp(r - c) folded in, 2k columns each), plus,
-        blocked, the
-        logits again (r + 1) and one exponential (counted as 10); forming S costs 2
-        min(d1, d2)
-        (A Y) and, blocked, the same r + 1 + 10. With ``_EXPECTED_STEPS`` product pairs
-        per
-        SVD-iteration step (measured: about three), S is formed when that costs no
-        more; then its top r come from a full SVD, as for the other families."""
+        costs 4k (A Y Qv and A^T X Qu with Q = P exp(r - c) folded in, 2k columns each),
+        plus, blocked, the logits again (r + 1) and one exponential (counted as 10);
+        forming S costs 2 min(d1, d2) (A Y) and, blocked, the same r + 1 + 10. With
+        ``_EXPECTED_STEPS`` product pairs per SVD-iteration step (measured: about
+        three), S is formed when that costs no more; then its top r come from a full
+        SVD, as for the other families."""
         d = min(self.X.shape[-1], self.Y.shape[-1])
         k = min(r + _OVERSAMPLE, d)
         rebuild = 0 if self.block is None else r + 1 + 10
@@ -388,9 +360,9 @@ class ClipProblem:
         return cm + cs.log()
 
     def _blocks_of_PQ(self, st):
-        """Yield (rows, P[rows], Q[rows] or None) over the local rows: P = exp(l - r);
-        Q = exp(l - c) only when it cannot be had as P exp(r - c) (then None). Dense:
-        the kept P; blocked: rebuilt."""
+        """Yield (rows, P[rows], Q[rows] or None) over the local rows: P = exp(l - r); Q
+        = exp(l - c) only when it cannot be had as P exp(r - c) (then None). Dense: the
+        kept P; blocked: rebuilt."""
         if "P" in st:
             if not st["safe"] and st["Q"] is None:
                 st["Q"] = torch.exp(st["zx"] @ st["zy"].mT - st["c"].unsqueeze(-2))
@@ -448,9 +420,9 @@ class ClipProblem:
         )
 
     def formed(self, st):
-        """S(beta) = X^T (I - A) Y / n, formed (d1 x d2): X^T Y - (A^T X)^T Y when
-        d1 <= d2, else X^T Y - X^T (A Y); either way one product of A with
-        2 min(d1, d2) columns (``_AtW``'s layout, W^T A, when it is X)."""
+        """S(beta) = X^T (I - A) Y / n, formed (d1 x d2): X^T Y - (A^T X)^T Y when d1 <=
+        d2, else X^T Y - X^T (A Y); either way one product of A with 2 min(d1, d2)
+        columns (``_AtW``'s layout, W^T A, when it is X)."""
         X, Y = self.X, self.Y
         left = X.shape[-1] <= Y.shape[-1]
         AZ = torch.zeros_like(X if left else Y)  # A^T X (n x d1), or A Y (n x d2)
