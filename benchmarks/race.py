@@ -82,7 +82,46 @@ def run_svd(X, Y, p, start):
         "n_iter": res.n_iter,
         "products": h["products"],
         "converged": res.converged,
+        "floor_s": step_floor(X, Y, p["r"]),
     }
+
+
+def _rate(f, work: float, repeat: int = 5) -> float:
+    """Work per second of f (best of ``repeat``, the clock the caller set)."""
+    f()
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        f()
+        _sync_any()
+        best = min(best, time.perf_counter() - t0)
+    return work / best
+
+
+def _sync_any():
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+
+
+def step_floor(X, Y, r: int) -> float | None:
+    """Seconds one SVD-iteration step needs at this process's measured peak rates,
+    when S(beta) is formed (None when the products path runs): n^2 (r + 2 min(d1, d2))
+    multiply-adds (the candidate's logits, then A against 2 min(d1, d2) columns), plus
+    the logits again (r + 1) where the blocks are rebuilt, at the rate of a large
+    float32 matrix product; and n^2 exponentials (twice where rebuilt) at the rate of
+    torch.exp on a cache-resident vector."""
+    n, d1, d2 = X.shape[0], X.shape[1], Y.shape[1]
+    prob = mf.ClipProblem(X, Y, 1.0, 1.0, _block(n))
+    if not prob.choose(r)[1]:
+        return None
+    rebuilt = prob.block is not None
+    macs = n * n * (r + 2 * min(d1, d2) + (r + 1 if rebuilt else 0))
+    exps = n * n * (2 if rebuilt else 1)
+    A = torch.randn(2048, 2048, dtype=X.dtype, device=X.device)
+    v = torch.randn(2**18, dtype=X.dtype, device=X.device)
+    gemm = _rate(lambda: A @ A, 2048**3)
+    expo = _rate(lambda: torch.exp(v, out=v.zero_()), 2**18, repeat=50)
+    return macs / gemm + exps / expo
 
 
 def _clip_minibatch(G1, G2, Xb, Yb, tau, rho):

@@ -323,6 +323,7 @@ def section_race(sizes, device):
                 "svd_n_iter": svd["n_iter"],
                 "svd_products": svd["products"],
                 "svd_converged": svd["converged"],
+                "svd_floor_s": svd.get("floor_s"),
                 "best_adam": best("Adam")["method"],
                 "best_mbsvd": best("minibatch")["method"],
                 "speedup_vs_adam": ratio(s_row, best("Adam")),
@@ -464,16 +465,34 @@ def print_race(res):
                 f"{r['final_gap']:>10.1e} {r['total_s']:>8.2f} {r['peak_mb']:>8.0f} "
                 f"{r['work_mb']:>8.0f}"
             )
+
+        def versus(key, name):
+            x = sec[key]
+            return f"{x:.1f}x {name}" if x is not None else f"{name} never got there"
+
+        steps = [
+            b - a for a, b in zip(sec["rows"][0]["times"], sec["rows"][0]["times"][1:])
+        ]
+        if sec.get("svd_floor_s") and steps:
+            step = sorted(steps)[len(steps) // 2]
+            print(
+                f"SVD-iteration step (median after the first): {1e3 * step:.0f} ms; "
+                f"its flop floor at this process's peak rates: "
+                f"{1e3 * sec['svd_floor_s']:.0f} ms ({step / sec['svd_floor_s']:.1f}x)"
+            )
+        adam, mb = sec["best_adam"], sec["best_mbsvd"]
         print(
             f"SVD-iteration: {sec['svd_n_iter']} steps, {sum(sec['svd_products'])} "
-            "passes over the data "
-            f"(converged: {sec['svd_converged']}); to 99% it is "
-            f"{fmt(sec['speedup_vs_adam'], '.1f')}x "
-            f"faster than the best Adam ({sec['best_adam']}), "
-            f"{fmt(sec['speedup_vs_lbfgs'], '.1f')}x "
-            f"than L-BFGS, {fmt(sec['speedup_vs_mbsvd'], '.1f')}x than the best "
-            "minibatch SVD "
-            f"({sec['best_mbsvd']})"
+            f"passes over the data (converged: {sec['svd_converged']}); to 99% it is "
+            + versus("speedup_vs_adam", f"faster than the best Adam ({adam})")
+            + ", "
+            + versus("speedup_vs_lbfgs", "faster than L-BFGS")
+            + "; "
+            + (
+                versus("speedup_vs_mbsvd", f"faster than the best minibatch SVD ({mb})")
+                if sec["speedup_vs_mbsvd"] is not None
+                else f"the best minibatch SVD ({mb}) never got there"
+            )
         )
 
 
@@ -535,9 +554,9 @@ def print_big(res):
 
 
 def show(paths):
-    """Print the tables of saved runs; each section comes from the last file that has "
-    "it."""
-    merged, runs, modes = {}, [], []
+    """Print the tables of saved runs; each section comes from the last file that has
+    it, except the race, whose sizes are listed in the order of the files."""
+    merged, runs, modes, races = {}, [], [], []
     for path in paths:
         with open(path) as f:
             res = json.load(f)
@@ -557,10 +576,13 @@ def show(paths):
             )
         )
         merged.update(res)
+        races += res.get("race", [])
         modes.append(res["mode"])
     merged["mode"] = "+".join(
         dict.fromkeys(modes)
     )  # e.g. "full", or "full+quick" when mixed
+    if races:
+        merged["race"] = races
     print_tables(merged)
     print("\nProvenance:")
     for line in runs:
