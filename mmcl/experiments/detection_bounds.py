@@ -3,16 +3,16 @@ optimal assignment (book/04b_statistics, Step 7).
 
 Cosine similarities. Take Sigma_z = s I_r and eta = 1, so C = s U1 U2^T, and
 eps = ||S_n - C||_op < s. The balanced factors G1 = D^(1/2) U_hat^T and
-G2 = D^(1/2) V_hat^T of the linear closed form (rho = 1) are, for one orthogonal Q,
-within beta of sqrt(s) Q^T U1^T and sqrt(s) Q^T U2^T in operator norm, with
+G2 = D^(1/2) V_hat^T of the linear closed form (rho = 1) are, for one orthogonal O,
+within nu of sqrt(s) O^T U1^T and sqrt(s) O^T U2^T in operator norm, with
 
-    beta = eps / (sqrt(s) + sqrt(s - eps)) + 2 sqrt(2 s) sin(theta / 2),
+    nu = eps / (sqrt(s) + sqrt(s - eps)) + 2 sqrt(2 s) sin(theta / 2),
     theta = arcsin(min(1, eps / (s - eps)))
 
-(:func:`factor_perturbation_bound`). With e_k = beta ||x_k|| and
+(:func:`factor_perturbation_bound`). With e_k = nu ||x_k|| and
 u_k = sqrt(s) ||U1^T x_k||, the cosine of the embeddings of x_k moves by at most
-t_k = 2 e_k / (2 u_k - e_k) when u_k > e_k (2 otherwise), and the cosine similarity
-of (x_k, y_l) by at most min(2, t_k + t'_l) (:func:`cosine_tolerance`) from the oracle
+h_k = 2 e_k / (2 u_k - e_k) when u_k > e_k (2 otherwise), and the cosine similarity
+of (x_k, y_l) by at most min(2, h_k + h'_l) (:func:`cosine_tolerance`) from the oracle
 cosine of U1^T x_k and U2^T y_l.
 
 Assignment. With lo = s - tol and hi = s + tol, D_kl = hi_kl - lo_k,pi(k) off the true
@@ -61,12 +61,12 @@ def _check_eps(eps) -> torch.Tensor:
 
 
 def factor_perturbation_bound(eps, *, signal_var: float = 1.0) -> torch.Tensor:
-    """The chapter's bound beta on the distance of the balanced factors to the
+    """The chapter's bound nu on the distance of the balanced factors to the
     population's, given eps = ||S_n - C||_op with C = s U1 U2^T.
 
-    beta = eps / (sqrt(s) + sqrt(s - eps)) + 2 sqrt(2 s) sin(theta / 2) with
+    nu = eps / (sqrt(s) + sqrt(s - eps)) + 2 sqrt(2 s) sin(theta / 2) with
     theta = arcsin(min(1, eps / (s - eps))); infinite when eps >= s. For one orthogonal
-    Q, both ||G1^T - sqrt(s) U1 Q||_op and ||G2^T - sqrt(s) U2 Q||_op are at most beta
+    O, both ||G1^T - sqrt(s) U1 O||_op and ||G2^T - sqrt(s) U2 O||_op are at most nu
     (rho = 1).
 
     Parameters
@@ -79,7 +79,7 @@ def factor_perturbation_bound(eps, *, signal_var: float = 1.0) -> torch.Tensor:
     Returns
     -------
     torch.Tensor
-        beta, of the shape of eps (float64 for a Python float).
+        nu, of the shape of eps (float64 for a Python float).
 
     See Also
     --------
@@ -103,9 +103,9 @@ def cosine_tolerance(eps, X, Y, U1, U2, *, signal_var: float = 1.0) -> torch.Ten
     """The entrywise bound on how far the cosine similarities of the linear closed form
     are from the oracle cosines of the latent projections U1^T x_k and U2^T y_l.
 
-    T_kl = min(2, t_k + t'_l) with t_k = 2 e_k / (2 u_k - e_k) when u_k > e_k and
-    2 otherwise, where e_k = beta ||x_k||, u_k = sqrt(s) ||U1^T x_k|| and beta is
-    :func:`factor_perturbation_bound` (t'_l alike with y_l and U2). The oracle cosines
+    T_kl = min(2, h_k + h'_l) with h_k = 2 e_k / (2 u_k - e_k) when u_k > e_k and
+    2 otherwise, where e_k = nu ||x_k||, u_k = sqrt(s) ||U1^T x_k|| and nu is
+    :func:`factor_perturbation_bound` (h'_l alike with y_l and U2). The oracle cosines
     are ``pool_similarities(U1.mT, U2.mT, X, Y)``.
 
     Parameters
@@ -147,10 +147,10 @@ def cosine_tolerance(eps, X, Y, U1, U2, *, signal_var: float = 1.0) -> torch.Ten
             f"{tuple(U2.shape)}"
         )
     s = check_real(signal_var, "signal_var", low=0.0, low_open=True)
-    beta = factor_perturbation_bound(eps, signal_var=s).to(X)[..., None]  # (..., 1)
+    nu = factor_perturbation_bound(eps, signal_var=s).to(X)[..., None]  # (..., 1)
 
     def side(Z, U):
-        e = beta * Z.norm(dim=-1)  # (..., N)
+        e = nu * Z.norm(dim=-1)  # (..., N)
         u = math.sqrt(s) * (Z @ U).norm(dim=-1)
         return torch.where(u > e, 2 * e / (2 * u - e).clamp_min(1e-300), 2.0)
 
