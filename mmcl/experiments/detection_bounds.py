@@ -242,7 +242,8 @@ def certified_assignment(
         off = np.abs(D[b][~mask])
         scale = float(np.median(off)) if off.size and np.median(off) > 0 else 1.0
         out.append(1.0 - _golden_min(D[b], mask, scale, k) / n)
-    return torch.tensor(out, dtype=torch.float64).clamp(0.0, 1.0).view(s.shape[:-2])
+    out = torch.tensor(out, dtype=torch.float64, device=s.device)
+    return out.clamp(0.0, 1.0).view(s.shape[:-2])
 
 
 def _golden_min(D, mask, scale, k) -> float:
