@@ -27,7 +27,8 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
    ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
    ``experiments.nonlinearity``, ``experiments.unpaired_runs``,
    ``experiments.unpaired_tables``,
-   ``experiments.statistics``, ``experiments.images_captions``,
+   ``experiments.statistics``, ``experiments.detection_bounds``,
+   ``experiments.images_captions``,
    ``experiments.at_scale``, ``experiments.beyond``, ``experiments.alignment``.
 8. Figures: ``plotting``, ``widgets`` (imported on demand: ``from mmcl import
 plotting``).
@@ -78,6 +79,7 @@ from .experiments.nonlinearity import *  # noqa: F403
 from .experiments.unpaired_runs import *  # noqa: F403
 from .experiments.unpaired_tables import *  # noqa: F403
 from .experiments.statistics import *  # noqa: F403
+from .experiments.detection_bounds import *  # noqa: F403
 from .experiments.images_captions import *  # noqa: F403
 from .experiments.at_scale import *  # noqa: F403
 from .experiments.beyond import *  # noqa: F403
@@ -137,6 +139,7 @@ MODULES = (
     experiments.unpaired_runs,
     experiments.unpaired_tables,
     experiments.statistics,
+    experiments.detection_bounds,
     experiments.images_captions,
     experiments.at_scale,
     experiments.beyond,

@@ -29,6 +29,7 @@ MATCH = torch.randperm(8, generator=torch.Generator().manual_seed(8))
 LABELS = torch.arange(N) % 3
 ZX, ZY = _rand(N, R, seed=9), _rand(N, R, seed=10)
 QX = torch.linalg.qr(X.T)[0]  # an orthonormal basis (D1, D1)
+QY = torch.linalg.qr(_rand(D2, R, seed=11))[0].contiguous()  # orthonormal (D2, R)
 
 
 @dataclass
@@ -929,5 +930,30 @@ ENTRIES = [
         mmcl.rank_images,
         dict(G1=G1, G2=G2, X=X, q=Y[0].contiguous(), k=3),
         dict(G1=_MAT, G2=_MAT, X=_MAT, k="int"),
+    ),
+    # the statistics chapter's detection bounds (chapter 4b, Step 7)
+    Entry(
+        "factor_perturbation_bound",
+        mmcl.factor_perturbation_bound,
+        dict(eps=0.04, signal_var=1.0),
+        dict(eps="nonneg", signal_var="pos"),
+    ),
+    Entry(
+        "cosine_tolerance",
+        mmcl.cosine_tolerance,
+        dict(eps=0.04, X=XU, Y=YU, U1=QX[:, :R].contiguous(), U2=QY, signal_var=1.0),
+        dict(eps="nonneg", X=_MAT, Y=_MAT, U1=_MAT, U2=_MAT, signal_var="pos"),
+        shape_args=dict(X="cols", Y="cols", U1="both", U2="both"),
+    ),
+    Entry(
+        "certified_assignment",
+        mmcl.certified_assignment,
+        dict(
+            s_ideal=S[:8, :8].contiguous(),
+            tolerance=0.1 * S[:8, :8].abs().contiguous(),
+            match=MATCH,
+            n_multipliers=4,
+        ),
+        dict(s_ideal=_SIM, tolerance=_MAT, match="match", n_multipliers="int"),
     ),
 ]

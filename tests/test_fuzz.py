@@ -196,6 +196,7 @@ _LEGAL = {
     ("ExperimentConfig", "seed", "huge"),  # legal values for these entry points
     ("true_pair_mask", "match", "wrong_shape"),  # any (..., N) truth table is fine
     ("MMCL.transform", "Y", "none"),
+    ("certified_assignment", "tolerance", "one_dim"),  # broadcasts over the rows
 }  # transform(X) alone is the Pipeline form
 _DUPLICATE_OK = {"detection_quality", "true_pair_mask", "self_training"}
 

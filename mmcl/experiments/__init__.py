@@ -10,6 +10,8 @@
 * ``unpaired_tables``  their saved tables, the chapter's queries and the published
   numbers (chapter 4);
 * ``statistics``       the constants of the statistics chapter (chapter 4b);
+* ``detection_bounds`` its detection bounds for cosine similarities and the
+  assignment (chapter 4b);
 * ``images_captions``  emoji designs: splits, retrieval both ways, zero-shot
   (chapter 6);
 * ``at_scale``         the sharded solvers' checks, bytes, threads and the estimate
@@ -23,6 +25,7 @@
 from .alignment import *  # noqa: F403
 from .at_scale import *  # noqa: F403
 from .beyond import *  # noqa: F403
+from .detection_bounds import *  # noqa: F403
 from .images_captions import *  # noqa: F403
 from .loss_to_svd import *  # noqa: F403
 from .nonlinearity import *  # noqa: F403
@@ -35,6 +38,7 @@ from . import (
     alignment,
     at_scale,
     beyond,
+    detection_bounds,
     images_captions,
     loss_to_svd,
     nonlinearity,
@@ -55,6 +59,7 @@ __all__ = [
         unpaired_runs,
         unpaired_tables,
         statistics,
+        detection_bounds,
         images_captions,
         at_scale,
         beyond,
