@@ -49,6 +49,9 @@ _EXPECTED_STEPS = 3
 #: fewest rows per pass (bounds the Python overhead when rows are long)
 _CACHE_BYTES = 2**20
 _MIN_ROWS = 16
+#: bytes of a rebuilt block of A (blocked path): under glibc's largest mmap threshold
+#: (32 MB), so the allocator hands the same memory back instead of faulting in pages
+_REBUILD_BYTES = 2**24
 #: force "formed" or "products" for CLIP (tests); None chooses by the flop count
 _FORCE = None
 
@@ -370,7 +373,10 @@ class ClipProblem:
             return
         zxr = torch.cat([st["zx"], -st["r"].unsqueeze(-1)], -1)  # l - r in one product
         zy1 = torch.cat([st["zy"], torch.ones_like(st["zy"][..., :1])], -1)
-        for rows in _blocks(zxr.shape[-2], self.block):
+        itemsize = torch.finfo(zxr.dtype).bits // 8
+        batch, n = zxr[..., 0, 0].numel(), zy1.shape[-2]
+        per = max(_MIN_ROWS, _REBUILD_BYTES // (n * batch * itemsize))
+        for rows in _blocks(zxr.shape[-2], min(self.block, per)):
             P = (zxr[..., rows, :] @ zy1.mT).exp_()  # (..., b, n)
             Q = (
                 None
