@@ -462,8 +462,18 @@ def print_race(res):
             print(
                 f"{r['method']:<24} {fmt(r['t0.99'], '9.2f')} "
                 f"{fmt(r['t0.9999'], '11.2f')} "
-                f"{r['final_gap']:>10.1e} {r['total_s']:>8.2f} {r['peak_mb']:>8.0f} "
+                f"{gap(r['final_gap']):>10} {r['total_s']:>8.2f} {r['peak_mb']:>8.0f} "
                 f"{r['work_mb']:>8.0f}"
+            )
+
+        times = sec["rows"][0]["times"]
+        steps = sorted(b - a for a, b in zip(times, times[1:]))
+        if sec.get("svd_floor_s") and steps:
+            step = steps[len(steps) // 2]
+            print(
+                f"SVD-iteration step (median after the first): {1e3 * step:.0f} ms; "
+                f"its flop floor at this process's peak rates: "
+                f"{1e3 * sec['svd_floor_s']:.0f} ms ({step / sec['svd_floor_s']:.1f}x)"
             )
 
         def versus(key, name):
@@ -487,6 +497,12 @@ def print_race(res):
                 "speedup_vs_mbsvd", f"the best minibatch SVD ({sec['best_mbsvd']})"
             )
         )
+
+
+def gap(g: float) -> str:
+    """A final gap, or "< 1e-5" below the float32 loss's resolution (one rounding unit
+    of L ~ 10 is 1e-6, a few 1e-7 of the decrease)."""
+    return "< 1e-5" if g < 1e-5 else f"{g:.1e}"
 
 
 def print_weights(res):
