@@ -1,6 +1,6 @@
 """CLIP with L2-normalised embeddings (book/03_robustness, "Cosine similarities").
 
-With embeddings a_i = G1 x_i / ||G1 x_i||, b_j = G2 y_j / ||G2 y_j|| and logits
+With embeddings a_i = G1 x_i / norm(G1 x_i), b_j = G2 y_j / norm(G2 y_j) and logits
 l_ij = <a_i, b_j> / tau, the cosine CLIP loss (rho = 0) is
 
     L(G1, G2) = tau / (2n) sum_i [(LSE_j l_ij - l_ii) + (LSE_j l_ji - l_ii)],
@@ -50,7 +50,7 @@ class CosineClipFit:
         Tensor of shape (...,): the Frobenius norm of the gradient in (G1, G2) at unit
         norm (scale-invariant, since the gradient scales like 1/c when G scales by c).
     min_norm_ratio : torch.Tensor
-        Tensor of shape (...,): the smallest ratio ||G1 x_i|| / (||G1||_F ||x_i||)
+        Tensor of shape (...,): the smallest ratio norm(G1 x_i) / (norm_F(G1) norm(x_i))
         over both modalities; near 0 an embedding is passing through zero.
     change : torch.Tensor
         Tensor of shape (...,): sinTheta between span G1^T at the last two checks.
@@ -72,8 +72,8 @@ class CosineClipFit:
 
 
 def _loss_and_grad(G1, G2, X, Y, tau: float):
-    """The cosine CLIP loss at (G1 / ||G1||_F, G2 / ||G2||_F) and its gradient in the
-    raw (G1, G2); one exponential of the n x n logits (they lie in [-1/tau, 1/tau])."""
+    """The cosine CLIP loss at (G1 / norm_F(G1), G2 / norm_F(G2)) and its gradient in
+    the raw (G1, G2); one exponential of the n x n logits (in [-1/tau, 1/tau])."""
     G1 = G1.detach().requires_grad_(True)
     G2 = G2.detach().requires_grad_(True)
     a = F.normalize(X @ (G1 / G1.norm()).mT, dim=-1)  # (n, r)
