@@ -25,7 +25,8 @@ public name (``__all__`` is the union of the modules' ``__all__``, in this order
    ``unpaired.recipe`` (the paper's gradient recipe).
 7. Experiments, the chapter code, each module naming its chapter:
    ``experiments.runner``, ``experiments.loss_to_svd``, ``experiments.robustness``,
-   ``experiments.nonlinearity``, ``experiments.unpaired_runs``,
+   ``experiments.nonlinearity``, ``experiments.cosine``,
+   ``experiments.unpaired_runs``,
    ``experiments.unpaired_tables``,
    ``experiments.statistics``, ``experiments.detection_bounds``,
    ``experiments.images_captions``,
@@ -76,6 +77,7 @@ from .experiments.runner import *  # noqa: F403
 from .experiments.loss_to_svd import *  # noqa: F403
 from .experiments.robustness import *  # noqa: F403
 from .experiments.nonlinearity import *  # noqa: F403
+from .experiments.cosine import *  # noqa: F403
 from .experiments.unpaired_runs import *  # noqa: F403
 from .experiments.unpaired_tables import *  # noqa: F403
 from .experiments.statistics import *  # noqa: F403
@@ -136,6 +138,7 @@ MODULES = (
     experiments.loss_to_svd,
     experiments.robustness,
     experiments.nonlinearity,
+    experiments.cosine,
     experiments.unpaired_runs,
     experiments.unpaired_tables,
     experiments.statistics,

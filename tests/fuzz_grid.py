@@ -285,6 +285,22 @@ ENTRIES = [
         extreme=dict(rho=1e-300),
     ),
     Entry(
+        "fit_cosine_clip",
+        lambda **kw: mmcl.fit_cosine_clip(**kw).U,
+        dict(X=X, Y=Y, r=R, tau=0.5, tol=1e-3, check_every=5, max_iter=20),
+        dict(
+            X=_MAT,
+            Y=_MAT,
+            r="int",
+            tau="pos",
+            tol="pos",
+            check_every="int",
+            max_iter="int",
+        ),
+        rank_args=("X", "Y"),
+        shape_args=dict(Y="rows"),
+    ),
+    Entry(
         "svd_iteration",
         mmcl.svd_iteration,
         dict(

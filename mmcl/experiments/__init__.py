@@ -6,6 +6,8 @@
 * ``robustness``       the robustness chapter's trial (chapter 3);
 * ``nonlinearity``     CLIP's population fixed point and its bias under
   heteroskedastic noise (chapter 3);
+* ``cosine``           CLIP with L2-normalised embeddings: the fit and its
+  sinTheta against n (chapter 3);
 * ``unpaired_runs``    the unpaired-data settings and runs (chapter 4);
 * ``unpaired_tables``  their saved tables, the chapter's queries and the published
   numbers (chapter 4);
@@ -29,6 +31,7 @@ from .detection_bounds import *  # noqa: F403
 from .images_captions import *  # noqa: F403
 from .loss_to_svd import *  # noqa: F403
 from .nonlinearity import *  # noqa: F403
+from .cosine import *  # noqa: F403
 from .robustness import *  # noqa: F403
 from .runner import *  # noqa: F403
 from .statistics import *  # noqa: F403
@@ -38,6 +41,7 @@ from . import (
     alignment,
     at_scale,
     beyond,
+    cosine,
     detection_bounds,
     images_captions,
     loss_to_svd,
@@ -56,6 +60,7 @@ __all__ = [
         loss_to_svd,
         robustness,
         nonlinearity,
+        cosine,
         unpaired_runs,
         unpaired_tables,
         statistics,
