@@ -86,10 +86,15 @@ def _loss_and_grad(G1, G2, X, Y, tau: float):
         loss = clip_loss_from_normalizers(
             row.log() + 1.0 / tau, col.log() + 1.0 / tau, logits.diagonal(), tau
         )
-        W = E / row[:, None] + E / col[None, :]  # (n, n): row plus column softmax
-        W.diagonal().sub_(2.0)
-        W /= 2 * n  # dL/dlogits / tau, so dL/da = W b and dL/db = W^T a
-    torch.autograd.backward([a, b], [W @ b, W.mT @ a])
+        # dL/dlogits / tau = W / (2n), W = diag(1/row) E + E diag(1/col) - 2I (row plus
+        # column softmax), so dL/da = W b / (2n) and dL/db = W^T a / (2n), each from
+        # one thin product with E (W itself is never formed)
+        r = b.shape[-1]
+        Eb = E @ torch.cat([b, b / col[:, None]], -1)  # (n, 2r)
+        Eta = E.mT @ torch.cat([a / row[:, None], a], -1)  # (n, 2r)
+        ga = (Eb[:, :r] / row[:, None] + Eb[:, r:] - 2 * b) / (2 * n)
+        gb = (Eta[:, :r] + Eta[:, r:] / col[:, None] - 2 * a) / (2 * n)
+    torch.autograd.backward([a, b], [ga, gb])
     return loss, G1.grad, G2.grad
 
 
