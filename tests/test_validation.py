@@ -275,3 +275,23 @@ def test_numpy_arrays_accepted():
         X.numpy().astype(np.float64), Y.numpy().astype(np.float64), 2
     )
     assert res.G1.dtype == torch.float64
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_all_finite_agrees_with_the_entrywise_test(dtype):
+    """The one-sum fast path: a finite sum means no NaN or inf; a sum that overflows
+    from finite entries falls back to the entrywise test."""
+    from mmcl._validation import all_finite
+
+    big = torch.finfo(dtype).max
+    cases = [
+        torch.randn(50, 7, dtype=dtype),
+        torch.tensor([1.0, float("nan")], dtype=dtype),
+        torch.tensor([1.0, float("inf")], dtype=dtype),
+        torch.tensor([-float("inf"), 2.0], dtype=dtype),
+        torch.tensor([float("inf"), -float("inf")], dtype=dtype),  # sum is NaN
+        torch.tensor([big, big, -1.0], dtype=dtype),  # finite, but the sum overflows
+        torch.zeros(0, 3, dtype=dtype),
+    ]
+    for t in cases:
+        assert all_finite(t) == bool(torch.isfinite(t).all()), t
