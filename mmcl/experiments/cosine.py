@@ -24,10 +24,9 @@ import torch
 import torch.nn.functional as F
 
 from .._validation import check_int, check_pair, check_rank, check_real
-from ..data import make_multimodal
 from ..families import clip_loss_from_normalizers
 from ..metrics import sin_theta_distance
-from ..sampling import heteroskedastic_noise_std
+from .nonlinearity import bias_draw
 
 __all__ = ["CosineClipFit", "fit_cosine_clip", "cosine_clip_experiment"]
 
@@ -286,21 +285,8 @@ def cosine_clip_experiment(
     tau = check_real(tau, "tau", low=0.0, low_open=True)
     err, fits, conv = {}, {}, True
     for spread in spreads:
-        n1 = heteroskedastic_noise_std(d1, spread=spread, generator=0)
-        n2 = heteroskedastic_noise_std(d2, spread=spread, generator=1)
         for n in ns:
-            data = make_multimodal(
-                n,
-                d1,
-                d2,
-                r,
-                signal_cov=signal_var,
-                noise=n1,
-                noise2=n2,
-                replicates=replicates,
-                seed=seed,
-                dtype=torch.float64,
-            )
+            data = bias_draw(spread, n, d1, d2, r, signal_var, replicates, seed)[0]
             lin = linear_closed_form(data.X, data.Y, r, rho=rho)
             err[(spread, "linear", n)] = sin_theta_distance(lin.U, data.U1)
             for t in clip_taus:

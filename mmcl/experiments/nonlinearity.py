@@ -25,6 +25,7 @@ from ..covariance import contrastive_gradient
 from ..metrics import sin_theta_distance
 
 __all__ = [
+    "bias_draw",
     "population_clip_loss",
     "population_clip_fixed_point",
     "first_order_tilt",
@@ -159,6 +160,55 @@ def first_order_tilt(U1, U2, Sigma_z, D1, D2, *, tau: float, rho: float = 1.0):
     return -out @ Sigma_z @ inner @ torch.linalg.inv(Sigma_z) / (rho * tau)
 
 
+def bias_draw(spread, n, d1, d2, r, signal_var, replicates, seed):
+    """The draw of :func:`clip_bias_experiment` (and of ``mmcl.cosine_clip_experiment``,
+    which reuses it): the latent factor model in float64 with diagonal noise whose
+    variances spread by ``spread`` (``mmcl.heteroskedastic_noise_std``, generators 0
+    and 1 for the two modalities), ``replicates`` of n pairs from ``seed``.
+
+    Parameters
+    ----------
+    spread : float
+        The spread of the noise variances, in [0, 1); 0 is isotropic.
+    n : int
+        The number of pairs.
+    d1 : int
+        The dimension of modality 1.
+    d2 : int
+        The dimension of modality 2.
+    r : int
+        The rank of the shared latent.
+    signal_var : float
+        Sigma_z = signal_var * I.
+    replicates : int
+        Independent replicates.
+    seed : int
+        The seed of the data.
+
+    Returns
+    -------
+    tuple
+        The MultimodalSample (X, Y of shape (replicates, n, d1) and
+        (replicates, n, d2), with U1, U2) and the noise standard deviations (n1, n2),
+        of shape (d1,) and (d2,).
+    """
+    n1 = heteroskedastic_noise_std(d1, spread=spread, generator=0)
+    n2 = heteroskedastic_noise_std(d2, spread=spread, generator=1)
+    data = make_multimodal(
+        n,
+        d1,
+        d2,
+        r,
+        signal_cov=signal_var,
+        noise=n1,
+        noise2=n2,
+        replicates=replicates,
+        seed=seed,
+        dtype=torch.float64,
+    )
+    return data, (n1, n2)
+
+
 def clip_bias_experiment(
     ns,
     taus,
@@ -214,20 +264,9 @@ def clip_bias_experiment(
 
     err, pop, grad, conv = {}, {}, 0.0, True
     for spread in spreads:
-        n1 = heteroskedastic_noise_std(d1, spread=spread, generator=0)
-        n2 = heteroskedastic_noise_std(d2, spread=spread, generator=1)
         for n in ns:
-            data = make_multimodal(
-                n,
-                d1,
-                d2,
-                r,
-                signal_cov=signal_var,
-                noise=n1,
-                noise2=n2,
-                replicates=replicates,
-                seed=seed,
-                dtype=torch.float64,
+            data, (n1, n2) = bias_draw(
+                spread, n, d1, d2, r, signal_var, replicates, seed
             )
             lin = linear_closed_form(data.X, data.Y, r, rho=rho)
             err[(spread, "linear", n)] = sin_theta_distance(lin.U, data.U1)
