@@ -223,22 +223,18 @@ def cosine_clip_experiment(
     spreads,
     *,
     tau: float = 1.0,
-    clip_taus=(0.5,),
     d1: int = 20,
     d2: int = 10,
     r: int = 3,
     signal_var: float = 2.0,
-    rho: float = 1.0,
     replicates: int = 3,
     seed: int = 0,
     tol: float = 1e-6,
 ):
-    """sinTheta of the linear closed form, of converged un-normalised CLIP fixed points
-    and of cosine CLIP fits (:func:`fit_cosine_clip`) against n.
-
-    The data are those of :func:`~mmcl.experiments.nonlinearity.clip_bias_experiment`
-    with the same arguments (same seeds and noise variances), so its CLIP errors can
-    stand in for ``clip_taus``.
+    """sinTheta of cosine CLIP fits (:func:`fit_cosine_clip`) against n, on the data of
+    :func:`~mmcl.experiments.nonlinearity.clip_bias_experiment` with the same arguments
+    (its ``bias_draw``: same seeds and noise variances), so the two results' ``err``
+    merge into one table with the linear loss and un-normalised CLIP.
 
     Parameters
     ----------
@@ -248,8 +244,6 @@ def cosine_clip_experiment(
         The noise spreads in [0, 1) (0: isotropic), via heteroskedastic_noise_std.
     tau : float, default=1.0
         The temperature of cosine CLIP (> 0).
-    clip_taus : sequence of float, default=(0.5,)
-        The temperatures of un-normalised CLIP (rho as given); empty to skip it.
     d1 : int, default=20
         The dimension of modality 1.
     d2 : int, default=10
@@ -258,8 +252,6 @@ def cosine_clip_experiment(
         The latent dimension.
     signal_var : float, default=2.0
         Sigma_z = signal_var * I.
-    rho : float, default=1.0
-        The regularisation of the linear loss and un-normalised CLIP.
     replicates : int, default=3
         Independent replicates per cell.
     seed : int, default=0
@@ -270,29 +262,19 @@ def cosine_clip_experiment(
     Returns
     -------
     dict
-        ``err[(spread, method, n)]``: the sinTheta errors (tensor of shape
-        (replicates,)), method ``"linear"``, ``"cosine"`` or a CLIP temperature;
-        ``fits[(spread, n)]``: the :class:`CosineClipFit`; ``converged``: whether every
-        fit (cosine and CLIP) met its tolerance.
+        ``err[(spread, "cosine", n)]``: the sinTheta errors (tensor of shape
+        (replicates,)); ``fits[(spread, n)]``: the :class:`CosineClipFit`;
+        ``converged``: whether every fit met its tolerance.
     """
-    from .. import svd_iteration, linear_closed_form
-
     spreads = [
         check_real(s, "spreads", low=0.0, high=1.0, high_open=True) for s in spreads
     ]
     ns = [check_int(n, "ns", low=2) for n in ns]
-    clip_taus = [check_real(t, "clip_taus", low=0.0, low_open=True) for t in clip_taus]
     tau = check_real(tau, "tau", low=0.0, low_open=True)
     err, fits, conv = {}, {}, True
     for spread in spreads:
         for n in ns:
             data = bias_draw(spread, n, d1, d2, r, signal_var, replicates, seed)[0]
-            lin = linear_closed_form(data.X, data.Y, r, rho=rho)
-            err[(spread, "linear", n)] = sin_theta_distance(lin.U, data.U1)
-            for t in clip_taus:
-                fit = svd_iteration(data.X, data.Y, r, "clip", tau=t, rho=rho)
-                conv = conv and fit.converged
-                err[(spread, t, n)] = sin_theta_distance(fit.U, data.U1)
             fit = fit_cosine_clip(data.X, data.Y, r, tau=tau, tol=tol)
             conv = conv and bool(fit.converged.all())
             fits[(spread, n)] = fit
