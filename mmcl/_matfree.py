@@ -20,9 +20,9 @@ least (logits and the two products), against n^2 min(d1, d2) to form S. One expo
 per entry: P from the row shift, Q = P exp(r - c) from P (safe while max r - min c <=
 ``_safe_gap``; otherwise a second exponential, exactly as in :mod:`mmcl.blocked`); A v
 is then P v / 2 + diag(e^{r}/2) P diag(e^{-c}) v, which doubles the product columns (n^2
-(r + 4k) as implemented). Measured on one CPU thread the thin products run well below
-the rate of the one large product that forms S, so the flop rule of
-:meth:`ClipProblem.choose` favours them more than the clock does
+(r + 4k) as implemented). Measured on one CPU thread the thin products run at about a
+quarter of the rate of the one large product that forms S, so the flop rule of
+:meth:`ClipProblem.choose` weights their multiply-adds by ``_THIN_RATE`` = 4
 (benchmarks/results/README.md). Dense (``block`` None): A is kept as one n x n matrix
 between products; blocked: A is rebuilt block by block at each pass (memory O(n b)).
 """
@@ -45,6 +45,10 @@ _INNER_STEPS = 60
 #: 3 measured with the default _INNER_RTOL: a warm pass for the step, one or two to
 #: refine)
 _EXPECTED_STEPS = 3
+#: cost of a thin product's multiply-add relative to one of the large product that forms
+#: S: measured about 4 on one CPU thread (n = 4000; formed faster at d = 200, r = 5,
+#: products at d = 400, r = 10: benchmarks/results/cpu_path_calibration.jsonl)
+_THIN_RATE = 4
 #: bytes of logits per pass of ``ClipProblem.state`` (about an L2 cache), and the
 #: fewest rows per pass (bounds the Python overhead when rows are long)
 _CACHE_BYTES = 2**20
@@ -238,14 +242,17 @@ class ClipProblem:
         Per entry of the n x n logits, in multiply-adds: a product pair (S Qv, S^T Qu)
         costs 4k (A Y Qv and A^T X Qu with Q = P exp(r - c) folded in, 2k columns each),
         plus, blocked, the logits again (r + 1) and one exponential (counted as 10);
-        forming S costs 2 min(d1, d2) (A Y) and, blocked, the same r + 1 + 10. With
-        ``_EXPECTED_STEPS`` product pairs per SVD-iteration step (measured: about
-        three), S is formed when that costs no more; then its top r come from a full
-        SVD, as for the other families."""
+        forming S costs 2 min(d1, d2) (one product of A with 2 min(d1, d2) columns) and,
+        blocked, the same r + 1 + 10. The thin products' multiply-adds are weighted by
+        ``_THIN_RATE``: they run at about a quarter of the rate of the one large product
+        (benchmarks/calibrate_path.py). With ``_EXPECTED_STEPS`` product pairs per
+        SVD-iteration step (measured: about three), S is formed when that costs no
+        more; then its top r come from a full SVD, as for the other families."""
         d = min(self.X.shape[-1], self.Y.shape[-1])
         k = min(r + _OVERSAMPLE, d)
         rebuild = 0 if self.block is None else r + 1 + 10
-        formed = 2 * d + rebuild <= _EXPECTED_STEPS * (4 * k + rebuild)
+        thin = _THIN_RATE * 4 * k
+        formed = 2 * d + rebuild <= _EXPECTED_STEPS * (thin + rebuild)
         if _FORCE is not None:
             formed = _FORCE == "formed"
         return k, formed

@@ -198,9 +198,11 @@ def svd_iteration(
     subspace iteration on k = r + 5 vectors warm-started from the previous step, at
     n^2 (2k) multiply-adds per product pair with A kept (dense), or n^2 (r + 2k) plus
     one exponential per entry (blocked), against n^2 min(d1, d2) to form S (then a full
-    SVD, exactly as for the other families, whose S(beta) is always formed); see
-    ``mmcl._matfree``. The subspace iteration stops once its residual is below 10% of
-    the last change of M (the fixed point is the same; set
+    SVD, exactly as for the other families, whose S(beta) is always formed). The thin
+    products run at about a quarter of the large product's rate on one CPU thread, so
+    their multiply-adds count four times (calibrated: benchmarks/calibrate_path.py);
+    see ``mmcl._matfree``. The subspace iteration stops once its residual is below 10%
+    of the last change of M (the fixed point is the same; set
     ``mmcl._matfree._INNER_RTOL = 0`` for steps equal to the full SVD's up to
     rounding). ``history["products"]`` counts the passes over the data (products with
     S, or its formation) per step.

@@ -175,8 +175,8 @@ def fit_cosine_clip(
 
     See Also
     --------
-    mmcl.contrastive_loss : the same loss with ``normalize=True, rho=0``.
-    mmcl.linear_closed_form : the start.
+    mmcl.losses.contrastive_loss : the same loss with ``normalize=True, rho=0``.
+    mmcl.solvers.linear_closed_form : the start.
 
     Examples
     --------

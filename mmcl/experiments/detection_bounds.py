@@ -130,7 +130,8 @@ def cosine_tolerance(eps, X, Y, U1, U2, *, signal_var: float = 1.0) -> torch.Ten
 
     See Also
     --------
-    mmcl.detection_slack, mmcl.certified_detection : the certificates from a tolerance.
+    mmcl.experiments.statistics.detection_slack : the slacks from a tolerance.
+    mmcl.experiments.statistics.certified_detection : the certificates from them.
     certified_assignment : the tighter certificate of the assignment.
     """
     X, Y = check_matrix(X, "X"), check_matrix(Y, "Y")
@@ -217,7 +218,7 @@ def certified_assignment(
 
     See Also
     --------
-    mmcl.certified_detection : the certificate from the sorted slacks.
+    mmcl.experiments.statistics.certified_detection : the sorted slacks' certificate.
     """
     s = check_matrix(s_ideal, "s_ideal", square=True)
     tol = _check_tolerance(tolerance, s)
