@@ -1,5 +1,5 @@
-"""CLIP with L2-normalised embeddings (book/03_robustness, "Cosine similarities"): the
-loss the fit minimises, its invariances, the fit's convergence diagnostics and input
+"""CLIP with L2-normalised embeddings (book/03b_nonlinearity, "Cosine similarities"):
+the loss the fit minimises, its invariances, the fit's convergence diagnostics and input
 validation."""
 
 import pytest

@@ -1,4 +1,4 @@
-"""What CLIP's nonlinearity costs (book/03_robustness, last section): the population
+"""What CLIP's nonlinearity costs (book/03b_nonlinearity): the population
 CLIP loss, its isotropic consistency, the first-order tilt, and the chapter's table."""
 
 import torch

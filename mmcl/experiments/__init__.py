@@ -5,9 +5,9 @@
 * ``loss_to_svd``      diagnostics of the loss-to-SVD view (chapter 2);
 * ``robustness``       the robustness chapter's trial (chapter 3);
 * ``nonlinearity``     CLIP's population fixed point and its bias under
-  heteroskedastic noise (chapter 3);
+  heteroskedastic noise (chapter 3b);
 * ``cosine``           CLIP with L2-normalised embeddings: the fit and its
-  sinTheta against n (chapter 3);
+  sinTheta against n (chapter 3b);
 * ``unpaired_runs``    the unpaired-data settings and runs (chapter 4);
 * ``unpaired_tables``  their saved tables, the chapter's queries and the published
   numbers (chapter 4);
