@@ -45,11 +45,14 @@ def _title(source: Path) -> str:
 
 
 def _normal(text: str) -> str:
-    """Ligatures unfolded, dashes and spaces made plain, case folded."""
+    """Ligatures unfolded, dashes, typographic apostrophes and spaces made plain, case
+    folded (LaTeX sets a title's ' as a right single quote)."""
     text = (
         unicodedata.normalize("NFKC", text)
         .replace("\u2013", "-")
         .replace("\u2014", "-")
+        .replace("\u2019", "'")
+        .replace("\u2018", "'")
     )
     return re.sub(r"\s+", " ", text).casefold()
 
