@@ -50,7 +50,7 @@ _EXPECTED_STEPS = 3
 #: products at d = 400, r = 10: benchmarks/results/cpu_path_calibration.jsonl)
 _THIN_RATE = 4
 #: bytes of logits per pass of ``ClipProblem.state`` (about an L2 cache), and the
-#: fewest rows per pass (bounds the Python overhead when rows are long)
+#: fewest rows per pass
 _CACHE_BYTES = 2**20
 _MIN_ROWS = 16
 #: bytes of a rebuilt block of A (blocked path): under glibc's largest mmap threshold
@@ -216,6 +216,14 @@ def _blocks(n: int, block: int):
         yield slice(start, min(start + block, n))
 
 
+def _rows_within(nbytes: int, like, n_cols: int) -> int:
+    """Rows of an (n_rows, n_cols) slab of ``like``'s dtype, over its batch dimensions
+    (everything before the last two), that fit in about ``nbytes``; at least
+    ``_MIN_ROWS`` (bounds the Python overhead when rows are long)."""
+    row = n_cols * like[..., 0, 0].numel() * (torch.finfo(like.dtype).bits // 8)
+    return max(_MIN_ROWS, nbytes // max(1, row))
+
+
 def _safe_gap(n: int, dtype) -> float:
     """Largest max_i r_i - min_j c_j for which Q = P exp(r - c) loses nothing: an entry
     of P below the smallest float (e^{-log(1/tiny)}) then carries Q_ij < tiny e^{gap},
@@ -274,14 +282,6 @@ class ClipProblem:
         return t
 
     # --- one pass: log-normalisers (and A when dense)
-    def _rows_per_pass(self, n_rows: int, n_cols: int, batch: int) -> int:
-        """Rows of logits handled at once: about ``_CACHE_BYTES`` of them (so the
-        exponential, the sums and the normalisation stay in cache), at least
-        ``_MIN_ROWS``, at most the memory block."""
-        itemsize = torch.finfo(self.X.dtype).bits // 8
-        rows = max(_MIN_ROWS, _CACHE_BYTES // max(1, n_cols * batch * itemsize))
-        return min(rows, n_rows if self.block is None else self.block)
-
     def release(self, st) -> None:
         """Hand a discarded state's n x n buffer back for the next ``state`` (dense);
         re-filling a resident buffer avoids faulting in fresh pages every pass."""
@@ -299,14 +299,14 @@ class ClipProblem:
         shift = torch.full(zx.shape[:-2], float("-inf"), dtype=X.dtype, device=X.device)
         keep = None
         if self.block is None:  # P = exp(l - r), kept (..., n_q, n) for the products
-            shape = (*zx.shape[:-1], zy.shape[-2])
-            keep = next((b for b in self._pool if b.shape == shape), None)
-            if keep is None:
-                keep = torch.empty(shape, dtype=X.dtype, device=X.device)
-            else:
-                self._pool.remove(keep)
-        batch = zx[..., 0, 0].numel()
-        per_pass = self._rows_per_pass(zx.shape[-2], zy.shape[-2], batch)
+            shape = (*zx.shape[:-1], zy.shape[-2])  # the same for every state
+            keep = (
+                self._pool.pop()
+                if self._pool
+                else torch.empty(shape, dtype=X.dtype, device=X.device)
+            )
+        # passes of about _CACHE_BYTES of logits: exp, sums and division stay in cache
+        per_pass = min(_rows_within(_CACHE_BYTES, zx, zy.shape[-2]), self.block or n)
         for rows in _blocks(zx.shape[-2], per_pass):
             lg = zx[..., rows, :] @ zy.mT  # (..., b, n)
             m = lg.amax(-1)  # row maxima (..., b)
@@ -380,10 +380,8 @@ class ClipProblem:
             return
         zxr = torch.cat([st["zx"], -st["r"].unsqueeze(-1)], -1)  # l - r in one product
         zy1 = torch.cat([st["zy"], torch.ones_like(st["zy"][..., :1])], -1)
-        itemsize = torch.finfo(zxr.dtype).bits // 8
-        batch, n = zxr[..., 0, 0].numel(), zy1.shape[-2]
-        per = max(_MIN_ROWS, _REBUILD_BYTES // (n * batch * itemsize))
-        for rows in _blocks(zxr.shape[-2], min(self.block, per)):
+        per = min(self.block, _rows_within(_REBUILD_BYTES, zxr, zy1.shape[-2]))
+        for rows in _blocks(zxr.shape[-2], per):
             P = (zxr[..., rows, :] @ zy1.mT).exp_()  # (..., b, n)
             Q = (
                 None
