@@ -78,6 +78,10 @@ class FormedProblem:
     def release(self, st) -> None:
         """Nothing to hand back (see ``mmcl._matfree.ClipProblem.release``)."""
 
+    def pilot(self):
+        """No screen of trial dampings (see ``mmcl._matfree.ClipProblem.pilot``)."""
+        return None
+
     def _gather(self, Z):
         """Z for every row from the local rows' Z (sharded in mmcl.distributed)."""
         return Z
@@ -142,10 +146,13 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
     # eps where that is coarser (float32 sums of n terms move by about eps |L|)
     slack = max(1e-12, 16 * torch.finfo(U.dtype).eps)
     iterates, converged, change = [], False, 1.0
+    pilot = prob.pilot()
     for it in range(1, max_iter + 1):
         tol_in, passes = max(floor, _mf._INNER_RTOL * change), 1
+        base = None if pilot is None else _screen_loss(pilot, U, w, V)
         if formed:
             S = prob.formed(st)
+            prob.release(st)  # its n x n buffer serves the trials (one buffer, dense)
             if not bool(torch.isfinite(S).all()):  # the weights overflowed
                 check_finite_output(
                     S,
@@ -161,7 +168,7 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
                     "svd_iteration's S(beta)",
                     "raise tau or rho, or scale the data down",
                 )
-        for _ in range(30):  # backtracking on the damping, per replicate
+        for trial in range(30):  # backtracking on the damping, per replicate
             c1, c2 = ((1 - a) * rho)[..., None, None], a[..., None, None]
             if formed:
                 U1, sig1, V1 = truncated_svd(c1 * M + c2 * S, r)
@@ -171,6 +178,12 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
                 )
                 passes += steps - 1
             w1 = sig1 / rho
+            if base is not None and trial < 10:  # screened: halve without a pass
+                L1 = _screen_loss(pilot, U1, w1, V1)
+                rise = L1 > base + _mf._PILOT_RISE * base.abs()
+                if bool(rise.any()):
+                    a = torch.where(rise, a / 2, a)
+                    continue
             st1 = prob.state(U1, w1, V1)
             L, L1 = st["loss"], st1["loss"]
             worse = L1 > L + slack * L.abs().clamp_min(1.0)
@@ -226,6 +239,13 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
         "history": hist,
         "iterates": iterates,
     }
+
+
+def _screen_loss(pilot, U, w, V):
+    """The loss at M = U diag(w) V^T on the pilot's rows (``ClipProblem.pilot``)."""
+    st = pilot.state(U, w, V)
+    pilot.release(st)
+    return st["loss"]
 
 
 def _step_svd(prob, st, U, w, V, c1, c2, Qu, Qv, first, r, tol):

@@ -56,6 +56,11 @@ _MIN_ROWS = 16
 #: bytes of a rebuilt block of A (blocked path): under glibc's largest mmap threshold
 #: (32 MB), so the allocator hands the same memory back instead of faulting in pages
 _REBUILD_BYTES = 2**24
+#: the screen of a trial damping (``ClipProblem.pilot``): every (n // _PILOT_ROWS)-th
+#: row, used once n >= 4 _PILOT_ROWS; a trial whose loss there rises by more than
+#: _PILOT_RISE of its magnitude is halved without the exact pass
+_PILOT_ROWS = 512
+_PILOT_RISE = 0.05
 #: force "formed" or "products" for CLIP (tests); None chooses by the flop count
 _FORCE = None
 
@@ -264,6 +269,19 @@ class ClipProblem:
         if _FORCE is not None:
             formed = _FORCE == "formed"
         return k, formed
+
+    def pilot(self):
+        """This problem on every (n // _PILOT_ROWS)-th row (dense), or None below
+        n = 4 _PILOT_ROWS: its loss screens trial dampings for (_PILOT_ROWS / n)^2 of
+        a pass (``mmcl._iteration.iterate``)."""
+        step = self.n // _PILOT_ROWS
+        if step < 4:
+            return None
+
+        def rows(Z):
+            return Z[..., ::step, :][..., :_PILOT_ROWS, :].contiguous()
+
+        return ClipProblem(rows(self.X), rows(self.Y), self.tau, self.rho, None)
 
     # --- the hooks a sharded problem (mmcl.distributed) replaces by collectives: here
     # every row is local, so gathering rows and reducing over ranks do nothing

@@ -177,6 +177,11 @@ class _Sharded:
     def _max(self, t):
         return self.comm.reduce(t, "max")
 
+    def pilot(self):
+        """No screen of trial dampings: a rank's rows alone would screen differently
+        on every rank, and the ranks must take the same step."""
+        return None
+
 
 class _ShardedClip(_Sharded, _mf.ClipProblem):
     """CLIP's loss and products with S(beta) from this rank's rows of A."""

@@ -1,15 +1,12 @@
 """The fast solvers (mmcl._matfree) take the same steps as the straightforward ones.
 
 The reference below is the SVD-iteration as it was before the matrix-free rewrite: dense
-weights
-from ``ClipFamily.weights``, S(beta) formed by ``cross_covariance``, a full SVD per
-step. In
-float64 the matrix-free steps (products with S, subspace iteration solved to its
-rounding floor)
-must give the same iterates to 1e-10: the subspace iteration stops at a residual of
-8 eps sqrt(d) ~ 1e-14 relative, and a Ritz vector's error is that over the relative gap
-of T
-(above 1e-3 on these problems), so 1e-10 leaves a margin of about 1e1 to 1e2.
+weights from ``ClipFamily.weights``, S(beta) formed by ``cross_covariance``, a full SVD
+per step. In float64 the matrix-free steps (products with S, subspace iteration solved
+to its rounding floor) must give the same iterates to 1e-10: the subspace iteration
+stops at a residual of 8 eps sqrt(d) ~ 1e-14 relative, and a Ritz vector's error is
+that over the relative gap of T (above 1e-3 on these problems), so 1e-10 leaves a
+margin of about 1e1 to 1e2.
 """
 
 import pytest
@@ -238,9 +235,12 @@ def test_hard_max_logits_keep_exact_normalisers(block):
         assert bool(torch.isfinite(loss).all()) and bool((loss.diff() <= 0).all())
 
 
-def test_dense_states_reuse_two_buffers():
+@pytest.mark.parametrize("mode, most", [("formed", 1), ("products", 2)])
+def test_dense_states_reuse_their_buffers(monkeypatch, mode, most):
     """The dense iteration keeps at most two n x n buffers (the current state and the
-    candidate), handed back and refilled rather than allocated at every pass."""
+    candidate; one when S(beta) is formed, which frees the current state's before the
+    trials), handed back and refilled rather than allocated at every pass."""
+    monkeypatch.setattr(mf, "_FORCE", mode)
     d = mmcl.make_multimodal(120, 6, 5, 2, seed=3, dtype=torch.float64)
     made = []
     real = torch.empty
@@ -254,4 +254,35 @@ def test_dense_states_reuse_two_buffers():
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(mf.torch, "empty", spy)
         fit = mmcl.svd_iteration(d.X, d.Y, 2, "clip", tol=1e-10, max_iter=40)
-    assert fit.n_iter > 5 and 1 <= len(made) <= 2
+    assert fit.n_iter > 5 and 1 <= len(made) <= most
+
+
+@pytest.mark.parametrize("mode", ["formed", "products"])
+def test_screened_dampings_take_the_same_steps(monkeypatch, mode):
+    """The subsample screen (ClipProblem.pilot) skips the exact pass of dampings that
+    overshoot (here a = 1 and 1/2 from the linear start) and changes no iterate."""
+    monkeypatch.setattr(mf, "_FORCE", mode)
+    d = mmcl.make_multimodal(
+        2048, 20, 20, 3, eta=0.6, noise=1.0, seed=0, dtype=torch.float64
+    )
+    real = mf.ClipProblem.state
+
+    def run(pilot_rows):
+        monkeypatch.setattr(mf, "_PILOT_ROWS", pilot_rows)
+        passes = []
+
+        def spy(self, *args):
+            passes.append(self.n == 2048)
+            return real(self, *args)
+
+        monkeypatch.setattr(mf.ClipProblem, "state", spy)
+        fit = mmcl.svd_iteration(
+            d.X, d.Y, 3, "clip", max_iter=6, tol=1e-300, record_iterates=True
+        )
+        return fit, sum(passes), len(passes) - sum(passes)
+
+    screened, exact_passes, pilot_passes = run(512)
+    plain, plain_passes, none = run(2048)  # n < 4 * 512 rows: no screen
+    assert none == 0 and pilot_passes >= 6 and exact_passes == plain_passes - 2
+    for (G1, G2), (H1, H2) in zip(screened.iterates, plain.iterates):
+        assert rel(G1.T @ G2, H1.T @ H2) < 1e-12
