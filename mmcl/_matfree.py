@@ -53,9 +53,10 @@ _THIN_RATE = 4
 #: fewest rows per pass
 _CACHE_BYTES = 2**20
 _MIN_ROWS = 16
-#: bytes of a rebuilt block of A (blocked path): under glibc's largest mmap threshold
-#: (32 MB), so the allocator hands the same memory back instead of faulting in pages
-_REBUILD_BYTES = 2**24
+#: bytes of a rebuilt block of A (blocked path), written into one buffer per pass (a
+#: fresh block of more than glibc's 32 MB mmap threshold would fault in new pages every
+#: time); large, since a block's rows are the inner dimension of its product
+_REBUILD_BYTES = 2**26
 #: the screen of a trial damping (``ClipProblem.pilot``): every (n // _PILOT_ROWS)-th
 #: row, used once n >= 4 _PILOT_ROWS; a trial whose loss there rises by more than
 #: _PILOT_RISE of its magnitude is halved without the exact pass
@@ -399,8 +400,12 @@ class ClipProblem:
         zxr = torch.cat([st["zx"], -st["r"].unsqueeze(-1)], -1)  # l - r in one product
         zy1 = torch.cat([st["zy"], torch.ones_like(st["zy"][..., :1])], -1)
         per = min(self.block, _rows_within(_REBUILD_BYTES, zxr, zy1.shape[-2]))
+        buf = None
         for rows in _blocks(zxr.shape[-2], per):
-            P = (zxr[..., rows, :] @ zy1.mT).exp_()  # (..., b, n)
+            b = rows.stop - rows.start
+            if buf is None or buf.shape[-2] != b:  # the first block, and the last
+                buf = zxr.new_empty((*zxr.shape[:-2], b, zy1.shape[-2]))
+            P = torch.matmul(zxr[..., rows, :], zy1.mT, out=buf).exp_()  # (..., b, n)
             Q = (
                 None
                 if st["safe"]
@@ -453,7 +458,10 @@ class ClipProblem:
         d2, else X^T Y - X^T (A Y); either way one product of A with 2 min(d1, d2)
         columns (``_AtW``'s layout, W^T A, when it is X)."""
         X, Y = self.X, self.Y
-        left = X.shape[-1] <= Y.shape[-1]
+        # dense: the W^T A layout when d1 <= d2 (faster on the kept A); blocked: A Y,
+        # whose inner dimension is n rather than a block's rows, unless d2 > 2 d1
+        d1, d2 = X.shape[-1], Y.shape[-1]
+        left = d1 <= d2 if "P" in st else 2 * d1 < d2
         AZ = torch.zeros_like(X if left else Y)  # A^T X (n x d1), or A Y (n x d2)
         for rows, P, Q in self._blocks_of_PQ(st):
             er = st["er"][..., rows]

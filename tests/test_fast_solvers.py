@@ -93,7 +93,8 @@ def test_default_inner_tolerance_reaches_the_same_fixed_point(monkeypatch):
     assert torch.allclose(fast.singular_values, exact.singular_values, rtol=1e-9)
 
 
-@pytest.mark.parametrize("d1, d2", [(9, 7), (7, 9)])  # S formed as (A Y) or (A^T X)
+# S formed as A Y or A^T X: dense (9, 7), (7, 9); blocked A Y for both, A^T X for (4, 9)
+@pytest.mark.parametrize("d1, d2", [(9, 7), (7, 9), (4, 9)])
 def test_products_equal_the_formed_cross_covariance(d1, d2):
     d = mmcl.make_multimodal(250, d1, d2, 2, eta=0.8, seed=1, dtype=torch.float64)
     U, w, V = d.U1[:, :2], torch.tensor([1.5, 0.7], dtype=torch.float64), d.U2[:, :2]
