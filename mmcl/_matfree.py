@@ -454,9 +454,9 @@ class ClipProblem:
         )
 
     def formed(self, st):
-        """S(beta) = X^T (I - A) Y / n, formed (d1 x d2): X^T Y - (A^T X)^T Y when d1 <=
-        d2, else X^T Y - X^T (A Y); either way one product of A with 2 min(d1, d2)
-        columns (``_AtW``'s layout, W^T A, when it is X)."""
+        """S(beta) = X^T (I - A) Y / n, formed (d1 x d2): X^T Y - (A^T X)^T Y (one
+        product of A with 2 d1 columns, in ``_AtW``'s layout W^T A) or X^T Y - X^T (A Y)
+        (2 d2 columns), as the comment below chooses."""
         X, Y = self.X, self.Y
         # dense: the W^T A layout when d1 <= d2 (faster on the kept A); blocked: A Y,
         # whose inner dimension is n rather than a block's rows, unless d2 > 2 d1
