@@ -175,7 +175,9 @@ def svd_iteration(
         rise. For CLIP at n >= 2048 a trial is first screened on every (n // 512)-th
         pair: one whose loss there rises by more than 5% is halved without the exact
         pass over all n^2 pairs (a screen at 1/16 or less of its cost; the exact loss
-        still decides every accepted step, so the loss never rises).
+        still decides every accepted step, so the loss never rises). The screen can also
+        skip a damping that the exact loss would accept; the step then takes a smaller
+        one, still a descent step.
     tol : float, default=1e-8
         Stop when ||M_{t+1} - M_t||_F / ||M_t||_F < tol for every replicate.
     max_iter : int, default=500
