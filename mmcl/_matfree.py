@@ -399,7 +399,9 @@ class ClipProblem:
             return
         zxr = torch.cat([st["zx"], -st["r"].unsqueeze(-1)], -1)  # l - r in one product
         zy1 = torch.cat([st["zy"], torch.ones_like(st["zy"][..., :1])], -1)
-        per = min(self.block, _rows_within(_REBUILD_BYTES, zxr, zy1.shape[-2]))
+        per = min(
+            self.block or self.n, _rows_within(_REBUILD_BYTES, zxr, zy1.shape[-2])
+        )
         buf = None
         for rows in _blocks(zxr.shape[-2], per):
             b = rows.stop - rows.start
@@ -461,7 +463,7 @@ class ClipProblem:
         # dense: the W^T A layout when d1 <= d2 (faster on the kept A); blocked: A Y,
         # whose inner dimension is n rather than a block's rows, unless d2 > 2 d1
         d1, d2 = X.shape[-1], Y.shape[-1]
-        left = d1 <= d2 if "P" in st else 2 * d1 < d2
+        left = d1 <= d2 if self.block is None else 2 * d1 < d2
         AZ = torch.zeros_like(X if left else Y)  # A^T X (n x d1), or A Y (n x d2)
         for rows, P, Q in self._blocks_of_PQ(st):
             er = st["er"][..., rows]
