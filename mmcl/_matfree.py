@@ -18,13 +18,18 @@ S(beta) = X^T (I - A) Y / n, so S Qv = X^T (Y Qv - A (Y Qv)) / n and S^T Qu = Y^
 - A^T (X Qu)) / n: one pass over A gives both, at n^2 (r + 2k) multiply-adds at the
 least (logits and the two products), against n^2 min(d1, d2) to form S. One exponential
 per entry: P from the row shift, Q = P exp(r - c) from P (safe while max r - min c <=
-``_safe_gap``; otherwise a second exponential, exactly as in :mod:`mmcl.blocked`); A v
-is then P v / 2 + diag(e^{r}/2) P diag(e^{-c}) v, which doubles the product columns (n^2
-(r + 4k) as implemented). Measured on one CPU thread the thin products run at about a
-quarter of the rate of the one large product that forms S, so the flop rule of
-:meth:`ClipProblem.choose` weights their multiply-adds by ``_THIN_RATE`` = 4
-(benchmarks/results/README.md). Dense (``block`` None): A is kept as one n x n matrix
-between products; blocked: A is rebuilt block by block at each pass (memory O(n b)).
+``_safe_gap``; otherwise a second exponential, exactly as in :mod:`mmcl.blocked`).
+
+Dense (``block`` None): P is kept as one n x n matrix between products, and A v = P v /
+2 + diag(e^{r}/2) P diag(e^{-c}) v folds Q's factor into twice the product columns
+(n^2 4k per product pair); forming S writes A = P (1/2 + e^{r_i - c_j}/2) over P once,
+then multiplies by min(d1, d2) columns. Blocked: A itself is rebuilt at every pass in
+tiles of ``_TILE_BYTES`` that stay in cache while they are multiplied (memory O(tile)),
+one exponential and one scaling per entry, then n^2 2k per product pair or n^2 min(d1,
+d2) to form S. Measured on one CPU thread the thin products run at a fraction of the
+rate of the one large product that forms S, so the flop rule of
+:meth:`ClipProblem.choose` weights their multiply-adds by ``_THIN_RATE``
+(benchmarks/results/README.md).
 """
 
 from __future__ import annotations
@@ -49,14 +54,19 @@ _EXPECTED_STEPS = 3
 #: S: measured about 4 on one CPU thread (n = 4000; formed faster at d = 200, r = 5,
 #: products at d = 400, r = 10: benchmarks/results/cpu_path_calibration.jsonl)
 _THIN_RATE = 4
+#: cost of a rebuilt tile's exponential and scaling per entry, in multiply-adds of the
+#: large product (blocked path)
+_REBUILD = 10
 #: bytes of logits per pass of ``ClipProblem.state`` (about an L2 cache), and the
 #: fewest rows per pass
 _CACHE_BYTES = 2**20
 _MIN_ROWS = 16
-#: bytes of a rebuilt block of A (blocked path), written into one buffer per pass (a
-#: fresh block of more than glibc's 32 MB mmap threshold would fault in new pages every
-#: time); large, since a block's rows are the inner dimension of its product
-_REBUILD_BYTES = 2**26
+#: the blocked path rebuilds A in tiles of about _TILE_BYTES, _TILE_COLS columns wide
+#: (fewer rows if ``block`` says so), so that a tile and the columns' rows of Y, X Qu
+#: or Y Qv stay in cache while they are multiplied; whole rows of A would not once n
+#: is large (400 kB a row at n = 1e5, float32)
+_TILE_BYTES = 2**21
+_TILE_COLS = 2048
 #: the screen of a trial damping (``ClipProblem.pilot``): every (n // _PILOT_ROWS)-th
 #: row, used once n >= 4 _PILOT_ROWS; a trial whose loss there rises by more than
 #: _PILOT_RISE of its magnitude is halved without the exact pass
@@ -254,19 +264,21 @@ class ClipProblem:
         SVD-iteration step.
 
         Per entry of the n x n logits, in multiply-adds: a product pair (S Qv, S^T Qu)
-        costs 4k (A Y Qv and A^T X Qu with Q = P exp(r - c) folded in, 2k columns each),
-        plus, blocked, the logits again (r + 1) and one exponential (counted as 10);
-        forming S costs 2 min(d1, d2) (one product of A with 2 min(d1, d2) columns) and,
-        blocked, the same r + 1 + 10. The thin products' multiply-adds are weighted by
-        ``_THIN_RATE``: they run at about a quarter of the rate of the one large product
-        (benchmarks/calibrate_path.py). With ``_EXPECTED_STEPS`` product pairs per
-        SVD-iteration step (measured: about three), S is formed when that costs no
-        more; then its top r come from a full SVD, as for the other families."""
+        costs 4k dense (A Y Qv and A^T X Qu with Q's factor folded in, 2k columns each)
+        and 2k blocked (tiles of A itself), weighted by ``_THIN_RATE``: the thin
+        products run at a fraction of the rate of the one large product
+        (benchmarks/calibrate_path.py). Forming S costs min(d1, d2) (one product of A
+        with that many columns). Blocked, each pass also rebuilds its tiles: the logits
+        (r + 1) and ``_REBUILD`` for the exponential and the scaling. With
+        ``_EXPECTED_STEPS`` product pairs per SVD-iteration step (measured: about
+        three), S is formed when that costs no more; then its top r come from a full
+        SVD, as for the other families."""
         d = min(self.X.shape[-1], self.Y.shape[-1])
         k = min(r + _OVERSAMPLE, d)
-        rebuild = 0 if self.block is None else r + 1 + 10
-        thin = _THIN_RATE * 4 * k
-        formed = 2 * d + rebuild <= _EXPECTED_STEPS * (thin + rebuild)
+        dense = self.block is None
+        rebuild = 0 if dense else r + 1 + _REBUILD
+        thin = _THIN_RATE * (4 if dense else 2) * k
+        formed = d + rebuild <= _EXPECTED_STEPS * (thin + rebuild)
         if _FORCE is not None:
             formed = _FORCE == "formed"
         return k, formed
@@ -369,9 +381,7 @@ class ClipProblem:
         ).sum(-1)
         if keep is not None:
             st["P"] = keep
-            st["Q"] = (
-                None  # unsafe: exp(l - c) formed when first needed (_blocks_of_PQ)
-            )
+            st["Q"] = None  # unsafe: exp(l - c) formed when first needed (_dense_PQ)
         return st
 
     @staticmethod
@@ -388,34 +398,51 @@ class ClipProblem:
             cm = new
         return cm + cs.log()
 
-    def _blocks_of_PQ(self, st):
-        """Yield (rows, P[rows], Q[rows] or None) over the local rows: P = exp(l - r); Q
-        = exp(l - c) only when it cannot be had as P exp(r - c) (then None). Dense: the
-        kept P; blocked: rebuilt."""
-        if "P" in st:
-            if not st["safe"] and st["Q"] is None:
-                st["Q"] = torch.exp(st["zx"] @ st["zy"].mT - st["c"].unsqueeze(-2))
-            yield slice(0, None), st["P"], st["Q"]
-            return
-        zxr = torch.cat([st["zx"], -st["r"].unsqueeze(-1)], -1)  # l - r in one product
-        zy1 = torch.cat([st["zy"], torch.ones_like(st["zy"][..., :1])], -1)
-        per = min(
-            self.block or self.n, _rows_within(_REBUILD_BYTES, zxr, zy1.shape[-2])
-        )
-        buf = None
-        for rows in _blocks(zxr.shape[-2], per):
-            b = rows.stop - rows.start
-            if buf is None or buf.shape[-2] != b:  # the first block, and the last
-                buf = zxr.new_empty((*zxr.shape[:-2], b, zy1.shape[-2]))
-            P = torch.matmul(zxr[..., rows, :], zy1.mT, out=buf).exp_()  # (..., b, n)
-            Q = (
-                None
-                if st["safe"]
-                else torch.exp(
-                    st["zx"][..., rows, :] @ st["zy"].mT - st["c"].unsqueeze(-2)
-                )
-            )
-            yield rows, P, Q
+    def _dense_PQ(self, st):
+        """(P, Q or None) of a dense state: the kept P = exp(l - r); Q = exp(l - c)
+        formed when first needed, only where it cannot be had as P exp(r - c)."""
+        if not st["safe"] and st["Q"] is None:
+            st["Q"] = torch.exp(st["zx"] @ st["zy"].mT - st["c"].unsqueeze(-2))
+        return st["P"], st["Q"]
+
+    def _tiles_of_A(self, st):
+        """Yield (rows, cols, A[rows, cols]) over the local rows and all columns
+        (blocked): tiles of about ``_TILE_BYTES``, ``_TILE_COLS`` columns wide and at
+        most ``block`` x n entries, rebuilt as A = P (1/2 + er_i ec_j) with P = exp(l -
+        r) (one exponential; ``_AV`` folds the same factor into twice the columns
+        instead), or (P + exp(l - c)) / 2 when that is unsafe. Each tile is overwritten
+        by the next, so consume it before asking for another."""
+        zx, zy, er, ec = st["zx"], st["zy"], st["er"], st["ec"]
+        zxr = torch.cat([zx, -st["r"].unsqueeze(-1)], -1)  # l - r in one product
+        zy1 = torch.cat([zy, torch.ones_like(zy[..., :1])], -1)
+        if not st["safe"]:  # l - c in one product
+            zx1 = torch.cat([zx, torch.ones_like(zx[..., :1])], -1)
+            zyc = torch.cat([zy, -st["c"].unsqueeze(-1)], -1)
+        ncol = zy.shape[-2]
+        c = min(ncol, _TILE_COLS)
+        # rows: as many as fit in _TILE_BYTES, within the block x n entries that
+        # ``block`` allows
+        cap = max(1, (self.block or self.n) * ncol // c)
+        b = min(cap, _rows_within(_TILE_BYTES, zxr, c))
+        batch = zxr.shape[:-2]
+        flat = zxr.new_empty(math.prod(batch) * b * c)  # contiguous tiles of any size
+        scale = zxr.new_empty(flat.shape)
+        for rows in _blocks(zxr.shape[-2], b):
+            er_rows = er[..., rows].unsqueeze(-1)
+            for cols in _blocks(ncol, c):
+                shape = (*batch, rows.stop - rows.start, cols.stop - cols.start)
+                size = math.prod(shape)
+                T = flat[:size].view(shape)
+                torch.matmul(zxr[..., rows, :], zy1[..., cols, :].mT, out=T).exp_()
+                if st["safe"]:
+                    W = scale[:size].view(shape)
+                    torch.mul(er_rows, ec[..., cols].unsqueeze(-2), out=W)
+                    T.mul_(W.add_(0.5))
+                else:
+                    W = scale[:size].view(shape)
+                    torch.matmul(zx1[..., rows, :], zyc[..., cols, :].mT, out=W)
+                    T.add_(W.exp_()).mul_(0.5)
+                yield rows, cols, T
 
     @staticmethod
     def _AV(P, Q, er, ec, V):
@@ -442,12 +469,15 @@ class ClipProblem:
         X, Y = self.X, self.Y
         YQ_q, XQ = Y @ Qv, X @ Qu  # (..., n_q, k)
         YQ = self._gather(YQ_q)  # (..., n, k)
-        AYQ = torch.empty_like(YQ_q)
-        AtXQ = torch.zeros_like(YQ)  # (..., n, k): this rank's part of A^T X Qu
-        for rows, P, Q in self._blocks_of_PQ(st):
-            er = st["er"][..., rows]
-            AYQ[..., rows, :] = self._AV(P, Q, er, st["ec"], YQ)
-            AtXQ += self._AtW(P, Q, er, st["ec"], XQ[..., rows, :])
+        if self.block is None:  # the kept P, the factor of Q folded into the columns
+            P, Q = self._dense_PQ(st)
+            AYQ = self._AV(P, Q, st["er"], st["ec"], YQ)
+            AtXQ = self._AtW(P, Q, st["er"], st["ec"], XQ)  # (..., n, k), this rank's
+        else:
+            AYQ, AtXQ = torch.zeros_like(YQ_q), torch.zeros_like(YQ)
+            for rows, cols, A in self._tiles_of_A(st):
+                AYQ[..., rows, :] += A @ YQ[..., cols, :]
+                AtXQ[..., cols, :] += (XQ[..., rows, :].mT @ A).mT
         mine = slice(self.rows0, self.rows0 + X.shape[-2])
         AtXQ = self._sum(AtXQ)[..., mine, :]  # (..., n_q, k)
         return (
@@ -455,22 +485,49 @@ class ClipProblem:
             self._sum(Y.mT @ (XQ - AtXQ)) / self.n,
         )
 
-    def formed(self, st):
-        """S(beta) = X^T (I - A) Y / n, formed (d1 x d2): X^T Y - (A^T X)^T Y (one
-        product of A with 2 d1 columns, in ``_AtW``'s layout W^T A) or X^T Y - X^T (A Y)
-        (2 d2 columns), as the comment below chooses."""
-        X, Y = self.X, self.Y
-        # dense: the W^T A layout when d1 <= d2 (faster on the kept A); blocked: A Y,
-        # whose inner dimension is n rather than a block's rows, unless d2 > 2 d1
-        d1, d2 = X.shape[-1], Y.shape[-1]
-        left = d1 <= d2 if self.block is None else 2 * d1 < d2
-        AZ = torch.zeros_like(X if left else Y)  # A^T X (n x d1), or A Y (n x d2)
-        for rows, P, Q in self._blocks_of_PQ(st):
-            er = st["er"][..., rows]
-            if left:
-                AZ += self._AtW(P, Q, er, st["ec"], X[..., rows, :])
+    def _dense_A(self, st):
+        """A = (P + Q) / 2 written over a dense state's kept P, ``_CACHE_BYTES`` of
+        rows at a time (P (1/2 + er_i ec_j), or with Q = exp(l - c) when that is
+        unsafe): the state gives its P up (``formed`` hands the buffer back once done
+        with A)."""
+        A, Q = st.pop("P"), st.pop("Q", None)
+        er, ec = st["er"], st["ec"]
+        per = _rows_within(_CACHE_BYTES, A, A.shape[-1])
+        for rows in _blocks(A.shape[-2], per):
+            Ar = A[..., rows, :]
+            if st["safe"]:
+                Ar.mul_(
+                    torch.mul(er[..., rows].unsqueeze(-1), ec.unsqueeze(-2)).add_(0.5)
+                )
             else:
-                AZ[..., rows, :] = self._AV(P, Q, er, st["ec"], Y)
+                Qr = (
+                    Q[..., rows, :]
+                    if Q is not None
+                    else torch.exp(
+                        st["zx"][..., rows, :] @ st["zy"].mT - st["c"].unsqueeze(-2)
+                    )
+                )
+                Ar.add_(Qr).mul_(0.5)
+        return A
+
+    def formed(self, st):
+        """S(beta) = X^T (I - A) Y / n, formed (d1 x d2) as X^T Y - (A^T X)^T Y when
+        d1 < d2, else X^T Y - X^T (A Y): one product of A with min(d1, d2) columns. A
+        is rebuilt in tiles (blocked) or written over the kept P (dense: the state is
+        used up, its buffer handed back for the next ``state``)."""
+        X, Y = self.X, self.Y
+        left = X.shape[-1] < Y.shape[-1]
+        if self.block is None:  # A^T X (n x d1), or A Y (n x d2)
+            A = self._dense_A(st)
+            AZ = (X.mT @ A).mT if left else A @ Y
+            self._pool.append(A)
+        else:
+            AZ = torch.zeros_like(X if left else Y)
+            for rows, cols, A in self._tiles_of_A(st):
+                if left:
+                    AZ[..., cols, :] += (X[..., rows, :].mT @ A).mT
+                else:
+                    AZ[..., rows, :] += A @ Y[..., cols, :]
         if left:
             return (X.mT @ Y - AZ.mT @ Y) / self.n
         return (X.mT @ Y - X.mT @ AZ) / self.n

@@ -93,9 +93,13 @@ def test_default_inner_tolerance_reaches_the_same_fixed_point(monkeypatch):
     assert torch.allclose(fast.singular_values, exact.singular_values, rtol=1e-9)
 
 
-# S formed as A Y or A^T X: dense (9, 7), (7, 9); blocked A Y for both, A^T X for (4, 9)
+# S formed as A Y or A^T X: dense (9, 7), (7, 9); blocked A Y for (9, 7), A^T X for
+# (7, 9) and (4, 9); the blocked path's tiles are whole rows (250 columns) or 13 wide
 @pytest.mark.parametrize("d1, d2", [(9, 7), (7, 9), (4, 9)])
-def test_products_equal_the_formed_cross_covariance(d1, d2):
+@pytest.mark.parametrize("tile_cols", [2048, 13])
+def test_products_equal_the_formed_cross_covariance(monkeypatch, d1, d2, tile_cols):
+    monkeypatch.setattr(mf, "_TILE_COLS", tile_cols)
+    monkeypatch.setattr(mf, "_TILE_BYTES", 1000)  # tiles of 16 rows (_MIN_ROWS)
     d = mmcl.make_multimodal(250, d1, d2, 2, eta=0.8, seed=1, dtype=torch.float64)
     U, w, V = d.U1[:, :2], torch.tensor([1.5, 0.7], dtype=torch.float64), d.U2[:, :2]
     s = (d.X @ U) * w @ (d.Y @ V).T
@@ -117,9 +121,11 @@ def test_products_equal_the_formed_cross_covariance(d1, d2):
         assert torch.allclose(st["loss"], L, rtol=1e-13)
 
 
-def test_large_logits_take_the_two_exponential_path():
+@pytest.mark.parametrize("tile_cols", [2048, 13])
+def test_large_logits_take_the_two_exponential_path(monkeypatch, tile_cols):
     # logits spread by hundreds: Q = P exp(r - c) would lose entries in float32, so the
     # state falls back to exp(l - c) and still matches the dense weights
+    monkeypatch.setattr(mf, "_TILE_COLS", tile_cols)
     d = mmcl.make_multimodal(
         200, 6, 6, 2, eta=1.0, noise=0.1, seed=2, dtype=torch.float32
     )
@@ -133,6 +139,42 @@ def test_large_logits_take_the_two_exponential_path():
     )
     # float32 softmaxes of logits near 1e3: relative rounding ~ 1e3 * eps32 = 1e-4
     assert rel(prob.formed(st).double(), S) < 1e-3
+
+
+@pytest.mark.parametrize("block", [None, 24])
+def test_replicates_in_tiles_match_each_replicate_alone(monkeypatch, block):
+    """A batch of three replicates (..., n, d) in tiles of 13 columns and 16 rows
+    (neither divides n = 100): the products and S(beta) of each replicate are those
+    of that replicate alone, dense, to float64 rounding."""
+    monkeypatch.setattr(mf, "_TILE_COLS", 13)
+    monkeypatch.setattr(mf, "_TILE_BYTES", 1000)  # 16 rows (_MIN_ROWS)
+    data = [
+        mmcl.make_multimodal(100, 6, 5, 2, seed=s, dtype=torch.float64)
+        for s in (0, 1, 2)
+    ]
+    X, Y = torch.stack([d.X for d in data]), torch.stack([d.Y for d in data])
+    g = torch.Generator().manual_seed(0)
+    U = torch.linalg.qr(torch.randn(generator=g, size=(3, 6, 2), dtype=torch.float64)).Q
+    V = torch.linalg.qr(torch.randn(generator=g, size=(3, 5, 2), dtype=torch.float64)).Q
+    w = torch.tensor([[1.2, 0.5], [2.0, 1.0], [0.7, 0.6]], dtype=torch.float64)
+    Qu = torch.linalg.qr(
+        torch.randn(generator=g, size=(3, 6, 3), dtype=torch.float64)
+    ).Q
+    Qv = torch.linalg.qr(
+        torch.randn(generator=g, size=(3, 5, 3), dtype=torch.float64)
+    ).Q
+    prob = mf.ClipProblem(X, Y, 0.8, 1.0, block)
+    st = prob.state(U, w, V)
+    SQv, StQu = prob.products(st, Qu, Qv)
+    S = prob.formed(st)
+    for i in range(3):
+        one = mf.ClipProblem(X[i], Y[i], 0.8, 1.0, None)
+        st1 = one.state(U[i], w[i], V[i])
+        a, b = one.products(st1, Qu[i], Qv[i])
+        # sums of n = 100 float64 products of O(1) terms: 1e-13 is 50x their rounding
+        assert torch.allclose(SQv[i], a, atol=1e-13)
+        assert torch.allclose(StQu[i], b, atol=1e-13)
+        assert torch.allclose(S[i], one.formed(st1), atol=1e-13)
 
 
 def test_fast_truncated_svd_matches_the_full_svd():
