@@ -1,5 +1,8 @@
 """Formed S(beta) against the matrix-free products, both forced, on the race's problem
-at three widths (CPU seconds, one thread): the measurement behind the flop rule's
+at several widths, dense (n = 4000) and blocked (n = 8192): CPU seconds per
+SVD-iteration step over the first eight steps from the linear closed form (its first
+loss included), one thread.
+The measurement behind the flop rule's constants (``_THIN_RATE``, ``_REBUILD``) and its
 calibration note in benchmarks/results/README.md.
 
     .venv/bin/python benchmarks/calibrate_path.py \
@@ -18,23 +21,31 @@ import mmcl._matfree as mf
 
 time.perf_counter = time.process_time  # mmcl's clocks too: CPU seconds of this process
 torch.set_num_threads(1)
-for n, d, r in [(4000, 50, 5), (4000, 200, 5), (4000, 400, 10)]:
+STEPS = 8
+for n, d, r in [
+    (4000, 50, 5),
+    (4000, 200, 5),
+    (4000, 400, 10),
+    (8192, 50, 5),
+    (8192, 200, 10),
+    (8192, 800, 10),
+]:
     data = mmcl.make_multimodal(
         n, d, d, r, eta=0.6, noise=1.0, seed=0, dtype=torch.float32
     )
-    row = {"n": n, "d": d, "r": r}
+    block = None if n * n <= mmcl.DENSE_LIMIT else mmcl.auto_block_size(n)
+    row = {"n": n, "d": d, "r": r, "blocked": block is not None}
     for mode in ("formed", "products"):
         with mf.forced_path(mode):
-            t0 = time.process_time()
             res = mmcl.svd_iteration(
-                data.X, data.Y, r, "clip", tau=1.0, tol=1e-5, max_iter=200
+                data.X, data.Y, r, "clip", tau=1.0, tol=1e-300, max_iter=STEPS
             )
-            cpu = time.process_time() - t0
-        row[mode] = {
-            "cpu_s": round(cpu, 2),
+        row[mode] = {  # history times: from the first loss to the last step's
+            "cpu_s_per_step": round(res.history["time"][-1] / res.n_iter, 3),
             "steps": res.n_iter,
             "passes": sum(res.history["products"]),
-            "final_loss": float(res.history["loss"][-1]),
+            "loss": float(res.history["loss"][-1]),
         }
-    row["rule_forms"] = mf.ClipProblem(data.X, data.Y, 1.0, 1.0, None).choose(r)[1]
+    prob = mf.ClipProblem(data.X, data.Y, 1.0, 1.0, block)
+    row["rule_forms"] = prob.choose(r)[1]
     print(json.dumps(row), flush=True)

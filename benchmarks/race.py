@@ -266,12 +266,14 @@ def case_race(p, device):
     lin = mmcl.linear_closed_form(d.X, d.Y, p["r"], rho=p["rho"])
     start = (lin.G1, lin.G2)
     L0 = _objective(d.X, d.Y, p["tau"], p["rho"], _block(p["n"]))(*start)
-    if (
-        device.type == "cpu"
-    ):  # CPU seconds of this single-threaded process: other jobs on a shared
-        time.perf_counter = (
-            time.process_time
-        )  # machine do not inflate them (mmcl's clocks too)
+    if device.type == "cpu":
+        # CPU seconds of this single-threaded process: other jobs on a shared machine
+        # do not inflate them (mmcl's clocks too). One thread whatever OMP_NUM_THREADS
+        # says: with more, the cases running side by side oversubscribe the cores and
+        # idle OpenMP workers spin, which counts as CPU time (a run with two threads
+        # per case read 5 to 10 times the one-thread times)
+        torch.set_num_threads(1)
+        time.perf_counter = time.process_time
     base = (
         rss_mb() if device.type == "cpu" else 0.0
     )  # CUDA: the peak is the allocator's

@@ -51,12 +51,14 @@ _INNER_STEPS = 60
 #: refine)
 _EXPECTED_STEPS = 3
 #: cost of a thin product's multiply-add relative to one of the large product that forms
-#: S: measured about 4 on one CPU thread (n = 4000; formed faster at d = 200, r = 5,
-#: products at d = 400, r = 10: benchmarks/results/cpu_path_calibration.jsonl)
+#: S: measured 2 to 6 on one CPU thread (benchmarks/results/cpu_path_calibration.jsonl:
+#: formed faster dense at d <= 400 and blocked at d <= 200, the two paths within 3% of
+#: each other blocked at d = 800, r = 10)
 _THIN_RATE = 4
 #: cost of a rebuilt tile's exponential and scaling per entry, in multiply-adds of the
-#: large product (blocked path)
-_REBUILD = 10
+#: large product (blocked path): about 2.4 ns against 0.045 ns a multiply-add on one
+#: CPU thread, i.e. 50 (benchmarks/results/cpu_path_calibration.jsonl, n = 8192)
+_REBUILD = 50
 #: bytes of logits per pass of ``ClipProblem.state`` (about an L2 cache), and the
 #: fewest rows per pass
 _CACHE_BYTES = 2**20

@@ -201,10 +201,11 @@ def svd_iteration(
     For CLIP, S(beta) = X^T (I - A) Y / n is applied, not formed, whenever that is
     cheaper by the flop count: the top r of (1 - a) rho M + a S(beta) come from a block
     subspace iteration on k = r + 5 vectors warm-started from the previous step, at
-    n^2 (2k) multiply-adds per product pair with A kept (dense), or n^2 (r + 2k) plus
-    one exponential per entry (blocked), against n^2 min(d1, d2) to form S (then a full
-    SVD, exactly as for the other families, whose S(beta) is always formed). The thin
-    products run at about a quarter of the large product's rate on one CPU thread, so
+    n^2 (4k) multiply-adds per product pair with P kept (dense, Q's factor folded into
+    the columns), or n^2 (r + 1 + 2k) plus one exponential and one scaling per entry
+    (blocked: A rebuilt in cache-sized tiles), against n^2 min(d1, d2) to form S (then
+    a full SVD, exactly as for the other families, whose S(beta) is always formed). The
+    thin products run at a fraction of the large product's rate on one CPU thread, so
     their multiply-adds count four times (calibrated: benchmarks/calibrate_path.py);
     see ``mmcl._matfree``. The subspace iteration stops once its residual is below 10%
     of the last change of M (the fixed point is the same; set
