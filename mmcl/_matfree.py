@@ -20,16 +20,16 @@ least (logits and the two products), against n^2 min(d1, d2) to form S. One expo
 per entry: P from the row shift, Q = P exp(r - c) from P (safe while max r - min c <=
 ``_safe_gap``; otherwise a second exponential, exactly as in :mod:`mmcl.blocked`).
 
-Dense (``block`` None): P is kept as one n x n matrix between products, and A v = P v /
-2 + diag(e^{r}/2) P diag(e^{-c}) v folds Q's factor into twice the product columns
-(n^2 4k per product pair); forming S writes A = P (1/2 + e^{r_i - c_j}/2) over P once,
-then multiplies by min(d1, d2) columns. Blocked: A itself is rebuilt at every pass in
-tiles of ``_TILE_BYTES`` that stay in cache while they are multiplied (memory O(tile)),
-one exponential and one scaling per entry, then n^2 2k per product pair or n^2 min(d1,
-d2) to form S. Measured on one CPU thread the thin products run at a fraction of the
-rate of the one large product that forms S, so the flop rule of
-:meth:`ClipProblem.choose` weights their multiply-adds by ``_THIN_RATE``
-(benchmarks/results/README.md).
+Products, dense (``block`` None): P is kept as one n x n matrix between products, and A
+v = P v / 2 + diag(e^{r}/2) P diag(e^{-c}) v folds Q's factor into twice the product
+columns (n^2 4k per product pair). Otherwise A itself, A = P (1/2 + e^{r_i - c_j}/2), is
+rebuilt at every pass in tiles of ``_TILE_BYTES`` that stay in cache while they are
+multiplied (memory O(tile)), one exponential and one scaling per entry, then n^2 2k per
+product pair (blocked) or n^2 min(d1, d2) to form S (dense or blocked: forming needs no
+n x n buffer, so a dense problem whose S is formed keeps no P). Measured on one CPU
+thread the thin products run at a fraction of the rate of the one large product that
+forms S, so the flop rule of :meth:`ClipProblem.choose` weights their multiply-adds by
+``_THIN_RATE`` (benchmarks/results/README.md).
 """
 
 from __future__ import annotations
@@ -259,6 +259,9 @@ class ClipProblem:
         self.X, self.Y, self.tau, self.rho, self.block = X, Y, tau, rho, block
         self.n = X.shape[-2]
         self.gap = _safe_gap(self.n, X.dtype)
+        # dense P kept between passes for the products (``choose`` clears it when S is
+        # formed: forming rebuilds A in tiles and needs no n x n buffer)
+        self.keep_P = block is None
         self._pool = []  # n x n buffers of discarded states (dense), see ``release``
 
     def choose(self, r: int) -> tuple[int, bool]:
@@ -270,19 +273,22 @@ class ClipProblem:
         and 2k blocked (tiles of A itself), weighted by ``_THIN_RATE``: the thin
         products run at a fraction of the rate of the one large product
         (benchmarks/calibrate_path.py). Forming S costs min(d1, d2) (one product of A
-        with that many columns). Blocked, each pass also rebuilds its tiles: the logits
-        (r + 1) and ``_REBUILD`` for the exponential and the scaling. With
+        with that many columns). Each pass over tiles also rebuilds them (forming S, and
+        blocked products): the logits (r + 1) and ``_REBUILD`` for the exponential and
+        the scaling. With
         ``_EXPECTED_STEPS`` product pairs per SVD-iteration step (measured: about
         three), S is formed when that costs no more; then its top r come from a full
-        SVD, as for the other families."""
+        SVD, as for the other families. Sets ``keep_P``: a dense P is kept only for the
+        products."""
         d = min(self.X.shape[-1], self.Y.shape[-1])
         k = min(r + _OVERSAMPLE, d)
         dense = self.block is None
-        rebuild = 0 if dense else r + 1 + _REBUILD
+        rebuild = r + 1 + _REBUILD
         thin = _THIN_RATE * (4 if dense else 2) * k
-        formed = d + rebuild <= _EXPECTED_STEPS * (thin + rebuild)
+        formed = d + rebuild <= _EXPECTED_STEPS * (thin + (0 if dense else rebuild))
         if _FORCE is not None:
             formed = _FORCE == "formed"
+        self.keep_P = dense and not formed
         return k, formed
 
     def pilot(self):
@@ -331,7 +337,7 @@ class ClipProblem:
         t = torch.zeros(zy.shape[:-1], dtype=X.dtype, device=X.device)
         shift = torch.full(zx.shape[:-2], float("-inf"), dtype=X.dtype, device=X.device)
         keep = None
-        if self.block is None:  # P = exp(l - r), kept (..., n_q, n) for the products
+        if self.keep_P:  # P = exp(l - r), kept (..., n_q, n) for the products
             shape = (*zx.shape[:-1], zy.shape[-2])  # the same for every state
             keep = (
                 self._pool.pop()
@@ -408,8 +414,8 @@ class ClipProblem:
         return st["P"], st["Q"]
 
     def _tiles_of_A(self, st):
-        """Yield (rows, cols, A[rows, cols]) over the local rows and all columns
-        (blocked): tiles of about ``_TILE_BYTES``, ``_TILE_COLS`` columns wide and at
+        """Yield (rows, cols, A[rows, cols]) over the local rows and all columns:
+        tiles of about ``_TILE_BYTES``, ``_TILE_COLS`` columns wide and at
         most ``block`` x n entries, rebuilt as A = P (1/2 + er_i ec_j) with P = exp(l -
         r) (one exponential; ``_AV`` folds the same factor into twice the columns
         instead), or (P + exp(l - c)) / 2 when that is unsafe. Each tile is overwritten
@@ -471,7 +477,7 @@ class ClipProblem:
         X, Y = self.X, self.Y
         YQ_q, XQ = Y @ Qv, X @ Qu  # (..., n_q, k)
         YQ = self._gather(YQ_q)  # (..., n, k)
-        if self.block is None:  # the kept P, the factor of Q folded into the columns
+        if "P" in st:  # the kept P, the factor of Q folded into the columns
             P, Q = self._dense_PQ(st)
             AYQ = self._AV(P, Q, st["er"], st["ec"], YQ)
             AtXQ = self._AtW(P, Q, st["er"], st["ec"], XQ)  # (..., n, k), this rank's
@@ -487,49 +493,18 @@ class ClipProblem:
             self._sum(Y.mT @ (XQ - AtXQ)) / self.n,
         )
 
-    def _dense_A(self, st):
-        """A = (P + Q) / 2 written over a dense state's kept P, ``_CACHE_BYTES`` of
-        rows at a time (P (1/2 + er_i ec_j), or with Q = exp(l - c) when that is
-        unsafe): the state gives its P up (``formed`` hands the buffer back once done
-        with A)."""
-        A, Q = st.pop("P"), st.pop("Q", None)
-        er, ec = st["er"], st["ec"]
-        per = _rows_within(_CACHE_BYTES, A, A.shape[-1])
-        for rows in _blocks(A.shape[-2], per):
-            Ar = A[..., rows, :]
-            if st["safe"]:
-                Ar.mul_(
-                    torch.mul(er[..., rows].unsqueeze(-1), ec.unsqueeze(-2)).add_(0.5)
-                )
-            else:
-                Qr = (
-                    Q[..., rows, :]
-                    if Q is not None
-                    else torch.exp(
-                        st["zx"][..., rows, :] @ st["zy"].mT - st["c"].unsqueeze(-2)
-                    )
-                )
-                Ar.add_(Qr).mul_(0.5)
-        return A
-
     def formed(self, st):
         """S(beta) = X^T (I - A) Y / n, formed (d1 x d2) as X^T Y - (A^T X)^T Y when
-        d1 < d2, else X^T Y - X^T (A Y): one product of A with min(d1, d2) columns. A
-        is rebuilt in tiles (blocked) or written over the kept P (dense: the state is
-        used up, its buffer handed back for the next ``state``)."""
+        d1 < d2, else X^T Y - X^T (A Y): one product of A with min(d1, d2) columns, A
+        rebuilt in tiles (dense or blocked alike; a kept P is not needed)."""
         X, Y = self.X, self.Y
         left = X.shape[-1] < Y.shape[-1]
-        if self.block is None:  # A^T X (n x d1), or A Y (n x d2)
-            A = self._dense_A(st)
-            AZ = (X.mT @ A).mT if left else A @ Y
-            self._pool.append(A)
-        else:
-            AZ = torch.zeros_like(X if left else Y)
-            for rows, cols, A in self._tiles_of_A(st):
-                if left:
-                    AZ[..., cols, :] += (X[..., rows, :].mT @ A).mT
-                else:
-                    AZ[..., rows, :] += A @ Y[..., cols, :]
+        AZ = torch.zeros_like(X if left else Y)  # A^T X (n x d1), or A Y (n x d2)
+        for rows, cols, A in self._tiles_of_A(st):
+            if left:
+                AZ[..., cols, :] += (X[..., rows, :].mT @ A).mT
+            else:
+                AZ[..., rows, :] += A @ Y[..., cols, :]
         if left:
             return (X.mT @ Y - AZ.mT @ Y) / self.n
         return (X.mT @ Y - X.mT @ AZ) / self.n
