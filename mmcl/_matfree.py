@@ -52,21 +52,21 @@ _INNER_STEPS = 60
 _EXPECTED_STEPS = 3
 #: cost of a thin product's multiply-add relative to one of the large product that forms
 #: S: measured 2 to 6 on one CPU thread (benchmarks/results/cpu_path_calibration.jsonl:
-#: formed faster dense at d <= 400 and blocked at d <= 200, the two paths within 3% of
-#: each other blocked at d = 800, r = 10)
+#: formed faster dense at d <= 400 and blocked at d <= 200, the two paths equally fast
+#: blocked at d = 800, r = 10)
 _THIN_RATE = 4
 #: cost of a rebuilt tile's exponential and scaling per entry, in multiply-adds of the
-#: large product (blocked path): about 2.4 ns against 0.045 ns a multiply-add on one
+#: large product (tiles): about 2.4 ns against 0.045 ns a multiply-add on one
 #: CPU thread, i.e. 50 (benchmarks/results/cpu_path_calibration.jsonl, n = 8192)
 _REBUILD = 50
 #: bytes of logits per pass of ``ClipProblem.state`` (about an L2 cache), and the
 #: fewest rows per pass
 _CACHE_BYTES = 2**20
 _MIN_ROWS = 16
-#: the blocked path rebuilds A in tiles of about _TILE_BYTES, _TILE_COLS columns wide
-#: (fewer rows if ``block`` says so), so that a tile and the columns' rows of Y, X Qu
-#: or Y Qv stay in cache while they are multiplied; whole rows of A would not once n
-#: is large (400 kB a row at n = 1e5, float32)
+#: forming S, and the blocked products, rebuild A in tiles of about _TILE_BYTES,
+#: _TILE_COLS columns wide (at most ``block`` x n entries), so that a tile and the
+#: columns' rows of Y, X Qu or Y Qv stay in cache while they are multiplied; whole rows
+#: of A would not once n is large (400 kB a row at n = 1e5, float32)
 _TILE_BYTES = 2**21
 _TILE_COLS = 2048
 #: the screen of a trial damping (``ClipProblem.pilot``): every (n // _PILOT_ROWS)-th
@@ -275,11 +275,10 @@ class ClipProblem:
         (benchmarks/calibrate_path.py). Forming S costs min(d1, d2) (one product of A
         with that many columns). Each pass over tiles also rebuilds them (forming S, and
         blocked products): the logits (r + 1) and ``_REBUILD`` for the exponential and
-        the scaling. With
-        ``_EXPECTED_STEPS`` product pairs per SVD-iteration step (measured: about
-        three), S is formed when that costs no more; then its top r come from a full
-        SVD, as for the other families. Sets ``keep_P``: a dense P is kept only for the
-        products."""
+        the scaling. With ``_EXPECTED_STEPS`` product pairs per SVD-iteration step
+        (measured: about three), S is formed when that costs no more; then its top r
+        come from a full SVD, as for the other families. Sets ``keep_P``: a dense P is
+        kept only for the products."""
         d = min(self.X.shape[-1], self.Y.shape[-1])
         k = min(r + _OVERSAMPLE, d)
         dense = self.block is None

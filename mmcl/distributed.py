@@ -192,7 +192,9 @@ class _ShardedClip(_Sharded, _mf.ClipProblem):
         self.gap = _mf._safe_gap(comm.n, comm.X.dtype)
 
     def choose(self, r):
-        return super().choose(r)[0], False  # never formed: that needs all rows
+        k = super().choose(r)[0]
+        self.keep_P = self.block is None  # never formed: that needs all rows
+        return k, False
 
 
 class _ShardedLinear(_Sharded, FormedProblem):
