@@ -414,9 +414,9 @@ class ClipProblem:
 
     def _tiles_of_A(self, st):
         """Yield (rows, cols, A[rows, cols]) over the local rows and all columns:
-        tiles of about ``_TILE_BYTES``, ``_TILE_COLS`` columns wide and at
-        most ``block`` x n entries, rebuilt as A = P (1/2 + er_i ec_j) with P = exp(l -
-        r) (one exponential; ``_AV`` folds the same factor into twice the columns
+        tiles of about ``_TILE_BYTES``, ``_TILE_COLS`` columns wide and at most
+        ``block`` x n entries, rebuilt as A = P (1/2 + er_i ec_j) with P = exp(l - r)
+        (one exponential; ``_AV`` folds the same factor into twice the columns
         instead), or (P + exp(l - c)) / 2 when that is unsafe. Each tile is overwritten
         by the next, so consume it before asking for another."""
         zx, zy, er, ec = st["zx"], st["zy"], st["er"], st["ec"]
