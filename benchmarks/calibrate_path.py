@@ -18,6 +18,7 @@ import torch
 
 import mmcl
 import mmcl._matfree as mf
+from mmcl._iteration import resolve_block
 
 time.perf_counter = time.process_time  # mmcl's clocks too: CPU seconds of this process
 torch.set_num_threads(1)
@@ -33,7 +34,7 @@ for n, d, r in [
     data = mmcl.make_multimodal(
         n, d, d, r, eta=0.6, noise=1.0, seed=0, dtype=torch.float32
     )
-    block = None if n * n <= mmcl.DENSE_LIMIT else mmcl.auto_block_size(n)
+    block = resolve_block(None, mmcl.clip_family(1.0), n, 1)  # as svd_iteration
     row = {"n": n, "d": d, "r": r, "blocked": block is not None}
     for mode in ("formed", "products"):
         with mf.forced_path(mode):

@@ -151,8 +151,7 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
         tol_in, passes = max(floor, _mf._INNER_RTOL * change), 1
         base = None if pilot is None else _screen_loss(pilot, U, w, V)
         if formed:
-            S = prob.formed(st)
-            prob.release(st)  # its n x n buffer serves the trials (one buffer, dense)
+            S = prob.formed(st)  # from tiles: a formed path's states keep no P
             if not bool(torch.isfinite(S).all()):  # the weights overflowed
                 check_finite_output(
                     S,
@@ -243,9 +242,7 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
 
 def _screen_loss(pilot, U, w, V):
     """The loss at M = U diag(w) V^T on the pilot's rows (``ClipProblem.pilot``)."""
-    st = pilot.state(U, w, V)
-    pilot.release(st)
-    return st["loss"]
+    return pilot.state(U, w, V)["loss"]  # the pilot keeps no P: nothing to release
 
 
 def _step_svd(prob, st, U, w, V, c1, c2, Qu, Qv, first, r, tol):

@@ -255,12 +255,15 @@ class ClipProblem:
     sharing the logits. ``block`` None keeps A (n x n); else rows are processed
     ``block`` at a time."""
 
+    #: whether S(beta) may be formed (a sharded problem cannot: that needs all rows)
+    can_form = True
+
     def __init__(self, X, Y, tau: float, rho: float, block):
         self.X, self.Y, self.tau, self.rho, self.block = X, Y, tau, rho, block
         self.n = X.shape[-2]
         self.gap = _safe_gap(self.n, X.dtype)
         # dense P kept between passes for the products (``choose`` clears it when S is
-        # formed: forming rebuilds A in tiles and needs no n x n buffer)
+        # formed, ``pilot`` for a problem that only scores losses: tiles need no P)
         self.keep_P = block is None
         self._pool = []  # n x n buffers of discarded states (dense), see ``release``
 
@@ -287,6 +290,7 @@ class ClipProblem:
         formed = d + rebuild <= _EXPECTED_STEPS * (thin + (0 if dense else rebuild))
         if _FORCE is not None:
             formed = _FORCE == "formed"
+        formed = formed and self.can_form
         self.keep_P = dense and not formed
         return k, formed
 
@@ -301,7 +305,9 @@ class ClipProblem:
         def rows(Z):
             return Z[..., ::step, :][..., :_PILOT_ROWS, :].contiguous()
 
-        return ClipProblem(rows(self.X), rows(self.Y), self.tau, self.rho, None)
+        sub = ClipProblem(rows(self.X), rows(self.Y), self.tau, self.rho, None)
+        sub.keep_P = False  # it only scores losses
+        return sub
 
     # --- the hooks a sharded problem (mmcl.distributed) replaces by collectives: here
     # every row is local, so gathering rows and reducing over ranks do nothing
@@ -439,14 +445,12 @@ class ClipProblem:
             for cols in _blocks(ncol, c):
                 shape = (*batch, rows.stop - rows.start, cols.stop - cols.start)
                 size = math.prod(shape)
-                T = flat[:size].view(shape)
+                T, W = flat[:size].view(shape), scale[:size].view(shape)
                 torch.matmul(zxr[..., rows, :], zy1[..., cols, :].mT, out=T).exp_()
                 if st["safe"]:
-                    W = scale[:size].view(shape)
                     torch.mul(er_rows, ec[..., cols].unsqueeze(-2), out=W)
                     T.mul_(W.add_(0.5))
                 else:
-                    W = scale[:size].view(shape)
                     torch.matmul(zx1[..., rows, :], zyc[..., cols, :].mT, out=W)
                     T.add_(W.exp_()).mul_(0.5)
                 yield rows, cols, T

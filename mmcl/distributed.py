@@ -191,10 +191,7 @@ class _ShardedClip(_Sharded, _mf.ClipProblem):
         self.comm, self.n, self.rows0 = comm, comm.n, comm.rows0
         self.gap = _mf._safe_gap(comm.n, comm.X.dtype)
 
-    def choose(self, r):
-        k = super().choose(r)[0]
-        self.keep_P = self.block is None  # never formed: that needs all rows
-        return k, False
+    can_form = False  # S(beta) is never formed: that needs all rows
 
 
 class _ShardedLinear(_Sharded, FormedProblem):
