@@ -101,23 +101,22 @@ def _rate(f, out, work: float, repeat: int = 5) -> float:
 
 def step_floor(X, Y, r: int) -> float | None:
     """Seconds one SVD-iteration step needs at this process's measured peak rates,
-    when S(beta) is formed (None when the products path runs): n^2 (r + 2 min(d1, d2))
-    multiply-adds (the candidate's logits, then A against 2 min(d1, d2) columns), plus
-    the logits again (r + 1) where the blocks are rebuilt, at the rate of a large
-    float32 matrix product; and n^2 exponentials (twice where rebuilt) at the rate of
-    torch.exp on a cache-resident vector."""
+    when S(beta) is formed (None when the products path runs): n^2 (2 r + 1 + min(d1,
+    d2)) multiply-adds (the candidate's logits; the tiles' logits with the shift, then
+    A against min(d1, d2) columns) at the rate of a large float32 matrix product, and
+    2 n^2 exponentials (the candidate's pass and the tiles) at the rate of torch.exp2,
+    the exponential the passes use, on a cache-resident vector."""
     n, d1, d2 = X.shape[0], X.shape[1], Y.shape[1]
     prob = mf.ClipProblem(X, Y, 1.0, 1.0, _block(n))
     if not prob.choose(r)[1]:
         return None
-    rebuilt = prob.block is not None
-    macs = n * n * (r + 2 * min(d1, d2) + (r + 1 if rebuilt else 0))
-    exps = n * n * (2 if rebuilt else 1)
+    macs = n * n * (2 * r + 1 + min(d1, d2))
+    exps = 2 * n * n
     A = torch.randn(2048, 2048, dtype=X.dtype, device=X.device)
     v = torch.randn(2**18, dtype=X.dtype, device=X.device)
     AA, ev = torch.empty_like(A), torch.empty_like(v)
     gemm = _rate(lambda: torch.matmul(A, A, out=AA), AA, 2048**3)
-    expo = _rate(lambda: torch.exp(v, out=ev), ev, 2**18, repeat=50)
+    expo = _rate(lambda: torch.exp2(v, out=ev), ev, 2**18, repeat=50)
     return macs / gemm + exps / expo
 
 

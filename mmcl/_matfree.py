@@ -76,6 +76,11 @@ _PILOT_ROWS = 512
 _PILOT_RISE = 0.05
 #: force "formed" or "products" for CLIP (tests); None chooses by the flop count
 _FORCE = None
+#: the passes exponentiate base-2 logits, l log2(e) (the factor folded into zx): on
+#: one CPU thread torch.exp2 costs about 0.6 to 0.8 ns an entry of float32 against 1.1
+#: to 1.3 for torch.exp (benchmarks/results/README.md); exp2(x log2 e) = exp(x)
+_LOG2E = 1 / math.log(2)
+_LN2 = math.log(2)
 
 
 @contextlib.contextmanager
@@ -336,9 +341,11 @@ class ClipProblem:
     def state(self, U, w, V) -> dict:
         X, Y, n = self.X, self.Y, self.n
         zx = (X @ U) * (w / self.tau).unsqueeze(-2)  # (..., n_q, r), l = zx zy^T
+        zx2 = zx * _LOG2E  # base-2 logits l log2(e): every pass exponentiates with exp2
         zy_q = Y @ V  # (..., n_q, r), the local rows
         zy = self._gather(zy_q)  # (..., n, r)
-        r = torch.empty(zx.shape[:-1], dtype=X.dtype, device=X.device)
+        # the log-normalisers in base 2 (r2 = r log2(e)), as the tiles subtract them
+        r2 = torch.empty(zx.shape[:-1], dtype=X.dtype, device=X.device)
         t = torch.zeros(zy.shape[:-1], dtype=X.dtype, device=X.device)
         shift = torch.full(zx.shape[:-2], float("-inf"), dtype=X.dtype, device=X.device)
         keep = None
@@ -352,35 +359,39 @@ class ClipProblem:
         # passes of about _CACHE_BYTES of logits: exp, sums and division stay in cache
         per_pass = min(_rows_within(_CACHE_BYTES, zx, zy.shape[-2]), self.block or n)
         for rows in _blocks(zx.shape[-2], per_pass):
-            lg = zx[..., rows, :] @ zy.mT  # (..., b, n)
+            lg = zx2[..., rows, :] @ zy.mT  # (..., b, n)
             m = lg.amax(-1)  # row maxima (..., b)
-            lg.sub_(m.unsqueeze(-1)).exp_()
+            lg.sub_(m.unsqueeze(-1)).exp2_()
             s = lg.sum(-1)
-            r[..., rows] = m + s.log()
+            r2[..., rows] = m + s.log2()
             new = torch.maximum(shift, m.amax(-1))
-            scale = torch.exp(m - new.unsqueeze(-1)).unsqueeze(-1)  # (..., b, 1)
-            t = t * torch.exp(shift - new).unsqueeze(-1) + (lg.mT @ scale).squeeze(-1)
+            scale = torch.exp2(m - new.unsqueeze(-1)).unsqueeze(-1)  # (..., b, 1)
+            t = t * torch.exp2(shift - new).unsqueeze(-1) + (lg.mT @ scale).squeeze(-1)
             shift = new
             if keep is not None:
                 torch.div(lg, s.unsqueeze(-1), out=keep[..., rows, :])  # P, row softmax
-        # column sums t_j e^{shift} merged over ranks: max of the shifts, then the sum
+        # column sums t_j 2^{shift} merged over ranks: max of the shifts, then the sum
         new = self._max(shift)
-        c = (
+        c2 = (
             new.unsqueeze(-1)
-            + self._sum(t * torch.exp(shift - new).unsqueeze(-1)).log()
+            + self._sum(t * torch.exp2(shift - new).unsqueeze(-1)).log2()
         )
+        r, c = r2 * _LN2, c2 * _LN2
         rmax = self._max(r.amax(-1))
         safe = bool((rmax - c.amin(-1) <= self.gap).all())  # one sync per state
         if not safe:  # exact column normalisers by a second streaming pass, merged
-            c = self._column_lse(zx, zy, per_pass)  # over the local rows
-            m = self._max(c)
-            c = m + self._sum(torch.exp(c - m)).log()
+            c2 = self._column_lse(zx2, zy, per_pass)  # over the local rows
+            m = self._max(c2)
+            c2 = m + self._sum(torch.exp2(c2 - m)).log2()
+            c = c2 * _LN2
         mid = 0.5 * (rmax + c.amin(-1)).unsqueeze(-1)
         st = {
-            "zx": zx,
+            "zx2": zx2,
             "zy": zy,
             "r": r,
             "c": c,
+            "r2": r2,
+            "c2": c2,
             "safe": safe,
             "er": 0.5 * torch.exp(r - mid),
             "ec": torch.exp(mid - c),
@@ -398,24 +409,27 @@ class ClipProblem:
         return st
 
     @staticmethod
-    def _column_lse(zx, zy, per_pass):
-        """log sum_i exp(l_ij) over the rows of zx, per column j, streamed ``per_pass``
-        rows at a time with a running per-column maximum (a second exponential per
-        entry: needed only when the row shifts cannot serve the columns)."""
-        cm = torch.full(zy.shape[:-1], float("-inf"), dtype=zx.dtype, device=zx.device)
+    def _column_lse(zx2, zy, per_pass):
+        """log2 sum_i 2^{l2_ij} over the rows of the base-2 logits l2 = zx2 zy^T, per
+        column j, streamed ``per_pass`` rows at a time with a running per-column
+        maximum (a second exponential per entry: needed only when the row shifts cannot
+        serve the columns)."""
+        cm = torch.full(
+            zy.shape[:-1], float("-inf"), dtype=zx2.dtype, device=zx2.device
+        )
         cs = torch.zeros_like(cm)
-        for rows in _blocks(zx.shape[-2], per_pass):
-            lg = zx[..., rows, :] @ zy.mT  # (..., b, n)
+        for rows in _blocks(zx2.shape[-2], per_pass):
+            lg = zx2[..., rows, :] @ zy.mT  # (..., b, n)
             new = torch.maximum(cm, lg.amax(-2))
-            cs = cs * torch.exp(cm - new) + lg.sub_(new.unsqueeze(-2)).exp_().sum(-2)
+            cs = cs * torch.exp2(cm - new) + lg.sub_(new.unsqueeze(-2)).exp2_().sum(-2)
             cm = new
-        return cm + cs.log()
+        return cm + cs.log2()
 
     def _dense_PQ(self, st):
         """(P, Q or None) of a dense state: the kept P = exp(l - r); Q = exp(l - c)
         formed when first needed, only where it cannot be had as P exp(r - c)."""
         if not st["safe"] and st["Q"] is None:
-            st["Q"] = torch.exp(st["zx"] @ st["zy"].mT - st["c"].unsqueeze(-2))
+            st["Q"] = torch.exp2(st["zx2"] @ st["zy"].mT - st["c2"].unsqueeze(-2))
         return st["P"], st["Q"]
 
     def _tiles_of_A(self, st):
@@ -425,12 +439,13 @@ class ClipProblem:
         (one exponential; ``_AV`` folds the same factor into twice the columns
         instead), or (P + exp(l - c)) / 2 when that is unsafe. Each tile is overwritten
         by the next, so consume it before asking for another."""
-        zx, zy, er, ec = st["zx"], st["zy"], st["er"], st["ec"]
-        zxr = torch.cat([zx, -st["r"].unsqueeze(-1)], -1)  # l - r in one product
+        zx2, zy, er, ec = st["zx2"], st["zy"], st["er"], st["ec"]
+        # base 2, as in ``state``: l2 - r2 = (l - r) log2(e) in one product
+        zxr = torch.cat([zx2, -st["r2"].unsqueeze(-1)], -1)
         zy1 = torch.cat([zy, torch.ones_like(zy[..., :1])], -1)
-        if not st["safe"]:  # l - c in one product
-            zx1 = torch.cat([zx, torch.ones_like(zx[..., :1])], -1)
-            zyc = torch.cat([zy, -st["c"].unsqueeze(-1)], -1)
+        if not st["safe"]:  # l2 - c2 in one product
+            zx1 = torch.cat([zx2, torch.ones_like(zx2[..., :1])], -1)
+            zyc = torch.cat([zy, -st["c2"].unsqueeze(-1)], -1)
         ncol = zy.shape[-2]
         c = min(ncol, _TILE_COLS)
         # rows: as many as fit in _TILE_BYTES, within the block x n entries that
@@ -446,13 +461,13 @@ class ClipProblem:
                 shape = (*batch, rows.stop - rows.start, cols.stop - cols.start)
                 size = math.prod(shape)
                 T, W = flat[:size].view(shape), scale[:size].view(shape)
-                torch.matmul(zxr[..., rows, :], zy1[..., cols, :].mT, out=T).exp_()
+                torch.matmul(zxr[..., rows, :], zy1[..., cols, :].mT, out=T).exp2_()
                 if st["safe"]:
                     torch.mul(er_rows, ec[..., cols].unsqueeze(-2), out=W)
                     T.mul_(W.add_(0.5))
                 else:
                     torch.matmul(zx1[..., rows, :], zyc[..., cols, :].mT, out=W)
-                    T.add_(W.exp_()).mul_(0.5)
+                    T.add_(W.exp2_()).mul_(0.5)
                 yield rows, cols, T
 
     @staticmethod
