@@ -12,6 +12,7 @@ import time
 import torch
 
 from . import _matfree as _mf
+from . import _subspace as _ss
 from ._validation import (
     check_finite_output,
     check_int,
@@ -130,7 +131,7 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
         Qu, Qv, U, w, V = U, V, U[..., :r], sig[..., :r] / rho, V[..., :r]
     else:
         U, w, V = truncated_svd(init[0].transpose(-1, -2) @ init[1], r)
-        Qu, Qv = _mf.start_bases(U, V, k)
+        Qu, Qv = _ss.start_bases(U, V, k)
     a = torch.full(U.shape[:-2], a0, dtype=U.dtype, device=U.device)
     t0 = time.perf_counter()  # history times include the first loss evaluation
     st = prob.state(U, w, V)
@@ -148,7 +149,7 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
     iterates, converged, change = [], False, 1.0
     pilot = prob.pilot()
     for it in range(1, max_iter + 1):
-        tol_in, passes = max(floor, _mf._INNER_RTOL * change), 1
+        tol_in, passes = max(floor, _ss._INNER_RTOL * change), 1
         base = None if pilot is None else _screen_loss(pilot, U, w, V)
         if formed:
             S = prob.formed(st)  # from tiles: a formed path's states keep no P
@@ -220,12 +221,12 @@ def iterate(prob, centred, init, r, rho, a0, tol, max_iter, record_iterates, flo
     if formed:
         sig = truncated_svd(prob.formed(st), r)[1]
     else:
-        sig = _mf.subspace_svd(
+        sig = _ss.subspace_svd(
             lambda Qu, Qv: prob.products(st, Qu, Qv),
             Qu,
             Qv,
             r,
-            max(floor, _mf._INNER_RTOL * change),
+            max(floor, _ss._INNER_RTOL * change),
         )[1]
     return {
         "G1": G1,
@@ -256,7 +257,7 @@ def _step_svd(prob, st, U, w, V, c1, c2, Qu, Qv, first, r, tol):
             c1 * Vw @ (U.transpose(-1, -2) @ Qu_) + c2 * StQu,
         )
 
-    out = _mf.subspace_svd(
+    out = _ss.subspace_svd(
         lambda Qu_, Qv_: combine(Qu_, Qv_, *prob.products(st, Qu_, Qv_)),
         Qu,
         Qv,

@@ -1,24 +1,15 @@
-"""Fast kernels behind ``svd_iteration``, ``linear_closed_form`` and ``truncated_svd``
-(chapter 7).
+"""The CLIP problem behind ``svd_iteration`` (chapter 7): its loss, log-normalisers and
+S(beta), formed or applied to vectors (the subspace iteration that uses the products
+is :mod:`mmcl._subspace`).
 
-**Truncated SVD by block subspace iteration.** For an operator T (d1 x d2) known only
-through the products (T Qv, T^T Qu), with k = r + p orthonormal columns in Qu (d1 x k)
-and Qv (d2 x k), one step computes Z = T Qv and W = T^T Qu (both from the same Qu, Qv,
-so one pass over the data serves both), the k x k Rayleigh quotient B = Qu^T Z = Ub
-diag(s) Vb^T, the Ritz vectors U = Qu Ub, V = Qv Vb and their residuals T V - U diag(s)
-= Z Vb - U diag(s), T^T U - V diag(s) = W Ub - V diag(s) (no extra product), and
-restarts from Qu = orth(Z Vb), Qv = orth(W Ub). After two steps Qv spans T^T T Qv: the
-error of the top r falls like (sigma_{k+1} / sigma_r) per step. It stops once every
-residual is below ``tol * s_1``.
-
-**CLIP's S(beta) without forming it.** With the embeddings zx = X U diag(w) / tau, zy =
-Y V the logits are l = zx zy^T, the row and column log-normalisers r, c, and A = (P + Q)
-/ 2 with P_ij = exp(l_ij - r_i), Q_ij = exp(l_ij - c_j) = P_ij exp(r_i - c_j). Then
-S(beta) = X^T (I - A) Y / n, so S Qv = X^T (Y Qv - A (Y Qv)) / n and S^T Qu = Y^T (X Qu
-- A^T (X Qu)) / n: one pass over A gives both, at n^2 (r + 2k) multiply-adds at the
-least (logits and the two products), against n^2 min(d1, d2) to form S. One exponential
-per entry: P from the row shift, Q = P exp(r - c) from P (safe while max r - min c <=
-``_safe_gap``; otherwise a second exponential, exactly as in :mod:`mmcl.blocked`).
+With the embeddings zx = X U diag(w) / tau, zy = Y V the logits are l = zx zy^T, the row
+and column log-normalisers r, c, and A = (P + Q) / 2 with P_ij = exp(l_ij - r_i), Q_ij =
+exp(l_ij - c_j) = P_ij exp(r_i - c_j). Then S(beta) = X^T (I - A) Y / n, so S Qv = X^T
+(Y Qv - A (Y Qv)) / n and S^T Qu = Y^T (X Qu - A^T (X Qu)) / n: one pass over A gives
+both, at n^2 (r + 2k) multiply-adds at the least (logits and the two products), against
+n^2 min(d1, d2) to form S. One exponential per entry: P from the row shift, Q = P exp(r
+- c) from P (safe while max r - min c <= ``_safe_gap``; otherwise a second exponential,
+exactly as in :mod:`mmcl.blocked`).
 
 Products, dense (``block`` None): P is kept as one n x n matrix between products, and A
 v = P v / 2 + diag(e^{r}/2) P diag(e^{-c}) v folds Q's factor into twice the product
@@ -39,13 +30,8 @@ import math
 
 import torch
 
-#: extra columns of the subspace iteration (k = r + _OVERSAMPLE, at most min(d1, d2))
-_OVERSAMPLE = 5
-#: inner residual target relative to the last outer change of M (0: solve to the
-#: rounding floor)
-_INNER_RTOL = 0.1
-#: most subspace steps per truncated SVD (then the last Ritz vectors are used)
-_INNER_STEPS = 60
+from ._subspace import _OVERSAMPLE
+
 #: product pairs per SVD-iteration step, for the formed-versus-products flop rule (about
 #: 3 measured with the default _INNER_RTOL: a warm pass for the step, one or two to
 #: refine)
@@ -95,141 +81,6 @@ def forced_path(mode):
         yield
     finally:
         _FORCE = previous
-
-
-def _floor(dtype, d: int) -> float:
-    """Residual floor of the subspace iteration, relative to s_1: rounding of k-column
-    products of length d is about eps sqrt(d); 8x that is reachable in practice."""
-    return 8 * torch.finfo(dtype).eps * math.sqrt(d)
-
-
-def _orth(A: torch.Tensor) -> torch.Tensor:
-    return torch.linalg.qr(A).Q
-
-
-def subspace_svd(
-    apply, Qu, Qv, r: int, tol: float, max_steps: int = _INNER_STEPS, first=None
-):
-    """Top-r SVD of the operator behind ``apply(Qu, Qv) -> (T Qv, T^T Qu)`` from the
-    start (Qu, Qv).
-
-    Returns (U_r, s_r, V_r, Uk, Vk, steps, converged): the top r Ritz triplets (signs
-    not flipped), all k Ritz vectors (the warm start of the next call) and the number of
-    products used. ``first`` is (T Qv, T^T Qu) if already known."""
-    for step in range(1, max_steps + 1):
-        Z, W = first if (step == 1 and first is not None) else apply(Qu, Qv)
-        Ub, s, Vbh = torch.linalg.svd(Qu.mT @ Z)  # (..., k, k)
-        Vb = Vbh.mT
-        ZV, WU = Z @ Vb, W @ Ub  # T V, T^T U for the Ritz vectors
-        U, V = Qu @ Ub, Qv @ Vb
-        top = s[..., :r].unsqueeze(-2)
-        res = torch.maximum(
-            torch.linalg.vector_norm(ZV[..., :r] - U[..., :r] * top, dim=-2),
-            torch.linalg.vector_norm(WU[..., :r] - V[..., :r] * top, dim=-2),
-        )
-        done = bool(
-            (res <= tol * s[..., :1].clamp_min(torch.finfo(s.dtype).tiny)).all()
-        )
-        if done or step == max_steps:
-            return U[..., :r], s[..., :r], V[..., :r], U, V, step, done
-        Qu, Qv = _orth(ZV), _orth(WU)
-
-
-def start_bases(U, V, k: int):
-    """(Qu, Qv) with k orthonormal columns, the first r spanning U, V; the rest from a
-    seeded draw (on the CPU, then moved), so every device starts alike."""
-    r = U.shape[-1]
-    if k == r:
-        return U, V
-    g = torch.Generator().manual_seed(0)
-
-    def extra(B):
-        return torch.randn(*B.shape[:-1], k - r, generator=g, dtype=torch.float64).to(B)
-
-    return _orth(torch.cat([U, extra(U)], -1)), _orth(torch.cat([V, extra(V)], -1))
-
-
-def fast_truncated_svd(S: torch.Tensor, r: int):
-    """Top-r SVD of a formed S (..., d1, d2) in O(d1 d2 k) per step, or None when a full
-    SVD is the cheaper or safer choice (small matrices, k > min(d1, d2) / 4, or no
-    convergence)."""
-    d1, d2 = S.shape[-2:]
-    k = r + _OVERSAMPLE
-    if min(d1, d2) < 128 or 4 * k > min(d1, d2):
-        return None
-    g = torch.Generator().manual_seed(0)
-    Qv = _orth(
-        torch.randn(*S.shape[:-2], d2, k, generator=g, dtype=torch.float64).to(S)
-    )
-    Qu = _orth(S @ Qv)
-    out = subspace_svd(
-        lambda Qu, Qv: (S @ Qv, S.mT @ Qu),
-        Qu,
-        Qv,
-        r,
-        _floor(S.dtype, max(d1, d2)),
-        max_steps=200,
-    )
-    return out[:3] if out[6] else None
-
-
-# --------------------------------------------------------- the centred cross-covariance
-#: use X^T Y - n xbar ybar^T while the mean term inflates the rounding by at most this
-#: factor
-_CANCEL = 16.0
-
-
-def centred_cross_covariance_fast(X, Y, chunk_entries: int = 2**22):
-    """S_n = (X^T Y - n xbar ybar^T) / (n - 1) without copying X, Y, and the finiteness
-    check of the inputs folded into the reductions it needs anyway.
-
-    Rounding: X^T Y carries errors of about eps * n * ||rms(x)|| ||rms(y)|| (norms of
-    the column root mean squares, ||rms(x)||^2 = ||X||_F^2 / n), the centred product eps
-    * n * ||sd(x)|| ||sd(y)||. When the means make the first more than ``_CANCEL`` times
-    the second (data far from centred), S_n is instead accumulated from centred chunks
-    of rows, (X_I - xbar)^T (Y_I - ybar), copying ``chunk_entries`` at a time.
-    """
-    n = X.shape[-2]
-    ones = torch.ones(n, dtype=X.dtype, device=X.device)
-    xbar, ybar = (
-        (ones @ X) / n,
-        (ones @ Y) / n,
-    )  # column means by a matrix-vector product
-    fx = (
-        torch.linalg.vector_norm(X, dim=(-2, -1)) ** 2 / n
-    )  # ||rms(x)||^2, one contiguous pass
-    fy = torch.linalg.vector_norm(Y, dim=(-2, -1)) ** 2 / n
-    if not bool(torch.isfinite(torch.cat([xbar, fx.unsqueeze(-1)], -1)).all()):
-        return None, "X"
-    if not bool(torch.isfinite(torch.cat([ybar, fy.unsqueeze(-1)], -1)).all()):
-        return None, "Y"
-    # ||sd||^2 = ||rms||^2 - ||mean||^2 (an indicator: when it cancels, the chunks are
-    # used)
-    sdx = (fx - (xbar**2).sum(-1)).clamp_min(0)
-    sdy = (fy - (ybar**2).sum(-1)).clamp_min(0)
-    inflation = (fx * fy).sqrt() / (sdx * sdy).sqrt().clamp_min(
-        torch.finfo(X.dtype).tiny
-    )
-    if bool((inflation <= _CANCEL).all()):
-        S = X.mT @ Y - n * xbar.unsqueeze(-1) * ybar.unsqueeze(-2)
-        return S / (n - 1), None
-    return centred_product(X, Y, xbar, ybar, chunk_entries) / (n - 1), None
-
-
-def centred_product(X, Y, xbar, ybar, chunk_entries: int = 2**22):
-    """sum_i (x_i - xbar)(y_i - ybar)^T over the rows of X, Y (d1 x d2), from centred
-    chunks of ``chunk_entries`` entries (xbar, ybar: any means, e.g. all ranks')."""
-    S = torch.zeros(
-        *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
-    )
-    n = X.shape[-2]
-    step = max(1, chunk_entries // (X.shape[-1] + Y.shape[-1]))
-    for start in range(0, n, step):
-        rows = slice(start, min(start + step, n))
-        S += (X[..., rows, :] - xbar.unsqueeze(-2)).mT @ (
-            Y[..., rows, :] - ybar.unsqueeze(-2)
-        )
-    return S
 
 
 # ----------------------------------------------------------------- the problems

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import torch
 
-from ._matfree import centred_cross_covariance_fast
 from ._validation import check_matrix, check_pair, check_real
 from .families import get_family
 from .losses import check_representation, similarities
@@ -23,6 +22,65 @@ __all__ = [
     "contrastive_gradient",
     "gradient_from_cross_covariance",
 ]
+
+
+# ------------------------------------------- the centred cross-covariance, fast
+#: use X^T Y - n xbar ybar^T while the mean term inflates the rounding by at most this
+#: factor
+_CANCEL = 16.0
+
+
+def centred_cross_covariance_fast(X, Y, chunk_entries: int = 2**22):
+    """S_n = (X^T Y - n xbar ybar^T) / (n - 1) without copying X, Y, and the finiteness
+    check of the inputs folded into the reductions it needs anyway.
+
+    Rounding: X^T Y carries errors of about eps * n * ||rms(x)|| ||rms(y)|| (norms of
+    the column root mean squares, ||rms(x)||^2 = ||X||_F^2 / n), the centred product eps
+    * n * ||sd(x)|| ||sd(y)||. When the means make the first more than ``_CANCEL`` times
+    the second (data far from centred), S_n is instead accumulated from centred chunks
+    of rows, (X_I - xbar)^T (Y_I - ybar), copying ``chunk_entries`` at a time.
+    """
+    n = X.shape[-2]
+    ones = torch.ones(n, dtype=X.dtype, device=X.device)
+    xbar, ybar = (
+        (ones @ X) / n,
+        (ones @ Y) / n,
+    )  # column means by a matrix-vector product
+    fx = (
+        torch.linalg.vector_norm(X, dim=(-2, -1)) ** 2 / n
+    )  # ||rms(x)||^2, one contiguous pass
+    fy = torch.linalg.vector_norm(Y, dim=(-2, -1)) ** 2 / n
+    if not bool(torch.isfinite(torch.cat([xbar, fx.unsqueeze(-1)], -1)).all()):
+        return None, "X"
+    if not bool(torch.isfinite(torch.cat([ybar, fy.unsqueeze(-1)], -1)).all()):
+        return None, "Y"
+    # ||sd||^2 = ||rms||^2 - ||mean||^2 (an indicator: when it cancels, the chunks are
+    # used)
+    sdx = (fx - (xbar**2).sum(-1)).clamp_min(0)
+    sdy = (fy - (ybar**2).sum(-1)).clamp_min(0)
+    inflation = (fx * fy).sqrt() / (sdx * sdy).sqrt().clamp_min(
+        torch.finfo(X.dtype).tiny
+    )
+    if bool((inflation <= _CANCEL).all()):
+        S = X.mT @ Y - n * xbar.unsqueeze(-1) * ybar.unsqueeze(-2)
+        return S / (n - 1), None
+    return centred_product(X, Y, xbar, ybar, chunk_entries) / (n - 1), None
+
+
+def centred_product(X, Y, xbar, ybar, chunk_entries: int = 2**22):
+    """sum_i (x_i - xbar)(y_i - ybar)^T over the rows of X, Y (d1 x d2), from centred
+    chunks of ``chunk_entries`` entries (xbar, ybar: any means, e.g. all ranks')."""
+    S = torch.zeros(
+        *X.shape[:-2], X.shape[-1], Y.shape[-1], dtype=X.dtype, device=X.device
+    )
+    n = X.shape[-2]
+    step = max(1, chunk_entries // (X.shape[-1] + Y.shape[-1]))
+    for start in range(0, n, step):
+        rows = slice(start, min(start + step, n))
+        S += (X[..., rows, :] - xbar.unsqueeze(-2)).mT @ (
+            Y[..., rows, :] - ybar.unsqueeze(-2)
+        )
+    return S
 
 
 def _signed(beta: torch.Tensor) -> torch.Tensor:

@@ -48,7 +48,9 @@ import torch
 import torch.distributed as dist
 
 from . import _matfree as _mf
+from . import _subspace as _ss
 from ._validation import check_int, check_matrix, check_rank, check_real, check_rho
+from .covariance import centred_product
 from .families import ClipFamily, LinearFamily, get_family
 from .losses import check_representation
 from ._iteration import FormedProblem, closed_form, iterate, resolve_block
@@ -162,7 +164,7 @@ class _Comm:
         X, Y = self.X, self.Y
         sums = self.reduce(torch.cat([X.sum(0), Y.sum(0)]), "sum") / self.n
         xbar, ybar = sums[: X.shape[1]], sums[X.shape[1] :]
-        return self.reduce(_mf.centred_product(X, Y, xbar, ybar), "sum") / (self.n - 1)
+        return self.reduce(centred_product(X, Y, xbar, ybar), "sum") / (self.n - 1)
 
 
 class _Sharded:
@@ -316,7 +318,7 @@ def svd_iteration(
         prob = _ShardedClip(comm, family.tau, rho, block)
     else:
         prob = _ShardedLinear(comm, family, rho, S_n)
-    floor = _mf._floor(X.dtype, max(X.shape[1], Y.shape[1]))
+    floor = _ss._floor(X.dtype, max(X.shape[1], Y.shape[1]))
     return SolverResult(
         **iterate(
             prob, lambda: S_n, init, r, rho, a0, tol, max_iter, record_iterates, floor

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from . import _matfree as _mf
+from . import _subspace as _ss
 from ._validation import (
     check_finite_output,
     check_matrix,
@@ -76,7 +76,7 @@ def truncated_svd(
     """
     S = check_matrix(S, "S")
     r = check_rank(r, S.shape[-2], S.shape[-1])
-    fast = _mf.fast_truncated_svd(S, r)  # O(d1 d2 (r + 5)) per step when r << d
+    fast = _ss.fast_truncated_svd(S, r)  # O(d1 d2 (r + 5)) per step when r << d
     if fast is not None:
         U, V = svd_flip(fast[0], fast[2])
         return U, fast[1], V

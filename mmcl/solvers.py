@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import torch
 
 from . import _matfree as _mf
+from . import _subspace as _ss
 from ._validation import (
     check_int,
     check_matrix,
@@ -33,6 +34,7 @@ from ._validation import (
     check_same_device,
     check_spectrum,
 )
+from .covariance import centred_cross_covariance_fast
 from .families import ClipFamily, LinearFamily, get_family
 from .losses import check_representation
 from ._iteration import FormedProblem, closed_form, iterate, resolve_block
@@ -110,7 +112,7 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
     -----
     Costs about one pass X^T Y: S_n = (X^T Y - n xbar ybar^T) / (n - 1) without centred
     copies (centred chunks instead when the means would cost accuracy, see
-    ``mmcl._matfree.centred_cross_covariance_fast``), the finiteness check of X and Y
+    ``mmcl.covariance.centred_cross_covariance_fast``), the finiteness check of X and Y
     folded into the column means and norms that needs, and a truncated SVD in
     O(d1 d2 r) for r << d.
     """
@@ -128,7 +130,7 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
 def _centered_cov(X, Y) -> torch.Tensor:
     """S_n of shape-checked X, Y; non-finite inputs raise the usual ValueError naming
     them."""
-    S, bad = _mf.centred_cross_covariance_fast(X, Y)
+    S, bad = centred_cross_covariance_fast(X, Y)
     if bad is not None:
         check_matrix(X if bad == "X" else Y, bad)  # names NaN / inf entries
         raise ValueError(
@@ -209,7 +211,7 @@ def svd_iteration(
     their multiply-adds count four times (calibrated: benchmarks/calibrate_path.py);
     see ``mmcl._matfree``. The subspace iteration stops once its residual is below 10%
     of the last change of M (the fixed point is the same; set
-    ``mmcl._matfree._INNER_RTOL = 0`` for steps equal to the full SVD's up to
+    ``mmcl._subspace._INNER_RTOL = 0`` for steps equal to the full SVD's up to
     rounding). ``history["products"]`` counts the passes over the data (products with
     S, or its formation) per step.
     """
@@ -238,7 +240,7 @@ def svd_iteration(
         tol,
         max_iter,
         record_iterates,
-        _mf._floor(X.dtype, max(X.shape[-1], Y.shape[-1])),
+        _ss._floor(X.dtype, max(X.shape[-1], Y.shape[-1])),
     )
     return SolverResult(**fields)
 

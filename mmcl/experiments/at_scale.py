@@ -16,6 +16,7 @@ import torch
 import torch.distributed as dist
 
 from .. import _matfree as _mf
+from .. import _subspace as _ss
 from .. import distributed, solvers
 from .._validation import check_int
 from ..data import make_multimodal
@@ -175,7 +176,7 @@ def sharded_check(
             gap = max(gap, float(len(ra.iterates) != len(rb.iterates)))
     clip = ranks[0][1]
     log = clip["comm"]
-    k = min(r + _mf._OVERSAMPLE, d)
+    k = min(r + _ss._OVERSAMPLE, d)
     model = communication_model(n, d, d, r, k)
     padded = world_size * max(sizes)  # all_gather pads every shard to the largest
     passes = sum(1 for e in log["events"] if e == ("gather", (padded, k)))
@@ -280,7 +281,7 @@ def paper_estimate(
         it gathers per step of ``batch`` pairs) and "openclip_epoch_gb" (per pass over
         the n pairs).
     """
-    k = r + _mf._OVERSAMPLE
+    k = r + _ss._OVERSAMPLE
     n_q, ring = n / gpus, (gpus - 1) / gpus
     # logits (r) and the two products with Q = P exp(r - c) folded in (4k), n_q x n
     compute = 2 * n_q * n * (r + 4 * k) / flops
