@@ -25,6 +25,7 @@ peak is ``torch.cuda.max_memory_allocated``. Sections:
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import os
 import platform
@@ -184,7 +185,9 @@ def run_case(name, params, device):
 
 
 def run_cases(cases, device, parallel=False):
-    """Run (name, params) cases, each in its own process; ``parallel``: all at once."""
+    """Run (name, params) cases, each in its own process; ``parallel``: one per CPU
+    core at a time (single-threaded cases then never wait for a core, and share only
+    the last-level cache)."""
     cmds = [
         [
             sys.executable,
@@ -197,19 +200,14 @@ def run_cases(cases, device, parallel=False):
         ]
         for name, params in cases
     ]
-    if parallel:
-        procs = [
-            subprocess.Popen(
-                c, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-            )
-            for c in cmds
-        ]
-        outs = [(p.communicate(), p.returncode) for p in procs]
-    else:
-        outs = []
-        for c in cmds:
-            p = subprocess.run(c, capture_output=True, text=True)
-            outs.append(((p.stdout, p.stderr), p.returncode))
+
+    def one(c):
+        p = subprocess.run(c, capture_output=True, text=True)
+        return (p.stdout, p.stderr), p.returncode
+
+    workers = (os.cpu_count() or 1) if parallel else 1
+    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+        outs = list(pool.map(one, cmds))
     results = []
     for (name, params), ((stdout, stderr), rc) in zip(cases, outs):
         if rc != 0:

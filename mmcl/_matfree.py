@@ -42,8 +42,10 @@ _EXPECTED_STEPS = 3
 #: blocked at d = 800, r = 10)
 _THIN_RATE = 4
 #: cost of a rebuilt tile's exponential and scaling per entry, in multiply-adds of the
-#: large product (tiles): about 2.4 ns against 0.045 ns a multiply-add on one
-#: CPU thread, i.e. 50 (benchmarks/results/cpu_path_calibration.jsonl, n = 8192)
+#: large product (tiles), on one CPU thread at n = 8192: 2.4 ns against 0.045 ns with
+#: torch.exp (50); 1.3 to 1.6 ns against 0.034 to 0.037 ns with exp2 (35 to 49, two
+#: runs). The rule picks the faster path at every width of
+#: benchmarks/results/cpu_path_calibration.jsonl with 35 or 50 alike, so it stays 50
 _REBUILD = 50
 #: bytes of logits per pass of ``ClipProblem.state`` (about an L2 cache), and the
 #: fewest rows per pass
@@ -64,7 +66,8 @@ _PILOT_RISE = 0.05
 _FORCE = None
 #: the passes exponentiate base-2 logits, l log2(e) (the factor folded into zx): on
 #: one CPU thread torch.exp2 costs about 0.6 to 0.8 ns an entry of float32 against 1.1
-#: to 1.3 for torch.exp (benchmarks/results/README.md); exp2(x log2 e) = exp(x)
+#: to 1.3 for torch.exp (cache-resident tiles; benchmarks/results/README.md), and
+#: exp2(x log2 e) = exp(x) to the rounding of x
 _LOG2E = 1 / math.log(2)
 _LN2 = math.log(2)
 
