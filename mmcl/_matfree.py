@@ -7,9 +7,9 @@ and column log-normalisers r, c, and A = (P + Q) / 2 with P_ij = exp(l_ij - r_i)
 exp(l_ij - c_j) = P_ij exp(r_i - c_j). Then S(beta) = X^T (I - A) Y / n, so S Qv = X^T
 (Y Qv - A (Y Qv)) / n and S^T Qu = Y^T (X Qu - A^T (X Qu)) / n: one pass over A gives
 both, at n^2 (r + 2k) multiply-adds at the least (logits and the two products), against
-n^2 min(d1, d2) to form S. One exponential per entry: P from the row shift, Q = P exp(r
-- c) from P (safe while max r - min c <= ``_safe_gap``; otherwise a second exponential,
-exactly as in :mod:`mmcl.blocked`).
+n^2 min(d1, d2) to form S. One exponential per entry, taken in base 2 (``_LOG2E``): P
+from the row shift, and Q as P exp(r - c) (safe while max r - min c <= ``_safe_gap``;
+otherwise a second exponential, exactly as in :mod:`mmcl.blocked`).
 
 Products, dense (``block`` None): P is kept as one n x n matrix between products, and A
 v = P v / 2 + diag(e^{r}/2) P diag(e^{-c}) v folds Q's factor into twice the product
