@@ -299,7 +299,7 @@ def section_race(sizes, device, repeats: int = 1):
         def to(o, f):
             return race.time_to(o["times"], o["losses"], L0, Lstar, f)
 
-        rows = []
+        rows, chosen = [], []
         for (name, _), group in zip(named, groups):
             # the median run: None (never got there) sorts last
             group = sorted(
@@ -307,6 +307,7 @@ def section_race(sizes, device, repeats: int = 1):
                 key=lambda o: (to(o, 0.99) is None, to(o, 0.99) or o["times"][-1]),
             )
             o = group[len(group) // 2]
+            chosen.append(o)
             row = {
                 "method": name,
                 "final_gap": (o["losses"][-1] - Lstar) / (L0 - Lstar),
@@ -330,7 +331,7 @@ def section_race(sizes, device, repeats: int = 1):
         def ratio(a, b):
             return (b["t0.99"] / a["t0.99"]) if a["t0.99"] and b["t0.99"] else None
 
-        s_row = rows[0]
+        s_row, svd = rows[0], chosen[0]  # the SVD-iteration's median run
         out.append(
             {
                 "params": p,
@@ -674,6 +675,8 @@ def main(argv=None):
     )
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
+    if a.race_repeats < 1:
+        ap.error(f"--race-repeats must be at least 1, got {a.race_repeats}")
     if a.child:
         return child(a.child[0], json.loads(a.child[1]), a.device)
     if a.show:
