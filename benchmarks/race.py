@@ -31,6 +31,7 @@ import torch
 
 import mmcl
 import mmcl._matfree as mf
+from mmcl._iteration import resolve_block
 
 
 def _objective(X, Y, tau, rho, block):
@@ -61,7 +62,8 @@ def checkpoint(epoch: int) -> bool:
 
 
 def _block(n):
-    return None if n * n <= mmcl.blocked.DENSE_LIMIT else mmcl.auto_block_size(n)
+    """The block size svd_iteration picks for CLIP at n pairs (None: dense)."""
+    return resolve_block(None, mmcl.clip_family(1.0), n, 1)
 
 
 def run_svd(X, Y, p, start):

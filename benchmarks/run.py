@@ -293,8 +293,10 @@ def section_race(sizes, device, repeats: int = 1):
             parallel=device.type == "cpu",
         )
         groups = [outs[i * repeats : (i + 1) * repeats] for i in range(len(named))]
-        svd = groups[0][0]
-        L0, Lstar = svd["L0"], min(svd["losses"])  # float32: the last step may round up
+        # the SVD-iteration's runs are seeded: the same losses (float32: the last step
+        # may round up, hence the minimum)
+        first = groups[0][0]
+        L0, Lstar = first["L0"], min(first["losses"])
 
         def to(o, f):
             return race.time_to(o["times"], o["losses"], L0, Lstar, f)

@@ -67,6 +67,19 @@ def centred_cross_covariance_fast(X, Y, chunk_entries: int = 2**22):
     return centred_product(X, Y, xbar, ybar, chunk_entries) / (n - 1), None
 
 
+def checked_centred_cross_covariance(X, Y) -> torch.Tensor:
+    """S_n of shape-checked X, Y (``centred_cross_covariance_fast``); non-finite
+    inputs, or entries too large to square in their dtype, raise a ValueError naming
+    the argument."""
+    S, bad = centred_cross_covariance_fast(X, Y)
+    if bad is not None:
+        check_matrix(X if bad == "X" else Y, bad)  # names NaN / inf entries
+        raise ValueError(
+            f"{bad} has entries too large to square in {X.dtype}; rescale it"
+        )
+    return S
+
+
 def centred_product(X, Y, xbar, ybar, chunk_entries: int = 2**22):
     """sum_i (x_i - xbar)(y_i - ybar)^T over the rows of X, Y (d1 x d2), from centred
     chunks of ``chunk_entries`` entries (xbar, ybar: any means, e.g. all ranks')."""
@@ -141,9 +154,7 @@ def centered_cross_covariance(X, Y) -> torch.Tensor:
         Tensor of shape (..., d1, d2).
     """
     X, Y = check_pair(X, Y)
-    return centred_cross_covariance_fast(X, Y)[
-        0
-    ]  # X^T Y - n xbar ybar^T, or centred chunks
+    return checked_centred_cross_covariance(X, Y)  # X^T Y - n xbar ybar^T, or chunks
 
 
 def contrastive_cross_covariance(

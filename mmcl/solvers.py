@@ -34,7 +34,7 @@ from ._validation import (
     check_same_device,
     check_spectrum,
 )
-from .covariance import centred_cross_covariance_fast
+from .covariance import checked_centred_cross_covariance
 from .families import ClipFamily, LinearFamily, get_family
 from .losses import check_representation
 from ._iteration import FormedProblem, closed_form, iterate, resolve_block
@@ -116,7 +116,7 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
     folded into the column means and norms that needs, and a truncated SVD in
     O(d1 d2 r) for r << d.
     """
-    X, Y = check_pair(X, Y, finite=False)  # finiteness: checked by _centered_cov
+    X, Y = check_pair(X, Y, finite=False)  # finiteness: checked with S_n
     r = check_rank(r, X.shape[-1], Y.shape[-1])
     if r > X.shape[-2] - 1:
         raise ValueError(
@@ -124,19 +124,9 @@ def linear_closed_form(X, Y, r: int, *, rho: float = 1.0) -> SolverResult:
             f"cross-covariance of X and Y (n = {X.shape[-2]} pairs) can have; lower r "
             "or add pairs"
         )
-    return SolverResult(**closed_form(_centered_cov(X, Y), r, check_rho(rho)))
-
-
-def _centered_cov(X, Y) -> torch.Tensor:
-    """S_n of shape-checked X, Y; non-finite inputs raise the usual ValueError naming
-    them."""
-    S, bad = centred_cross_covariance_fast(X, Y)
-    if bad is not None:
-        check_matrix(X if bad == "X" else Y, bad)  # names NaN / inf entries
-        raise ValueError(
-            f"{bad} has entries too large to square in {X.dtype}; rescale it"
-        )
-    return S
+    return SolverResult(
+        **closed_form(checked_centred_cross_covariance(X, Y), r, check_rho(rho))
+    )
 
 
 def svd_iteration(
@@ -225,14 +215,18 @@ def svd_iteration(
     if init is not None:
         G1, G2, X, Y = check_representation(init[0], init[1], X, Y)
     block = resolve_block(block_size, family, X.shape[-2], X[..., 0, 0].numel())
-    S_n = _centered_cov(X, Y) if isinstance(family, LinearFamily) else None
+    S_n = (
+        checked_centred_cross_covariance(X, Y)
+        if isinstance(family, LinearFamily)
+        else None
+    )
     if isinstance(family, ClipFamily):
         prob = _mf.ClipProblem(X, Y, family.tau, rho, block)
     else:
         prob = FormedProblem(X, Y, family, rho, block, fixed_S=S_n)
     fields = iterate(
         prob,
-        lambda: _centered_cov(X, Y) if S_n is None else S_n,
+        lambda: checked_centred_cross_covariance(X, Y) if S_n is None else S_n,
         None if init is None else (G1, G2),
         r,
         rho,

@@ -222,6 +222,19 @@ def test_linear_closed_form_names_non_finite_inputs():
         mmcl.linear_closed_form(d.X, Y, 2)
 
 
+def test_centred_cross_covariance_names_entries_too_large_to_square():
+    # finite float32 entries near 1e25 overflow ||X||^2: the public S_n and the linear
+    # closed form raise the same error naming X (the public one returned None before)
+    d = mmcl.make_multimodal(50, 4, 3, 2, seed=0, dtype=torch.float32)
+    X = d.X * 1e25
+    for call in (
+        lambda: mmcl.centered_cross_covariance(X, d.Y),
+        lambda: mmcl.linear_closed_form(X, d.Y, 2),
+    ):
+        with pytest.raises(ValueError, match="X has entries too large to square"):
+            call()
+
+
 def test_other_families_keep_the_formed_cross_covariance(monkeypatch):
     # the matrix-free path is CLIP's alone: linear, SigLIP (dense and blocked) and
     # custom families form S(beta) once per step, as before
